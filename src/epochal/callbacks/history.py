@@ -1,0 +1,120 @@
+"""`History`: the record of logged values per epoch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from epochal.callbacks.base import Callback, Logs
+
+if TYPE_CHECKING:
+    from epochal.diagnose import Diagnosis
+
+__all__ = ["History"]
+
+
+class History(Callback):
+    """Records every epoch's logs, as Keras's ``History`` does.
+
+    ``fit`` returns one holding that call's epochs; ``model.history`` holds
+    the whole run. ``history.history`` maps each log key to a list of floats,
+    one per epoch in which the key was logged (validation keys are missing on
+    epochs without validation, see ``validation_freq``), and
+    ``history.epoch`` lists the run's 0-based epoch indices.
+
+    Example:
+        >>> h = model.fit(x, y, epochs=3)
+        >>> h.history["loss"], h.epoch
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        #: key -> the epoch index of each value in ``history[key]``
+        self.epochs_by_key: dict[str, list[int]] = {}
+        #: notes for the diagnosis: best/stopped/restored epoch (set by the run)
+        self.events: dict[str, Any] = {}
+        #: loss of the constant predictor on the training targets (set by the run)
+        self.baseline_loss: float | None = None
+
+    def record(self, epoch: int, logs: Mapping[str, Any]) -> None:
+        """Append one epoch's logs."""
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+            self.epochs_by_key.setdefault(key, []).append(epoch)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        self.record(epoch, logs or {})
+
+    def __repr__(self) -> str:
+        keys = ", ".join(self.history)
+        return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
+
+    # -- the run's own copy ---------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible form (non-finite floats as strings)."""
+        return {
+            "epoch": list(self.epoch),
+            "history": {k: [_encode(v) for v in vs] for k, vs in self.history.items()},
+            "epochs_by_key": {k: list(v) for k, v in self.epochs_by_key.items()},
+            "events": dict(self.events),
+            "baseline_loss": self.baseline_loss,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> History:
+        out = cls()
+        out.epoch = [int(e) for e in data.get("epoch", [])]
+        out.history = {k: [_decode(v) for v in vs] for k, vs in data.get("history", {}).items()}
+        out.epochs_by_key = {
+            k: [int(e) for e in v] for k, v in data.get("epochs_by_key", {}).items()
+        }
+        out.events = dict(data.get("events", {}))
+        out.baseline_loss = data.get("baseline_loss")
+        return out
+
+    def copy(self) -> History:
+        return History.from_dict(self.to_dict())
+
+    # -- reading the curves ---------------------------------------------------
+    def diagnose(self, *, monitor: str = "val_loss") -> Diagnosis:
+        """Read the learning curves: over/underfitting, still improving, converged, ...
+
+        See `epochal.diagnose` for the rules and thresholds.
+        """
+        from epochal.diagnose import diagnose
+
+        return diagnose(
+            self.history,
+            self.epochs_by_key,
+            baseline_loss=self.baseline_loss,
+            monitor=monitor,
+            events=dict(self.events) or None,
+        )
+
+    def plot(self, path: Any = None, metrics: Sequence[str] | None = None) -> Any:
+        """Draw the learning curves with matplotlib; save to ``path`` (PNG/SVG) if given.
+
+        Returns:
+            The matplotlib ``Figure``.
+        """
+        from epochal.plot import plot_history
+
+        return plot_history(
+            self.history,
+            self.epochs_by_key,
+            metrics=metrics,
+            path=path,
+            events=dict(self.events) or None,
+        )
+
+
+def _encode(value: float) -> float | str:
+    return value if math.isfinite(value) else repr(value)
+
+
+def _decode(value: float | str) -> float:
+    return float(value)

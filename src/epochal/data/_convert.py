@@ -1,0 +1,126 @@
+"""Turning user arrays (numpy, torch, pandas, lists) into tensors, with clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from epochal._tree import Tree, leaves, tree_map
+from epochal.errors import ArgumentTypeError, DataError
+
+__all__ = ["as_tensor_tree", "check_finite", "is_array_like", "is_array_tree", "tree_length"]
+
+
+def _is_pandas(value: Any) -> bool:
+    module = type(value).__module__
+    return module.startswith("pandas.") and type(value).__name__ in ("DataFrame", "Series")
+
+
+def is_array_like(value: Any) -> bool:
+    """A single in-memory array: numpy array, tensor, pandas DataFrame/Series."""
+    return isinstance(value, (np.ndarray, torch.Tensor)) or _is_pandas(value)
+
+
+def is_array_tree(value: Any) -> bool:
+    """An array, or a (non-empty) tuple/list/dict whose leaves are all arrays."""
+    if is_array_like(value):
+        return True
+    if isinstance(value, dict):
+        return bool(value) and all(is_array_tree(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return bool(value) and all(is_array_tree(v) for v in value)
+    return False
+
+
+def _to_numpy(value: Any, name: str) -> np.ndarray:
+    if _is_pandas(value):
+        try:
+            return value.to_numpy(dtype=np.float32 if _all_numeric(value) else None)
+        except (TypeError, ValueError) as exc:  # pragma: no cover - pandas edge cases
+            raise DataError(f"Could not convert `{name}` ({type(value).__name__}) to an array: {exc}") from exc
+    return np.asarray(value)
+
+
+def _all_numeric(frame: Any) -> bool:
+    dtypes = [frame.dtype] if type(frame).__name__ == "Series" else list(frame.dtypes)
+    kinds = {np.dtype(d).kind if not hasattr(d, "numpy_dtype") else d.numpy_dtype.kind for d in dtypes}
+    return kinds <= {"f", "b"} or (kinds <= {"f", "i", "u", "b"} and "f" in kinds)
+
+
+def _leaf_to_tensor(value: Any, name: str, *, float_dtype: torch.dtype) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach()
+    else:
+        array = _to_numpy(value, name)
+        if array.dtype.kind not in "biuf":
+            detail = ""
+            if _is_pandas(value):
+                cols = [str(c) for c, d in getattr(value, "dtypes", {}).items() if d.kind not in "biuf"]
+                detail = f" Non-numeric columns: {cols}." if cols else ""
+            raise DataError(
+                f"Expected `{name}` to hold numbers. Received an array of dtype {array.dtype}.{detail}"
+            )
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if tensor.dtype == torch.bool:
+        tensor = tensor.to(float_dtype)
+    elif tensor.is_floating_point() and tensor.dtype == torch.float64:
+        # Keras casts float inputs to float32 (floatx); so do we. Integer inputs stay
+        # integers (class labels, embedding indices).
+        tensor = tensor.to(float_dtype)
+    elif tensor.is_complex():
+        raise DataError(f"Expected `{name}` to hold real numbers. Received dtype {tensor.dtype}.")
+    if tensor.ndim == 0:
+        raise DataError(
+            f"Expected `{name}` to be an array with a batch dimension. Received a scalar."
+        )
+    return tensor
+
+
+def as_tensor_tree(value: Any, name: str, *, float_dtype: torch.dtype = torch.float32) -> Tree:
+    """Convert an array tree to tensors (on the CPU unless already elsewhere)."""
+    if not is_array_tree(value):
+        if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, (int, float, bool, np.number)) for v in value
+        ):
+            return _leaf_to_tensor(np.asarray(value), name, float_dtype=float_dtype)
+        raise ArgumentTypeError(
+            f"Expected `{name}` to be a numpy array, torch tensor, pandas DataFrame/Series, or a "
+            f"tuple/dict of those. Received: {name} of type {type(value).__name__}"
+        )
+    if isinstance(value, dict):
+        return {k: as_tensor_tree(v, f"{name}[{k!r}]", float_dtype=float_dtype) for k, v in value.items()}
+    if isinstance(value, (tuple, list)) and not is_array_like(value):
+        return tuple(
+            as_tensor_tree(v, f"{name}[{i}]", float_dtype=float_dtype) for i, v in enumerate(value)
+        )
+    return _leaf_to_tensor(value, name, float_dtype=float_dtype)
+
+
+def tree_length(tree: Tree, name: str) -> int:
+    """The common first dimension of every leaf; raises when leaves disagree."""
+    lengths = {int(t.shape[0]) for t in leaves(tree)}
+    if len(lengths) != 1:
+        raise DataError(
+            f"Expected every array in `{name}` to have the same number of samples. "
+            f"Received lengths {sorted(lengths)}"
+        )
+    return lengths.pop()
+
+
+def check_finite(tree: Tree, name: str) -> None:
+    """Raise when a floating-point leaf holds NaN or Inf (one pass, one sync)."""
+    bad: list[str] = []
+
+    def check(t: torch.Tensor) -> torch.Tensor:
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad.append(f"{int(torch.isnan(t).sum())} NaN and {int(torch.isinf(t).sum())} Inf")
+        return t
+
+    tree_map(check, tree)
+    if bad:
+        raise DataError(
+            f"Expected `{name}` to contain only finite values. Received {'; '.join(bad)} "
+            f"values. Clean or impute the data, or pass check_finite=False to fit to train anyway."
+        )

@@ -1,0 +1,299 @@
+"""The epoch loop: one training path, read top to bottom.
+
+``Model.fit`` validates its arguments, builds the data sources and an
+`Engine` (the bound forward, loss, optimizer and metrics), then calls
+`fit_loop`. The training step is `train_step`; everything around it
+(callbacks, validation, logs) is in this file.
+
+Performance rules kept here: the loss and metric sums stay on the device and
+are read once per epoch; per-batch callback hooks run only when some
+callback overrides them, and their logs are computed only when read.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from epochal._tree import call_module
+from epochal.callbacks.base import CallbackList
+from epochal.data import ArraySource, Source
+from epochal.losses import LossFn
+from epochal.metrics import CompiledMetric
+from epochal.run import RunState
+
+if TYPE_CHECKING:
+    from epochal.model import Model
+
+__all__ = ["Engine", "Plan", "evaluate", "fit_loop", "predict", "train_epoch", "train_step"]
+
+
+@dataclass
+class Engine:
+    """What a training step needs, bound once per compile to the model's outputs."""
+
+    module: nn.Module
+    device: torch.device
+    forward: Callable[[Any], Any]  # skips a final sigmoid/softmax the loss takes care of
+    loss_fn: LossFn
+    metric_input: Callable[[Any], Any] | None  # logits -> probabilities for metrics
+    optimizer: torch.optim.Optimizer
+    train_metrics: list[CompiledMetric]
+    eval_metrics: list[CompiledMetric]
+    # Conform each batch's targets (only for data not prepared up front).
+    prepare_targets: Callable[[Any, Any], Any] | None = None
+    scheduler: Any = None
+    scheduler_per_step: bool = False
+
+
+@dataclass
+class Plan:
+    """What one ``fit`` call decided before the loop starts."""
+
+    train: Source
+    val: Source | None
+    batch_size: int
+    val_batch_size: int
+    first_epoch: int
+    last_epoch: int  # exclusive
+    steps_per_epoch: int | None
+    validation_steps: int | None
+    validation_freq: int | list[int]
+    shuffle: bool
+    callbacks: CallbackList
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RunningLogs(Mapping[str, float]):
+    """The epoch's logs so far, computed on read (each read syncs with the device)."""
+
+    def __init__(self, loss_sum: torch.Tensor, metrics: list[CompiledMetric]) -> None:
+        self._loss_sum = loss_sum
+        self._metrics = {m.name: m for m in metrics}
+        self.count = 0
+
+    def __getitem__(self, key: str) -> float:
+        if key == "loss":
+            return float(self._loss_sum) / max(self.count, 1)
+        if key in self._metrics:
+            return float(self._metrics[key].compute())
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield "loss"
+        yield from self._metrics
+
+    def __len__(self) -> int:
+        return 1 + len(self._metrics)
+
+
+def _accumulator(device: torch.device) -> torch.Tensor:
+    # float64 keeps long epochs' sums exact enough; MPS has no float64.
+    dtype = torch.float32 if device.type == "mps" else torch.float64
+    return torch.zeros((), dtype=dtype, device=device)
+
+
+def train_step(engine: Engine, x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
+    """One optimizer step; returns (outputs, targets, loss), detached."""
+    out = engine.forward(x)
+    if engine.prepare_targets is not None:
+        y = engine.prepare_targets(y, out)
+    loss = engine.loss_fn(out, y, sample_weight)
+    engine.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    engine.optimizer.step()
+    return out.detach() if isinstance(out, torch.Tensor) else out, y, loss.detach()
+
+
+def _update_metrics(engine: Engine, metrics: list[CompiledMetric], out: Any, y: Any) -> None:
+    if not metrics:
+        return
+    preds = engine.metric_input(out) if engine.metric_input is not None else out
+    for metric in metrics:
+        metric.update(preds, y)
+
+
+def train_epoch(
+    engine: Engine, run: RunState, plan: Plan, epoch: int, model: Model
+) -> dict[str, float]:
+    """Train one epoch; returns its logs (``loss`` and the metrics), as floats."""
+    engine.module.train()
+    metrics = engine.train_metrics
+    for metric in metrics:
+        metric.reset()
+    loss_sum = _accumulator(engine.device)
+    seen = 0
+    callbacks = plan.callbacks
+    wants_begin = callbacks.wants("on_train_batch_begin")
+    wants_end = callbacks.wants("on_train_batch_end")
+    running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
+
+    for i, (x, y, sw, n) in enumerate(_epoch_batches(plan, run, epoch, engine.device)):
+        if wants_begin:
+            callbacks.batch_hook("on_train_batch_begin", i, running)
+        out, y, loss = train_step(engine, x, y, sw)
+        loss_sum.add_(loss, alpha=n)  # on the device: no sync
+        seen += n
+        _update_metrics(engine, metrics, out, y)
+        run.step += 1
+        if engine.scheduler is not None and engine.scheduler_per_step:
+            engine.scheduler.step()
+        if running is not None:
+            running.count = seen
+            if wants_end:
+                callbacks.batch_hook("on_train_batch_end", i, running)
+        if model.stop_training:
+            break
+
+    if seen == 0:
+        return {}
+    logs = {"loss": float(loss_sum) / seen}  # the epoch's one sync point
+    for metric in metrics:
+        logs[metric.name] = float(metric.compute())
+    return logs
+
+
+def _epoch_batches(plan: Plan, run: RunState, epoch: int, device: torch.device) -> Iterator[Any]:
+    source = plan.train
+    if isinstance(source, ArraySource):
+        order = run.epoch_order(epoch, source.n, device) if plan.shuffle else None
+        return source.batches(plan.batch_size, order=order, limit=plan.steps_per_epoch)
+    if source.is_map_dataset:
+        order = run.epoch_order(epoch, len(source), torch.device("cpu")) if plan.shuffle else None
+        return source.batches(plan.batch_size, order=order, limit=plan.steps_per_epoch)
+    return source.batches(
+        plan.batch_size,
+        limit=plan.steps_per_epoch,
+        persistent=plan.steps_per_epoch is not None,
+    )
+
+
+def evaluate(
+    engine: Engine,
+    source: Source,
+    *,
+    batch_size: int,
+    steps: int | None,
+    callbacks: CallbackList,
+) -> dict[str, float]:
+    """Loss and metrics over the whole of ``source`` (or ``steps`` batches), as floats."""
+    was_training = engine.module.training
+    engine.module.eval()
+    metrics = engine.eval_metrics
+    for metric in metrics:
+        metric.reset()
+    loss_sum = _accumulator(engine.device)
+    seen = 0
+    wants_begin = callbacks.wants("on_test_batch_begin")
+    wants_end = callbacks.wants("on_test_batch_end")
+    running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
+    try:
+        with torch.no_grad():
+            for i, (x, y, sw, n) in enumerate(source.batches(batch_size, limit=steps)):
+                if wants_begin:
+                    callbacks.batch_hook("on_test_batch_begin", i, running)
+                out = engine.forward(x)
+                if engine.prepare_targets is not None:
+                    y = engine.prepare_targets(y, out)
+                loss_sum.add_(engine.loss_fn(out, y, sw), alpha=n)
+                seen += n
+                _update_metrics(engine, metrics, out, y)
+                if running is not None:
+                    running.count = seen
+                    if wants_end:
+                        callbacks.batch_hook("on_test_batch_end", i, running)
+    finally:
+        engine.module.train(was_training)
+    if seen == 0:
+        warnings.warn("evaluation saw no data: the source was empty", RuntimeWarning, stacklevel=2)
+        return {}
+    logs = {"loss": float(loss_sum) / seen}
+    for metric in metrics:
+        logs[metric.name] = float(metric.compute())
+    return logs
+
+
+def predict(
+    module: nn.Module,
+    source: Source,
+    *,
+    batch_size: int,
+    steps: int | None,
+    callbacks: CallbackList,
+) -> list[Any]:
+    """The module's outputs for every batch, in order (detached)."""
+    was_training = module.training
+    module.eval()
+    outputs: list[Any] = []
+    wants_begin = callbacks.wants("on_predict_batch_begin")
+    wants_end = callbacks.wants("on_predict_batch_end")
+    try:
+        with torch.no_grad():
+            for i, (x, _y, _sw, _n) in enumerate(source.batches(batch_size, limit=steps)):
+                if wants_begin:
+                    callbacks.batch_hook("on_predict_batch_begin", i, None)
+                outputs.append(call_module(module, x))
+                if wants_end:
+                    callbacks.batch_hook("on_predict_batch_end", i, {"outputs": outputs[-1]})
+    finally:
+        module.train(was_training)
+    return outputs
+
+
+def _validates(epoch: int, freq: int | list[int]) -> bool:
+    """Keras's ``validation_freq``: every ``freq`` epochs, or at the listed 1-based epochs."""
+    if isinstance(freq, int):
+        return (epoch + 1) % freq == 0
+    return (epoch + 1) in freq
+
+
+def current_lr(optimizer: torch.optim.Optimizer) -> float:
+    lr = optimizer.param_groups[0]["lr"]
+    return float(lr.item() if isinstance(lr, torch.Tensor) else lr)
+
+
+def fit_loop(model: Model, engine: Engine, run: RunState, plan: Plan) -> dict[str, float]:
+    """Train epochs ``plan.first_epoch`` up to ``plan.last_epoch``; returns the last logs."""
+    callbacks = plan.callbacks
+    callbacks.on_train_begin()
+    logs: dict[str, float] = {}
+    for epoch in range(plan.first_epoch, plan.last_epoch):
+        if model.stop_training:
+            break
+        callbacks.on_epoch_begin(epoch, {})
+        epoch_logs = train_epoch(engine, run, plan, epoch, model)
+        if not epoch_logs:
+            warnings.warn(
+                f"Epoch {epoch + 1}: the training data produced no batches; stopping. "
+                "A one-shot iterator (a generator) is used up after one pass: pass a Dataset, "
+                "a DataLoader or a list, or set steps_per_epoch with a repeating generator",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            break
+        logs = epoch_logs
+        if plan.val is not None and _validates(epoch, plan.validation_freq):
+            callbacks.on_test_begin()
+            val_logs = evaluate(
+                engine,
+                plan.val,
+                batch_size=plan.val_batch_size,
+                steps=plan.validation_steps,
+                callbacks=callbacks,
+            )
+            callbacks.on_test_end(val_logs)
+            logs.update({f"val_{k}": v for k, v in val_logs.items()})
+        logs["learning_rate"] = current_lr(engine.optimizer)
+        if engine.scheduler is not None and not engine.scheduler_per_step:
+            engine.scheduler.step()
+        run.epoch = epoch + 1
+        callbacks.on_epoch_end(epoch, logs)
+        run.history.record(epoch, logs)
+        model._save_callback_states(callbacks)
+    callbacks.on_train_end(logs)
+    return logs

@@ -1,0 +1,294 @@
+"""Metrics by name, as callables, or as `torchmetrics.Metric` instances.
+
+Every metric accumulates on the device over a whole epoch (or the whole
+validation set) and is computed once at its end, so values are exact, not
+averages of batch averages. Names infer the task from the model's output:
+one output unit is binary (probability threshold 0.5), several are
+multiclass, with integer or one-hot targets.
+
+When the loss is a cross-entropy, metrics see probabilities, also for a
+model that outputs logits.
+
+Accuracy and the regression errors are small sum-based torchmetrics metrics
+written here (no per-step checks, no host sync); precision, recall, F1 and AUC
+are torchmetrics' classification metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torchmetrics
+from torch import Tensor
+
+from epochal.errors import ArgumentError, ArgumentTypeError
+
+__all__ = ["METRICS", "CompiledMetric", "MetricRequest", "build", "request"]
+
+Direction = Literal["min", "max"]
+
+
+class _SumMetric(torchmetrics.Metric):
+    """Base for metrics that are a ratio of two sums kept on the device."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def compute(self) -> Tensor:
+        return (self.total / self.count).float()
+
+
+class BinaryAccuracy(_SumMetric):
+    higher_is_better = True
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        hits = (preds > 0.5) == (target.reshape(preds.shape) > 0.5)
+        self.total += hits.sum()
+        self.count += hits.numel()
+
+
+class MulticlassAccuracy(_SumMetric):
+    higher_is_better = True
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        if target.shape == preds.shape:  # one-hot targets
+            target = target.argmax(dim=-1)
+        hits = preds.argmax(dim=-1) == target.reshape(preds.shape[:-1])
+        self.total += hits.sum()
+        self.count += hits.numel()
+
+
+class MeanSquaredError(_SumMetric):
+    higher_is_better = False
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        self.total += (preds - target.reshape(preds.shape)).square().sum()
+        self.count += preds.numel()
+
+
+class RootMeanSquaredError(MeanSquaredError):
+    def compute(self) -> Tensor:
+        return super().compute().sqrt()
+
+
+class MeanAbsoluteError(_SumMetric):
+    higher_is_better = False
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        self.total += (preds - target.reshape(preds.shape)).abs().sum()
+        self.count += preds.numel()
+
+
+class MeanAbsolutePercentageError(_SumMetric):
+    higher_is_better = False
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        target = target.reshape(preds.shape)
+        self.total += (100.0 * (preds - target).abs() / target.abs().clamp_min(1e-7)).sum()
+        self.count += preds.numel()
+
+
+Task = Literal["binary", "multiclass", "regression"]
+
+
+def _classification(kind: str) -> Callable[[Task, int], torchmetrics.Metric]:
+    def factory(task: Task, classes: int) -> torchmetrics.Metric:
+        if task == "binary":
+            cls = {
+                "precision": torchmetrics.classification.BinaryPrecision,
+                "recall": torchmetrics.classification.BinaryRecall,
+                "f1": torchmetrics.classification.BinaryF1Score,
+                "auc": torchmetrics.classification.BinaryAUROC,
+            }[kind]
+            return cls(validate_args=False)  # type: ignore[no-any-return]
+        mcls = {
+            "precision": torchmetrics.classification.MulticlassPrecision,
+            "recall": torchmetrics.classification.MulticlassRecall,
+            "f1": torchmetrics.classification.MulticlassF1Score,
+            "auc": torchmetrics.classification.MulticlassAUROC,
+        }[kind]
+        return mcls(num_classes=classes, average="macro", validate_args=False)  # type: ignore[no-any-return]
+
+    return factory
+
+
+def _accuracy(task: Task, classes: int) -> torchmetrics.Metric:
+    return BinaryAccuracy() if task == "binary" else MulticlassAccuracy()
+
+
+def _fixed(cls: type[torchmetrics.Metric]) -> Callable[[Task, int], torchmetrics.Metric]:
+    return lambda task, classes: cls()
+
+
+def _r2(task: Task, classes: int) -> torchmetrics.Metric:
+    return torchmetrics.R2Score()
+
+
+# name -> (factory(task, classes), direction, fixed task or None)
+_REGISTRY: dict[str, tuple[Callable[[Task, int], torchmetrics.Metric], Direction, Task | None]] = {
+    "accuracy": (_accuracy, "max", None),
+    "binary_accuracy": (_accuracy, "max", "binary"),
+    "categorical_accuracy": (_accuracy, "max", "multiclass"),
+    "sparse_categorical_accuracy": (_accuracy, "max", "multiclass"),
+    "precision": (_classification("precision"), "max", None),
+    "recall": (_classification("recall"), "max", None),
+    "f1_score": (_classification("f1"), "max", None),
+    "auc": (_classification("auc"), "max", None),
+    "mean_squared_error": (_fixed(MeanSquaredError), "min", "regression"),
+    "root_mean_squared_error": (_fixed(RootMeanSquaredError), "min", "regression"),
+    "mean_absolute_error": (_fixed(MeanAbsoluteError), "min", "regression"),
+    "mean_absolute_percentage_error": (_fixed(MeanAbsolutePercentageError), "min", "regression"),
+    "r2_score": (_r2, "max", "regression"),
+}
+_ALIASES = {
+    "acc": "accuracy",
+    "f1": "f1_score",
+    "auroc": "auc",
+    "mse": "mean_squared_error",
+    "rmse": "root_mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "r2": "r2_score",
+}
+
+#: Every accepted metric name (canonical names and aliases).
+METRICS: tuple[str, ...] = tuple(sorted({*_REGISTRY, *_ALIASES}))
+
+
+@dataclass(frozen=True)
+class MetricRequest:
+    """A metric as compiled: its log name and how to build it once outputs are known."""
+
+    name: str
+    direction: Direction | None
+    key: str | None = None  # registry key for names
+    instance: torchmetrics.Metric | None = None
+    fn: Callable[..., Any] | None = None
+
+
+def request(identifier: Any) -> MetricRequest:
+    """Validate one entry of ``compile(metrics=...)``.
+
+    Raises:
+        ArgumentError: unknown name (lists the valid ones).
+        ArgumentTypeError: not a name, callable or torchmetrics.Metric.
+    """
+    if isinstance(identifier, str):
+        key = _ALIASES.get(identifier.lower(), identifier.lower())
+        if key not in _REGISTRY:
+            raise ArgumentError(
+                f"Unknown metric: {identifier!r}. Expected one of: {', '.join(METRICS)}; "
+                "or a callable metric(y_pred, y_true), or a torchmetrics.Metric"
+            )
+        # Keras logs a metric under the name the user wrote.
+        return MetricRequest(identifier, _REGISTRY[key][1], key=key)
+    if isinstance(identifier, torchmetrics.Metric):
+        hib = getattr(identifier, "higher_is_better", None)
+        direction: Direction | None = None if hib is None else ("max" if hib else "min")
+        return MetricRequest(_snake(type(identifier).__name__), direction, instance=identifier)
+    if callable(identifier):
+        name = getattr(identifier, "__name__", None) or type(identifier).__name__
+        direction = getattr(identifier, "direction", None)
+        return MetricRequest(_snake(name), direction, fn=identifier)
+    raise ArgumentTypeError(
+        "Expected each metric to be a name, a callable metric(y_pred, y_true) or a "
+        f"torchmetrics.Metric. Received: {identifier!r} of type {type(identifier).__name__}"
+    )
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and not name[i - 1].isupper():
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+class _CallableMean(torchmetrics.Metric):
+    """A callable ``fn(y_pred, y_true)`` averaged over samples (weighted by batch size)."""
+
+    full_state_update = False
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        value = torch.as_tensor(self.fn(preds, target), device=self.total.device)
+        n = preds.shape[0]
+        # A per-sample result is summed; a scalar is taken as the batch mean.
+        self.total += value.sum() if value.ndim else value * n
+        self.count += n
+
+    def compute(self) -> Tensor:
+        return (self.total / self.count).float()
+
+
+class CompiledMetric:
+    """A metric bound to a model's outputs, accumulating on the device."""
+
+    def __init__(self, name: str, direction: Direction | None, metric: torchmetrics.Metric,
+                 task: Task) -> None:
+        self.name = name
+        self.direction = direction
+        self.metric = metric
+        self.task = task
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        if self.task == "binary" and not isinstance(self.metric, BinaryAccuracy):
+            # torchmetrics' binary metrics want flat probabilities and integer targets.
+            self.metric.update(preds.reshape(-1), target.reshape(-1).round().long())
+        elif self.task == "multiclass" and not isinstance(self.metric, MulticlassAccuracy):
+            if target.shape == preds.shape:
+                target = target.argmax(dim=-1)
+            self.metric.update(preds.reshape(-1, preds.shape[-1]), target.reshape(-1).long())
+        else:
+            self.metric.update(preds, target)
+
+    def compute(self) -> Tensor:
+        return self.metric.compute()
+
+    def reset(self) -> None:
+        self.metric.reset()
+
+    def clone(self) -> CompiledMetric:
+        return CompiledMetric(self.name, self.direction, self.metric.clone(), self.task)
+
+
+def _infer_task(y_pred: Tensor) -> tuple[Task, int]:
+    classes = int(y_pred.shape[-1]) if y_pred.ndim > 1 else 1
+    return ("binary", 1) if classes == 1 else ("multiclass", classes)
+
+
+def build(req: MetricRequest, y_pred: Any, device: torch.device) -> CompiledMetric:
+    """Build the metric for outputs shaped like ``y_pred`` (a sample batch)."""
+    if req.instance is not None:
+        return CompiledMetric(req.name, req.direction, req.instance.to(device), "regression")
+    if req.fn is not None:
+        return CompiledMetric(req.name, req.direction, _CallableMean(req.fn).to(device), "regression")
+    assert req.key is not None
+    factory, direction, fixed = _REGISTRY[req.key]
+    if not isinstance(y_pred, Tensor):
+        raise ArgumentError(
+            f"Metric {req.name!r} needs the model to return one tensor. Received a "
+            f"{type(y_pred).__name__}; pass a callable metric instead"
+        )
+    task, classes = _infer_task(y_pred)
+    if fixed == "regression":
+        task = "regression"
+    elif fixed is not None and fixed != task:
+        raise ArgumentError(
+            f"Metric {req.name!r} is for {fixed} outputs, but the model outputs "
+            f"{classes} unit(s) per sample. Use metrics=['accuracy'] to infer the task"
+        )
+    return CompiledMetric(req.name, direction, factory(task, classes).to(device), task)

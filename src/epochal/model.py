@@ -1,0 +1,750 @@
+"""`Model`: compile, fit, evaluate and predict for any ``torch.nn.Module``.
+
+``fit`` validates its arguments and data, binds the loss and metrics to the
+model's outputs (once per compile), then hands a `Plan` to
+`epochal.loop.fit_loop`. Every failure of argument or data checking happens
+before training starts and leaves the model and its run as they were.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from epochal import loop
+from epochal import losses as losses_mod
+from epochal import metrics as metrics_mod
+from epochal import optimizers as optimizers_mod
+from epochal._heads import output_activation, split_head
+from epochal._tree import Tree, call_module, first_leaf, leaves, tree_map
+from epochal.callbacks.base import Callback, CallbackList
+from epochal.callbacks.history import History
+from epochal.callbacks.progress import ProgbarLogger
+from epochal.data import (
+    ArraySource,
+    Batch,
+    IterableSource,
+    Source,
+    apply_class_weight,
+    make_source,
+    split_arrays,
+)
+from epochal.errors import ArgumentError, ArgumentTypeError, NotCompiledError
+from epochal.run import RunState, derive_seed, owned_rng, seeded_rng
+
+__all__ = ["Model"]
+
+Verbose = Literal[0, 1, 2, "auto"]
+
+
+@dataclass
+class _Compiled:
+    optimizer: Any
+    learning_rate: float | None
+    loss: losses_mod.LossSpec
+    metrics: list[metrics_mod.MetricRequest]
+    seed: int
+
+
+def _check_positive_int(name: str, value: Any, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ArgumentError(f"Expected `{name}` to be a positive int. Received: {name}={value!r}")
+
+
+def _check_verbose(verbose: Any) -> int:
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ArgumentError(f"Expected `verbose` to be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
+    return int(verbose)
+
+
+def _check_callbacks(callbacks: Any) -> list[Callback]:
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise ArgumentTypeError(
+            f"Expected `callbacks` to be a list of Callback instances. Received: {type(callbacks).__name__}"
+        )
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise ArgumentTypeError(
+                "Expected every entry of `callbacks` to be an epochal Callback instance. "
+                f"Received: {cb!r} of type {type(cb).__name__}"
+            )
+    return list(callbacks)
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+class Model:
+    """Wraps a ``torch.nn.Module`` with Keras's ``compile``/``fit``/``evaluate``/``predict``.
+
+    The model owns one training run (see `epochal.run.RunState`): repeated
+    ``fit`` calls continue it, numbering epochs on, and ``model.history``
+    holds all of it. ``compile`` starts a new run (weights are kept).
+
+    Args:
+        module: any ``torch.nn.Module``. Multi-input data given as a tuple is
+            passed positionally, a dict as keyword arguments.
+        device: where to train; defaults to CUDA when available, else CPU.
+
+    Example:
+        >>> model = Model(nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1)))
+        >>> model.compile(optimizer="adam", loss="bce", metrics=["accuracy"], seed=0)
+        >>> history = model.fit(x, y, epochs=10, validation_split=0.2)
+    """
+
+    def __init__(self, module: nn.Module, *, device: str | torch.device | None = None) -> None:
+        if not isinstance(module, nn.Module):
+            raise ArgumentTypeError(
+                f"Expected `module` to be a torch.nn.Module. Received: {type(module).__name__}"
+            )
+        self.device = torch.device(device) if device is not None else _default_device()
+        self._module = module.to(self.device)
+        self._compiled: _Compiled | None = None
+        self._engine: loop.Engine | None = None
+        self._run: RunState | None = None
+        self._input_shape: tuple[int, ...] | None = None
+
+    # -- properties -----------------------------------------------------------
+    @property
+    def module(self) -> nn.Module:
+        """The wrapped ``torch.nn.Module``."""
+        return self._module
+
+    @property
+    def run(self) -> RunState:
+        """The current training run (created by ``compile``)."""
+        if self._run is None:
+            raise NotCompiledError("The model has no run yet: call model.compile(...) first")
+        return self._run
+
+    @property
+    def history(self) -> History:
+        """The whole run's `History`, across every ``fit`` call."""
+        return self.run.history
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimizer, once built (at the first ``fit`` or ``evaluate`` after compile)."""
+        return self._engine.optimizer if self._engine is not None else None
+
+    @property
+    def stop_training(self) -> bool:
+        """Whether the run has been stopped. Set it to True in a callback to stop, as in Keras.
+
+        A stopped run stays stopped across ``fit`` calls (so a loop of short
+        fits stops where one long fit would); set it back to False, or call
+        `new_phase`, to train on.
+        """
+        return self._run is not None and self._run.stopped
+
+    @stop_training.setter
+    def stop_training(self, value: bool) -> None:
+        self.run.stopped = bool(value)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """The log keys of ``evaluate``: ``loss`` and the compiled metrics."""
+        if self._compiled is None:
+            return []
+        return ["loss", *(m.name for m in self._compiled.metrics)]
+
+    def metric_direction(self, name: str) -> Literal["min", "max"] | None:
+        """Whether the metric logged as ``name`` improves downward or upward (None if unknown)."""
+        if name == "loss" or name.endswith("loss"):
+            return "min"
+        if self._compiled is not None:
+            for req in self._compiled.metrics:
+                if req.name == name:
+                    return req.direction
+        return None
+
+    # -- compile --------------------------------------------------------------
+    def compile(
+        self,
+        optimizer: optimizers_mod.OptimizerLike = "rmsprop",
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        *,
+        learning_rate: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Configure training and start a new run.
+
+        Args:
+            optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``,
+                ``"adagrad"``, ...; Keras's defaults), a ``torch.optim.Optimizer``
+                over this module's parameters, or a factory ``params -> Optimizer``.
+            loss: a name (Keras's and short spellings: ``"binary_crossentropy"``/
+                ``"bce"``, ``"categorical_crossentropy"``,
+                ``"sparse_categorical_crossentropy"``, ``"mse"``, ``"mae"``,
+                ``"huber"``, ...), a callable ``loss(y_pred, y_true)``, or an ``nn.Module``.
+            metrics: names (``"accuracy"``, ``"precision"``, ``"recall"``, ``"auc"``,
+                ``"f1"``, ``"mse"``, ``"mae"``, ...), callables ``metric(y_pred, y_true)``
+                or ``torchmetrics.Metric`` instances.
+            learning_rate: overrides the optimizer's learning rate.
+            seed: the run's seed (shuffling order, dropout). ``None`` draws one
+                from torch's global RNG, so ``torch.manual_seed`` makes runs repeatable.
+
+        Raises:
+            ArgumentError: unknown names (the message lists the valid ones).
+            ArgumentTypeError: arguments of the wrong type.
+        """
+        optimizers_mod.check(optimizer, learning_rate)
+        if loss is None:
+            raise ArgumentError(
+                "Expected `loss`: a name such as 'binary_crossentropy' or 'mse', a callable "
+                "loss(y_pred, y_true), or an nn.Module. Received: loss=None"
+            )
+        loss_spec = losses_mod.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
+            raise ArgumentTypeError(
+                f"Expected `metrics` to be a list. Received: metrics={metrics!r}"
+            )
+        requests = [metrics_mod.request(m) for m in metrics]
+        names = [r.name for r in requests]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ArgumentError(f"Metric names must be unique. Received duplicates: {duplicates}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ArgumentTypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,)).item())
+        self._compiled = _Compiled(optimizer, learning_rate, loss_spec, requests, seed)
+        self._engine = None
+        self._run = RunState(seed=seed, history=History())
+
+    def _require_compiled(self, what: str) -> _Compiled:
+        if self._compiled is None:
+            raise NotCompiledError(
+                f"You must call model.compile(optimizer=..., loss=...) before model.{what}()"
+            )
+        return self._compiled
+
+    # -- binding the loss and metrics to the model's outputs ------------------
+    def _bind(self, sample: Batch) -> loop.Engine:
+        """Build lazy layers, decide the loss form, build optimizer and metrics (once per compile)."""
+        compiled = self._require_compiled("fit")
+        spec = compiled.loss
+        x2 = tree_map(lambda t: t[:2], sample.x)
+        was_training = self._module.training
+        self._module.eval()
+        try:
+            with seeded_rng(derive_seed(compiled.seed, "build")), torch.enable_grad():
+                out = call_module(self._module, x2)
+        finally:
+            self._module.train(was_training)
+        self._input_shape = tuple(first_leaf(x2).shape[1:])
+
+        def full_forward(x: Any) -> Any:
+            return call_module(self._module, x)
+
+        forward: Callable[[Any], Any] = full_forward
+        metric_input: Callable[[Any], Any] | None = None
+        logits = False
+        if spec.is_cross_entropy:
+            head = split_head(self._module)
+            if head is not None and head.softmax_dim not in (None, -1, out.ndim - 1):
+                head = None  # softmax over another axis than classes: keep it
+            activation = output_activation(out)
+            if head is not None:
+                forward, logits = head.pre, True
+                metric_input = _activation_fn(head.activation)
+            elif activation is not None:
+                if spec.from_logits is True:
+                    raise ArgumentError(
+                        f"The loss says from_logits=True, but the model's output comes from a "
+                        f"{activation}. Drop the final {activation} or use from_logits=False"
+                    )
+                logits = False
+            elif spec.from_logits is False:
+                logits = False
+            else:
+                logits = True
+                metric_input = _activation_fn("sigmoid" if spec.kind == "binary" else "softmax")
+        loss_fn = losses_mod.build_loss(spec, logits=logits)
+        optimizer = optimizers_mod.build(compiled.optimizer, self._module, compiled.learning_rate)
+        train_metrics = [metrics_mod.build(r, out, self.device) for r in compiled.metrics]
+        return loop.Engine(
+            module=self._module,
+            device=self.device,
+            forward=forward,
+            loss_fn=loss_fn,
+            metric_input=metric_input,
+            optimizer=optimizer,
+            train_metrics=train_metrics,
+            eval_metrics=[m.clone() for m in train_metrics],
+        )
+
+    def _sample_output(self, sample: Batch) -> Any:
+        x2 = tree_map(lambda t: t[:2], sample.x)
+        was_training = self._module.training
+        self._module.eval()
+        try:
+            with torch.no_grad():
+                return call_module(self._module, x2)
+        finally:
+            self._module.train(was_training)
+
+    def _prepare(self, sources: Sequence[Source], what: str) -> loop.Engine:
+        """Check targets against the loss for every source; bind on first use.
+
+        In-memory targets are conformed once here (dtype, shape), so the
+        training step does no per-batch work for them.
+        """
+        compiled = self._require_compiled(what)
+        samples = []
+        for source in sources:
+            sample = source.head(2)
+            if sample is None:
+                raise ArgumentError(f"Expected `{'x' if source is sources[0] else 'validation_data'}` "
+                                    "to provide at least one batch. Received an empty iterable")
+            if sample.y is None:
+                raise ArgumentError(
+                    f"model.{what}() needs targets: pass y, or batches of (x, y[, sample_weight])"
+                )
+            samples.append(sample)
+        engine = self._engine
+        out = None
+        if engine is None:
+            engine = self._bind(samples[0])
+        for source, sample in zip(sources, samples, strict=True):
+            out = self._sample_output(sample)
+            losses_mod.prepare_targets(compiled.loss, sample.y, out, where="y")
+        # All checks passed: now conform in-memory targets.
+        for source in sources:
+            if isinstance(source, ArraySource):
+                out = self._sample_output(source.head(2))
+                source.y = losses_mod.prepare_targets(compiled.loss, source.y, out, where="y")
+            else:
+                spec = compiled.loss
+                engine.prepare_targets = lambda y, out, spec=spec: losses_mod.prepare_targets(
+                    spec, y, out, where="y", check_values=False
+                )
+        if self._engine is None:
+            self._engine = engine
+            train = sources[0]
+            if isinstance(train, ArraySource) and isinstance(train.y, torch.Tensor):
+                self.run.baseline_loss = losses_mod.baseline_loss(compiled.loss, train.y)
+                self.run.history.baseline_loss = self.run.baseline_loss
+        return engine
+
+    # -- fit ------------------------------------------------------------------
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: Verbose = "auto",
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        class_weight: Mapping[int, float] | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int | None = None,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int | Sequence[int] = 1,
+        *,
+        check_finite: bool = True,
+    ) -> History:
+        """Train for ``epochs`` more epochs of the run (Keras 3 arguments and meanings).
+
+        Args:
+            x, y: inputs and targets: numpy arrays, tensors, pandas objects, a
+                tuple/dict of arrays (multi-input), or (``y`` omitted) a
+                ``Dataset``, ``DataLoader`` or iterable of ``(x, y[, sample_weight])``.
+            batch_size: samples per step for in-memory data and Datasets (default 32).
+            epochs: how many epochs this call trains. With an explicit
+                ``initial_epoch`` it is the final epoch index instead, as in Keras.
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch, "auto" = 1.
+            callbacks: `Callback` instances; their state belongs to the run.
+            validation_split: fraction of in-memory data held out for validation:
+                the last samples, taken before shuffling.
+            validation_data: ``(x_val, y_val)``, ``(x_val, y_val, sample_weight)``,
+                or a Dataset/DataLoader/iterable; takes precedence over validation_split.
+            shuffle: shuffle in-memory data and Datasets every epoch (order = f(seed, epoch)).
+            class_weight: ``{class: weight}`` applied as per-sample weights.
+            sample_weight: one weight per training sample.
+            initial_epoch: Keras's epoch to start numbering from; ``None`` continues the run.
+            steps_per_epoch, validation_steps: limit the batches of an epoch / a validation.
+            validation_batch_size: batch size for validation (default ``batch_size``).
+            validation_freq: validate every N epochs, or at the listed (1-based) epochs.
+            check_finite: raise when in-memory inputs hold NaN/Inf (default True).
+
+        Returns:
+            A `History` of this call's epochs (``model.history`` has the whole run).
+
+        Raises:
+            NotCompiledError: ``compile`` was not called.
+            ArgumentError, ArgumentTypeError, DataError: bad arguments or data, raised
+                before any training, leaving the model and its run as they were.
+        """
+        self._require_compiled("fit")
+        batch_size_given = batch_size is not None
+        _check_positive_int("batch_size", batch_size)
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise ArgumentError(f"Expected `epochs` to be an int >= 0. Received: epochs={epochs!r}")
+        verbose_level = _check_verbose(verbose)
+        user_callbacks = _check_callbacks(callbacks)
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not (
+            0.0 <= validation_split < 1.0
+        ):
+            raise ArgumentError(
+                "Expected `validation_split` to be a float in [0, 1). "
+                f"Received: validation_split={validation_split!r}"
+            )
+        if not isinstance(shuffle, bool):
+            raise ArgumentTypeError(f"Expected `shuffle` to be a bool. Received: shuffle={shuffle!r}")
+        if class_weight is not None and sample_weight is not None:
+            raise ArgumentError(
+                "`class_weight` and `sample_weight` cannot be used together. Received both; "
+                "fold the class weights into sample_weight instead"
+            )
+        if initial_epoch is not None:
+            if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or initial_epoch < 0:
+                raise ArgumentError(
+                    f"Expected `initial_epoch` to be an int >= 0. Received: initial_epoch={initial_epoch!r}"
+                )
+            if epochs < initial_epoch:
+                raise ArgumentError(
+                    "With `initial_epoch`, `epochs` is the index of the final epoch (Keras), so it "
+                    f"must be >= initial_epoch. Received: epochs={epochs}, initial_epoch={initial_epoch}"
+                )
+        _check_positive_int("steps_per_epoch", steps_per_epoch)
+        _check_positive_int("validation_steps", validation_steps)
+        _check_positive_int("validation_batch_size", validation_batch_size)
+        freq = _check_validation_freq(validation_freq)
+
+        bs = batch_size or 32
+        train = make_source(
+            x, y, sample_weight, device=self.device, batch_size=bs, check_finite_values=check_finite
+        )
+        if batch_size_given and isinstance(train, IterableSource) and not train.is_map_dataset:
+            raise ArgumentError(
+                f"`batch_size` cannot be set when x is a {type(x).__name__}: its batches are "
+                f"already formed. Received: batch_size={batch_size}"
+            )
+        val: Source | None = None
+        if validation_data is not None:
+            val = _validation_source(
+                validation_data, self.device, validation_batch_size or bs, check_finite
+            )
+        elif validation_split:
+            train, val = split_arrays(train, float(validation_split))
+        if class_weight is not None:
+            apply_class_weight(train, class_weight)
+        engine = self._prepare([train] if val is None else [train, val], "fit")
+
+        run = self.run
+        first = run.epoch if initial_epoch is None else initial_epoch
+        last = first + epochs if initial_epoch is None else epochs
+        call_history = History()
+        call_history.set_model(self)
+        if run.stopped:
+            warnings.warn(
+                f"This run was stopped after epoch {run.epoch} (early stopping or "
+                "model.stop_training); fit trains no further. "
+                "Call model.new_phase() to keep training it with fresh callback state, or "
+                "compile() to start a new run",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return call_history
+        self._resume_trajectory()
+
+        steps = steps_per_epoch if steps_per_epoch is not None else train.steps(bs)
+        cb_list = [*user_callbacks, call_history]
+        if verbose_level:
+            cb_list.append(ProgbarLogger(verbose_level))
+        callback_list = CallbackList(cb_list)
+        expected = ["loss", *(m.name for m in engine.train_metrics)]
+        if val is not None:
+            expected += [f"val_{k}" for k in expected]
+        expected.append("learning_rate")
+        params = {"epochs": last, "steps": steps, "verbose": verbose_level, "metrics": expected}
+        call_history.params = params
+        callback_list.set_model(self)
+        callback_list.set_params(params)
+        self._load_callback_states(callback_list)
+        plan = loop.Plan(
+            train=train,
+            val=val,
+            batch_size=bs,
+            val_batch_size=validation_batch_size or bs,
+            first_epoch=first,
+            last_epoch=last,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            validation_freq=freq,
+            shuffle=shuffle,
+            callbacks=callback_list,
+        )
+        run.epoch = first
+        with owned_rng(run, self.device):
+            loop.fit_loop(self, engine, run, plan)
+        self._save_callback_states(callback_list)
+        call_history.events = dict(run.events)
+        call_history.baseline_loss = run.baseline_loss
+        run.history.events = dict(run.events)
+        return call_history
+
+    # -- callback state and shown weights -------------------------------------
+    def _load_callback_states(self, callbacks: CallbackList) -> None:
+        run = self.run
+        for key, cb in zip(callbacks.state_keys(), callbacks, strict=True):
+            if key in run.callback_states:
+                cb.load_state_dict(run.callback_states[key])
+            else:
+                cb.reset_state()
+
+    def _save_callback_states(self, callbacks: CallbackList) -> None:
+        run = self.run
+        for key, cb in zip(callbacks.state_keys(), callbacks, strict=True):
+            state = cb.state_dict()
+            if state:
+                run.callback_states[key] = state
+
+    def show_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
+        """Load ``weights`` for the user to see, while the run keeps its own trajectory.
+
+        Used by EarlyStopping to restore the best epoch's weights at the end of
+        a ``fit`` call. If the run goes on, the next ``fit`` call continues from
+        the weights the run had, unless the weights were changed in between
+        (then it continues from those). A stopped run ends with these weights.
+        """
+        run = self.run
+        if not run.stopped and run.trajectory is None:
+            run.trajectory = {k: v.detach().clone() for k, v in self._module.state_dict().items()}
+        self._module.load_state_dict(dict(weights))
+        run.shown_versions = [t._version for t in self._module.state_dict().values()]
+
+    def _resume_trajectory(self) -> None:
+        run = self.run
+        if run.trajectory is None:
+            return
+        untouched = run.shown_versions == [t._version for t in self._module.state_dict().values()]
+        if untouched:
+            self._module.load_state_dict(run.trajectory)
+        run.trajectory = None
+        run.shown_versions = None
+
+    def new_phase(self) -> None:
+        """Start a fresh phase of the run: callbacks start over, a stopped run trains again.
+
+        Weights, optimizer state, epoch numbering and history carry on. Use
+        it, for example, for a new early-stopping phase after fine-tuning.
+        Training continues from the weights the model shows now.
+        """
+        run = self.run
+        run.callback_states.clear()
+        run.stopped = False
+        run.trajectory = None
+        run.shown_versions = None
+
+    # -- evaluate -------------------------------------------------------------
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: Verbose = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
+        return_dict: bool = True,
+    ) -> dict[str, float] | list[float] | float:
+        """Loss and metrics over the whole of ``x``/``y``.
+
+        Returns:
+            ``{"loss": ..., metric: ...}``; with ``return_dict=False`` Keras's
+            form: the loss alone without metrics, else ``[loss, *metrics]``.
+        """
+        self._require_compiled("evaluate")
+        _check_positive_int("batch_size", batch_size)
+        _check_positive_int("steps", steps)
+        verbose_level = _check_verbose(verbose)
+        user_callbacks = _check_callbacks(callbacks)
+        bs = batch_size or 32
+        source = make_source(x, y, sample_weight, device=self.device, batch_size=bs)
+        engine = self._prepare([source], "evaluate")
+        cb_list: list[Callback] = list(user_callbacks)
+        if verbose_level:
+            cb_list.append(ProgbarLogger(verbose_level))
+        callback_list = CallbackList(cb_list)
+        callback_list.set_model(self)
+        n_steps = steps if steps is not None else source.steps(bs)
+        callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "evaluate"})
+        callback_list.on_test_begin()
+        logs = loop.evaluate(engine, source, batch_size=bs, steps=steps, callbacks=callback_list)
+        callback_list.on_test_end(logs)
+        if return_dict:
+            return logs
+        values = [logs[k] for k in self.metrics_names if k in logs]
+        return values[0] if len(values) == 1 else values
+
+    # -- predict --------------------------------------------------------------
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: Verbose = "auto",
+        steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> Any:
+        """The module's outputs for ``x``: numpy in, numpy out; tensor in, tensor out.
+
+        Outputs are what the module returns (probabilities for a model ending
+        in sigmoid/softmax, logits otherwise), batch by batch in eval mode.
+        """
+        _check_positive_int("batch_size", batch_size)
+        _check_positive_int("steps", steps)
+        verbose_level = _check_verbose(verbose)
+        user_callbacks = _check_callbacks(callbacks)
+        bs = batch_size or 32
+        source = make_source(
+            x, None, None, device=self.device, batch_size=bs, require_y=False
+        )
+        cb_list: list[Callback] = list(user_callbacks)
+        if verbose_level:
+            cb_list.append(ProgbarLogger(verbose_level))
+        callback_list = CallbackList(cb_list)
+        callback_list.set_model(self)
+        n_steps = steps if steps is not None else source.steps(bs)
+        callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "predict"})
+        callback_list.on_predict_begin()
+        outputs = loop.predict(self._module, source, batch_size=bs, steps=steps, callbacks=callback_list)
+        callback_list.on_predict_end()
+        if not outputs:
+            raise ArgumentError("predict received no data: `x` produced no batches")
+        result = _concat(outputs)
+        if _returns_tensors(x):
+            target = _input_device(x)
+            return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)
+        return tree_map(lambda t: t.cpu().numpy() if isinstance(t, torch.Tensor) else t, result)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the module directly (no batching, no mode change)."""
+        return self._module(*args, **kwargs)
+
+    # -- weights --------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        """Every parameter and buffer as numpy arrays (Keras's ``get_weights``)."""
+        return [t.detach().cpu().numpy().copy() for t in self._module.state_dict().values()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Set the values of ``get_weights``'s arrays, in the same order and shapes."""
+        state = self._module.state_dict()
+        if len(weights) != len(state):
+            raise ArgumentError(
+                f"Expected {len(state)} weight arrays (one per entry of module.state_dict()). "
+                f"Received {len(weights)}"
+            )
+        new = {}
+        for (key, old), value in zip(state.items(), weights, strict=True):
+            tensor = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+            if tuple(tensor.shape) != tuple(old.shape):
+                raise ArgumentError(
+                    f"Weight {key!r}: expected shape {tuple(old.shape)}. Received {tuple(tensor.shape)}"
+                )
+            new[key] = tensor.to(old.dtype)
+        self._module.load_state_dict(new)
+
+    def count_params(self) -> int:
+        """The number of parameters (trainable and not)."""
+        return sum(p.numel() for p in self._module.parameters())
+
+    def summary(self, *, print_fn: Callable[[str], Any] | None = None) -> str:
+        """Print (and return) a table of the layers, their output shapes and parameter counts."""
+        from epochal.summary import summarize
+
+        text = summarize(self._module, self._input_shape)
+        (print_fn or print)(text)
+        return text
+
+
+def _activation_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if name == "sigmoid":
+        return torch.sigmoid
+    return lambda t: torch.softmax(t, dim=-1)
+
+
+def _check_validation_freq(freq: Any) -> int | list[int]:
+    if isinstance(freq, int) and not isinstance(freq, bool) and freq > 0:
+        return freq
+    if isinstance(freq, (list, tuple)) and all(
+        isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in freq
+    ):
+        return list(freq)
+    raise ArgumentError(
+        "Expected `validation_freq` to be a positive int or a list of positive ints (1-based "
+        f"epochs). Received: validation_freq={freq!r}"
+    )
+
+
+def _validation_source(data: Any, device: torch.device, batch_size: int, check_finite: bool) -> Source:
+    if isinstance(data, (tuple, list)) and not _looks_like_batches(data):
+        if len(data) not in (2, 3):
+            raise ArgumentError(
+                "Expected `validation_data` to be (x_val, y_val) or (x_val, y_val, sample_weight). "
+                f"Received a {type(data).__name__} of length {len(data)}"
+            )
+        return make_source(
+            *data,
+            device=device,
+            batch_size=batch_size,
+            names=("validation_data x", "validation_data y", "validation_data sample_weight"),
+            check_finite_values=check_finite,
+        )
+    return make_source(data, device=device, batch_size=batch_size, names=(
+        "validation_data", "validation_data y", "validation_data sample_weight"))
+
+
+def _looks_like_batches(data: Sequence[Any]) -> bool:
+    """A list of (x, y) batches rather than an (x, y) pair of arrays."""
+    return isinstance(data, list) and len(data) > 0 and all(isinstance(b, tuple) for b in data)
+
+
+def _concat(outputs: list[Any]) -> Any:
+    first = outputs[0]
+    if isinstance(first, torch.Tensor):
+        return torch.cat([o.detach() for o in outputs], dim=0)
+    if isinstance(first, dict):
+        return {k: _concat([o[k] for o in outputs]) for k in first}
+    if isinstance(first, (tuple, list)):
+        return type(first)(_concat([o[i] for o in outputs]) for i in range(len(first)))
+    raise ArgumentTypeError(
+        f"predict: the module returned a {type(first).__name__}; expected tensors, or a "
+        "tuple/dict of tensors"
+    )
+
+
+def _returns_tensors(x: Any) -> bool:
+    if isinstance(x, torch.Tensor):
+        return True
+    if isinstance(x, (tuple, list, dict)) and x:
+        return all(isinstance(leaf, torch.Tensor) for leaf in leaves(x))
+    return False
+
+
+def _input_device(x: Tree) -> torch.device:
+    return first_leaf(x).device
