@@ -32,6 +32,7 @@ from epochal.data import (
     IterableSource,
     Source,
     apply_class_weight,
+    looks_like_batches,
     make_source,
     split_arrays,
 )
@@ -320,22 +321,25 @@ class Model:
                     f"model.{what}() needs targets: pass y, or batches of (x, y[, sample_weight])"
                 )
             samples.append(sample)
-        engine = self._engine
-        out = None
-        if engine is None:
-            engine = self._bind(samples[0])
+        engine = self._engine if self._engine is not None else self._bind(samples[0])
+        # Check every source before changing any: in-memory targets are checked
+        # (values too) and conformed whole, other sources by their first batch.
+        conformed = []
         for source, sample in zip(sources, samples, strict=True):
             out = self._sample_output(sample)
-            losses_mod.prepare_targets(compiled.loss, sample.y, out, where="y")
-        # All checks passed: now conform in-memory targets.
-        for source in sources:
             if isinstance(source, ArraySource):
-                out = self._sample_output(source.head(2))
-                source.y = losses_mod.prepare_targets(compiled.loss, source.y, out, where="y")
+                conformed.append(losses_mod.prepare_targets(compiled.loss, source.y, out))
             else:
-                spec = compiled.loss
-                engine.prepare_targets = lambda y, out, spec=spec: losses_mod.prepare_targets(
-                    spec, y, out, where="y", check_values=False
+                losses_mod.prepare_targets(compiled.loss, sample.y, out)
+                conformed.append(None)
+        spec = compiled.loss
+        engine.prepare_targets = None
+        for source, y in zip(sources, conformed, strict=True):
+            if isinstance(source, ArraySource):
+                source.y = y
+            else:  # conform batch by batch, without the syncing value checks
+                engine.prepare_targets = lambda y, out: losses_mod.prepare_targets(
+                    spec, y, out, check_values=False
                 )
         if self._engine is None:
             self._engine = engine
@@ -702,7 +706,7 @@ def _check_validation_freq(freq: Any) -> int | list[int]:
 
 
 def _validation_source(data: Any, device: torch.device, batch_size: int, check_finite: bool) -> Source:
-    if isinstance(data, (tuple, list)) and not _looks_like_batches(data):
+    if isinstance(data, (tuple, list)) and not looks_like_batches(data):
         if len(data) not in (2, 3):
             raise ArgumentError(
                 "Expected `validation_data` to be (x_val, y_val) or (x_val, y_val, sample_weight). "
@@ -717,11 +721,6 @@ def _validation_source(data: Any, device: torch.device, batch_size: int, check_f
         )
     return make_source(data, device=device, batch_size=batch_size, names=(
         "validation_data", "validation_data y", "validation_data sample_weight"))
-
-
-def _looks_like_batches(data: Sequence[Any]) -> bool:
-    """A list of (x, y) batches rather than an (x, y) pair of arrays."""
-    return isinstance(data, list) and len(data) > 0 and all(isinstance(b, tuple) for b in data)
 
 
 def _concat(outputs: list[Any]) -> Any:

@@ -20,13 +20,19 @@ __all__ = [
     "IterableSource",
     "Source",
     "apply_class_weight",
+    "looks_like_batches",
     "make_source",
     "split_arrays",
 ]
 
 
+def looks_like_batches(data: Any) -> bool:
+    """A list of ``(x, y[, sample_weight])`` tuples: batches, not a multi-input list of arrays."""
+    return isinstance(data, list) and len(data) > 0 and all(isinstance(b, tuple) for b in data)
+
+
 def _is_iterable_data(x: Any) -> bool:
-    if isinstance(x, (Dataset, DataLoader)):
+    if isinstance(x, (Dataset, DataLoader)) or looks_like_batches(x):
         return True
     if isinstance(x, (str, bytes, Mapping)) or is_array_tree(x):
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ __all__ = ["as_tensor_tree", "check_finite", "is_array_like", "is_array_tree", "
 
 def _is_pandas(value: Any) -> bool:
     module = type(value).__module__
-    return module.startswith("pandas.") and type(value).__name__ in ("DataFrame", "Series")
+    return module.split(".")[0] == "pandas" and type(value).__name__ in ("DataFrame", "Series")
 
 
 def is_array_like(value: Any) -> bool:
@@ -34,19 +35,25 @@ def is_array_tree(value: Any) -> bool:
     return False
 
 
+def _pandas_to_numpy(value: Any, name: str) -> np.ndarray:
+    from pandas.api import types
+
+    is_series = type(value).__name__ == "Series"
+    columns = [(value.name, value.dtype)] if is_series else list(value.dtypes.items())
+    bad = [str(c) for c, d in columns if not (types.is_numeric_dtype(d) or types.is_bool_dtype(d))]
+    if bad:
+        raise DataError(
+            f"Expected `{name}` to hold numbers. Received a {type(value).__name__} with "
+            f"non-numeric columns: {bad}. Encode them (for example with pandas.get_dummies) first"
+        )
+    integer_only = all(types.is_integer_dtype(d) for _, d in columns)
+    return value.to_numpy(dtype=None if integer_only else np.float32)
+
+
 def _to_numpy(value: Any, name: str) -> np.ndarray:
     if _is_pandas(value):
-        try:
-            return value.to_numpy(dtype=np.float32 if _all_numeric(value) else None)
-        except (TypeError, ValueError) as exc:  # pragma: no cover - pandas edge cases
-            raise DataError(f"Could not convert `{name}` ({type(value).__name__}) to an array: {exc}") from exc
+        return _pandas_to_numpy(value, name)
     return np.asarray(value)
-
-
-def _all_numeric(frame: Any) -> bool:
-    dtypes = [frame.dtype] if type(frame).__name__ == "Series" else list(frame.dtypes)
-    kinds = {np.dtype(d).kind if not hasattr(d, "numpy_dtype") else d.numpy_dtype.kind for d in dtypes}
-    return kinds <= {"f", "b"} or (kinds <= {"f", "i", "u", "b"} and "f" in kinds)
 
 
 def _leaf_to_tensor(value: Any, name: str, *, float_dtype: torch.dtype) -> torch.Tensor:
@@ -55,14 +62,14 @@ def _leaf_to_tensor(value: Any, name: str, *, float_dtype: torch.dtype) -> torch
     else:
         array = _to_numpy(value, name)
         if array.dtype.kind not in "biuf":
-            detail = ""
-            if _is_pandas(value):
-                cols = [str(c) for c, d in getattr(value, "dtypes", {}).items() if d.kind not in "biuf"]
-                detail = f" Non-numeric columns: {cols}." if cols else ""
             raise DataError(
-                f"Expected `{name}` to hold numbers. Received an array of dtype {array.dtype}.{detail}"
+                f"Expected `{name}` to hold numbers. Received an array of dtype {array.dtype}"
             )
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        with warnings.catch_warnings():
+            # Read-only arrays (pandas copy-on-write views) are fine: epochal never
+            # writes into input data, so sharing the memory is safe.
+            warnings.simplefilter("ignore", UserWarning)
+            tensor = torch.from_numpy(np.ascontiguousarray(array))
     if tensor.dtype == torch.bool:
         tensor = tensor.to(float_dtype)
     elif tensor.is_floating_point() and tensor.dtype == torch.float64:
