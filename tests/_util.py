@@ -24,8 +24,14 @@ def make_multiclass(n: int = 300, features: int = 8, classes: int = 3, seed: int
     return x, y
 
 
-def mlp(features: int = 10, hidden: int = 16, out: int = 1, final: nn.Module | None = None,
-        dropout: float = 0.0, seed: int = 0) -> nn.Sequential:
+def mlp(
+    features: int = 10,
+    hidden: int = 16,
+    out: int = 1,
+    final: nn.Module | None = None,
+    dropout: float = 0.0,
+    seed: int = 0,
+) -> nn.Sequential:
     torch.manual_seed(seed)
     parts: list[nn.Module] = [nn.Linear(features, hidden), nn.ReLU()]
     if dropout:

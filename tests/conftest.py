@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from _util import make_binary, make_multiclass
 
 

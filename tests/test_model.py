@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import torch
 import torchmetrics
-from _util import make_binary, make_multiclass, mlp, state_equal
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import epochal as ep
+from _util import make_binary, make_multiclass, mlp, state_equal
 
 
 def compiled(module=None, **kw) -> ep.Model:
@@ -111,7 +111,7 @@ def test_evaluate_before_fit_works_after_compile(binary_data):
 
 
 def test_predict_numpy_in_numpy_out_tensor_in_tensor_out(binary_data):
-    x, y = binary_data
+    x, _ = binary_data
     model = compiled(mlp(final=nn.Sigmoid()))
     out = model.predict(x, verbose=0)
     assert isinstance(out, np.ndarray) and out.shape == (400, 1)
@@ -146,7 +146,9 @@ def test_pandas_non_numeric_column_is_a_clear_error(binary_data):
     frame = pd.DataFrame(x)
     frame["name"] = "a"
     model = compiled()
-    with pytest.raises(ep.errors.DataError, match=r"Expected `x` to hold numbers.*non-numeric columns: \['name'\]"):
+    with pytest.raises(
+        ep.errors.DataError, match=r"Expected `x` to hold numbers.*non-numeric columns: \['name'\]"
+    ):
         model.fit(frame, y, verbose=0)
 
 
@@ -250,15 +252,25 @@ def test_validation_data_with_sample_weights_and_freq(binary_data):
     model = compiled()
     w = np.ones(100, dtype=np.float32)
     history = model.fit(
-        x[:300], y[:300], epochs=4, verbose=0, validation_data=(x[300:], y[300:], w),
+        x[:300],
+        y[:300],
+        epochs=4,
+        verbose=0,
+        validation_data=(x[300:], y[300:], w),
         validation_freq=2,
     )
     assert len(history.history["loss"]) == 4
     assert len(history.history["val_loss"]) == 2
     assert history.epochs_by_key["val_loss"] == [1, 3]
     # A list names 1-based epochs of the run: 5 and 7 are run indices 4 and 6.
-    model.fit(x[:300], y[:300], epochs=3, verbose=0, validation_data=(x[300:], y[300:]),
-              validation_freq=[5, 7])
+    model.fit(
+        x[:300],
+        y[:300],
+        epochs=3,
+        verbose=0,
+        validation_data=(x[300:], y[300:]),
+        validation_freq=[5, 7],
+    )
     assert model.history.epochs_by_key["val_loss"] == [1, 3, 4, 6]
 
 
@@ -308,7 +320,9 @@ def test_metrics_as_callable_and_torchmetrics_instance(binary_data):
     def mean_pred(y_pred, y_true):
         return y_pred.mean()
 
-    model = compiled(mlp(final=nn.Sigmoid()), metrics=[mean_pred, torchmetrics.classification.BinaryAccuracy()])
+    model = compiled(
+        mlp(final=nn.Sigmoid()), metrics=[mean_pred, torchmetrics.classification.BinaryAccuracy()]
+    )
     history = model.fit(x, y, epochs=2, verbose=0)
     assert "mean_pred" in history.history and "binary_accuracy" in history.history
     assert 0 < history.history["mean_pred"][0] < 1
@@ -321,13 +335,17 @@ def test_optimizer_instance_and_factory(binary_data):
     model = compiled(module, optimizer=opt)
     model.fit(x, y, epochs=1, verbose=0)
     assert model.optimizer is opt and opt.state  # momentum buffers exist
-    model2 = compiled(optimizer=lambda params: torch.optim.RMSprop(params, lr=0.01), learning_rate=0.005)
+    model2 = compiled(
+        optimizer=lambda params: torch.optim.RMSprop(params, lr=0.01), learning_rate=0.005
+    )
     model2.fit(x, y, epochs=1, verbose=0)
     assert isinstance(model2.optimizer, torch.optim.RMSprop)
     assert model2.optimizer.param_groups[0]["lr"] == 0.005
 
 
-@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"])
+@pytest.mark.parametrize(
+    "name", ["adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"]
+)
 def test_every_optimizer_name_trains(binary_data, name):
     x, y = binary_data
     model = compiled(optimizer=name, learning_rate=0.05 if name != "adadelta" else 1.0)
@@ -418,7 +436,9 @@ def test_multiclass_sparse_and_one_hot(multiclass_data):
         ("sparse_categorical_crossentropy", y),
         ("categorical_crossentropy", np.eye(3, dtype=np.float32)[y]),
     ):
-        model = compiled(mlp(features=8, out=3, final=nn.Softmax(dim=-1)), loss=loss, metrics=["accuracy"])
+        model = compiled(
+            mlp(features=8, out=3, final=nn.Softmax(dim=-1)), loss=loss, metrics=["accuracy"]
+        )
         history = model.fit(x, targets, epochs=15, verbose=0, batch_size=16)
         assert history.history["accuracy"][-1] > 0.85, loss
         probs = model.predict(x, verbose=0)
@@ -429,7 +449,9 @@ def test_regression_with_mse_and_metrics():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 5)).astype(np.float32)
     y = (x @ rng.normal(size=5)).astype(np.float32)
-    model = compiled(mlp(features=5), loss="mse", metrics=["mae", "rmse"], optimizer="adam", learning_rate=0.01)
+    model = compiled(
+        mlp(features=5), loss="mse", metrics=["mae", "rmse"], optimizer="adam", learning_rate=0.01
+    )
     history = model.fit(x, y, epochs=20, verbose=0)
     assert history.history["loss"][-1] < 0.1 * history.history["loss"][0]
     logs = model.evaluate(x, y, verbose=0)

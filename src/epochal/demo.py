@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def _load_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return (x_train - mean) / std, y_train, (x_test - mean) / std, y_test
 
 
-def run_demo(*, seed: int = 0, verbose: int = 1, epochs: int = 200) -> DemoResult:
+def run_demo(*, seed: int = 0, verbose: Literal[0, 1, 2] = 1, epochs: int = 200) -> DemoResult:
     """Train the demo model and return what it printed."""
     import torch
 
@@ -82,8 +83,10 @@ def run_demo(*, seed: int = 0, verbose: int = 1, epochs: int = 200) -> DemoResul
     )
 
 
-def main(verbose: int = 1) -> int:
-    print("epochal demo: breast-cancer classification (569 samples, 30 features, bundled with scikit-learn)")
+def main(verbose: Literal[0, 1, 2] = 1) -> int:
+    print(
+        "epochal demo: breast-cancer classification (569 samples, 30 features, bundled with scikit-learn)"
+    )
     result = run_demo(verbose=verbose)
     print(f"epochs run:    {result.epochs_run}")
     print(f"best epoch:    {result.best_epoch} (weights restored from it)")

@@ -11,6 +11,8 @@ derives from the built-in exception a Python user would expect, so existing
   NaN/Inf, shape or dtype that does not fit the loss).
 - :class:`NotCompiledError` (``RuntimeError``): ``fit``/``evaluate`` before ``compile``.
 - :class:`CheckpointError` (``RuntimeError``): a checkpoint cannot be written or read.
+- :class:`NonFiniteLossError` (``RuntimeError``): the loss became NaN/Inf
+  (``TerminateOnNaN(raise_error=True)``).
 
 Messages name the argument, what was received and what was expected.
 """
@@ -23,6 +25,7 @@ __all__ = [
     "CheckpointError",
     "DataError",
     "EpochalError",
+    "NonFiniteLossError",
     "NotCompiledError",
 ]
 
@@ -49,3 +52,7 @@ class NotCompiledError(EpochalError, RuntimeError):
 
 class CheckpointError(EpochalError, RuntimeError):
     """A checkpoint could not be written, or no intact checkpoint could be read."""
+
+
+class NonFiniteLossError(EpochalError, RuntimeError):
+    """The training loss became NaN or infinite (``TerminateOnNaN(raise_error=True)``)."""

@@ -98,7 +98,9 @@ def _accumulator(device: torch.device) -> torch.Tensor:
     return torch.zeros((), dtype=dtype, device=device)
 
 
-def train_step(engine: Engine, x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
+def train_step(
+    engine: Engine, x: Any, y: Any, sample_weight: torch.Tensor | None
+) -> tuple[Any, Any, torch.Tensor]:
     """One optimizer step; returns (outputs, targets, loss), detached."""
     out = engine.forward(x)
     if engine.prepare_targets is not None:

@@ -318,8 +318,13 @@ def prepare_targets(
                     f"the model outputs {classes} classes. Expected labels in [0, {classes - 1}]"
                 )
         return y
-    if not (y.is_floating_point() or y.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)):
-        raise DataError(f"Expected numeric `{where}` for loss {spec.name!r}. Received dtype {y.dtype}")
+    if not (
+        y.is_floating_point()
+        or y.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+    ):
+        raise DataError(
+            f"Expected numeric `{where}` for loss {spec.name!r}. Received dtype {y.dtype}"
+        )
     if spec.kind == "categorical" and not y.is_floating_point() and y.ndim == y_pred.ndim - 1:
         raise DataError(
             f"categorical_crossentropy expects one-hot targets of shape {_shape(y_pred)}; received "
@@ -343,11 +348,11 @@ def prepare_targets(
                 )
             )
     if spec.kind == "binary" and check_values and y.numel():
-        lo, hi = float(y.min()), float(y.max())
-        if lo < 0.0 or hi > 1.0:
+        low, high = float(y.min()), float(y.max())
+        if low < 0.0 or high > 1.0:
             raise DataError(
                 f"binary_crossentropy expects `{where}` in [0, 1] (0/1 labels or probabilities). "
-                f"Received values in [{lo:g}, {hi:g}]"
+                f"Received values in [{low:g}, {high:g}]"
             )
     return y
 
@@ -376,4 +381,3 @@ def baseline_loss(spec: LossSpec, y: Tensor) -> float | None:
         if spec.name == "mean_absolute_error":
             return float((y - y.float().median(dim=0, keepdim=True).values).abs().mean())
     return None
-

@@ -35,11 +35,17 @@ class _SumMetric(torchmetrics.Metric):
     """Base for metrics that are a ratio of two sums kept on the device."""
 
     full_state_update = False
+    total: Tensor
+    count: Tensor
 
     def __init__(self) -> None:
         super().__init__()
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state(
+            "total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
+        self.add_state(
+            "count", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
 
     def compute(self) -> Tensor:
         return (self.total / self.count).float()
@@ -107,14 +113,14 @@ def _classification(kind: str) -> Callable[[Task, int], torchmetrics.Metric]:
                 "f1": torchmetrics.classification.BinaryF1Score,
                 "auc": torchmetrics.classification.BinaryAUROC,
             }[kind]
-            return cls(validate_args=False)  # type: ignore[no-any-return]
+            return cls(validate_args=False)
         mcls = {
             "precision": torchmetrics.classification.MulticlassPrecision,
             "recall": torchmetrics.classification.MulticlassRecall,
             "f1": torchmetrics.classification.MulticlassF1Score,
             "auc": torchmetrics.classification.MulticlassAUROC,
         }[kind]
-        return mcls(num_classes=classes, average="macro", validate_args=False)  # type: ignore[no-any-return]
+        return mcls(num_classes=classes, average="macro", validate_args=False)
 
     return factory
 
@@ -216,12 +222,18 @@ class _CallableMean(torchmetrics.Metric):
     """A callable ``fn(y_pred, y_true)`` averaged over samples (weighted by batch size)."""
 
     full_state_update = False
+    total: Tensor
+    count: Tensor
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         super().__init__()
         self.fn = fn
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state(
+            "total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
+        self.add_state(
+            "count", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
 
     def update(self, preds: Tensor, target: Tensor) -> None:
         value = torch.as_tensor(self.fn(preds, target), device=self.total.device)
@@ -237,8 +249,9 @@ class _CallableMean(torchmetrics.Metric):
 class CompiledMetric:
     """A metric bound to a model's outputs, accumulating on the device."""
 
-    def __init__(self, name: str, direction: Direction | None, metric: torchmetrics.Metric,
-                 task: Task) -> None:
+    def __init__(
+        self, name: str, direction: Direction | None, metric: torchmetrics.Metric, task: Task
+    ) -> None:
         self.name = name
         self.direction = direction
         self.metric = metric
@@ -275,7 +288,9 @@ def build(req: MetricRequest, y_pred: Any, device: torch.device) -> CompiledMetr
     if req.instance is not None:
         return CompiledMetric(req.name, req.direction, req.instance.to(device), "regression")
     if req.fn is not None:
-        return CompiledMetric(req.name, req.direction, _CallableMean(req.fn).to(device), "regression")
+        return CompiledMetric(
+            req.name, req.direction, _CallableMean(req.fn).to(device), "regression"
+        )
     assert req.key is not None
     factory, direction, fixed = _REGISTRY[req.key]
     if not isinstance(y_pred, Tensor):

@@ -64,7 +64,9 @@ def _check_verbose(verbose: Any) -> int:
     if verbose == "auto":
         return 1
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ArgumentError(f"Expected `verbose` to be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
+        raise ArgumentError(
+            f"Expected `verbose` to be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}"
+        )
     return int(verbose)
 
 
@@ -224,7 +226,9 @@ class Model:
         if duplicates:
             raise ArgumentError(f"Metric names must be unique. Received duplicates: {duplicates}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ArgumentTypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+            raise ArgumentTypeError(
+                f"Expected `seed` to be an int or None. Received: seed={seed!r}"
+            )
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
         self._compiled = _Compiled(optimizer, learning_rate, loss_spec, requests, seed)
@@ -314,8 +318,10 @@ class Model:
         for source in sources:
             sample = source.head(2)
             if sample is None:
-                raise ArgumentError(f"Expected `{'x' if source is sources[0] else 'validation_data'}` "
-                                    "to provide at least one batch. Received an empty iterable")
+                raise ArgumentError(
+                    f"Expected `{'x' if source is sources[0] else 'validation_data'}` "
+                    "to provide at least one batch. Received an empty iterable"
+                )
             if sample.y is None:
                 raise ArgumentError(
                     f"model.{what}() needs targets: pass y, or batches of (x, y[, sample_weight])"
@@ -410,22 +416,30 @@ class Model:
             raise ArgumentError(f"Expected `epochs` to be an int >= 0. Received: epochs={epochs!r}")
         verbose_level = _check_verbose(verbose)
         user_callbacks = _check_callbacks(callbacks)
-        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not (
-            0.0 <= validation_split < 1.0
+        if (
+            isinstance(validation_split, bool)
+            or not isinstance(validation_split, (int, float))
+            or not (0.0 <= validation_split < 1.0)
         ):
             raise ArgumentError(
                 "Expected `validation_split` to be a float in [0, 1). "
                 f"Received: validation_split={validation_split!r}"
             )
         if not isinstance(shuffle, bool):
-            raise ArgumentTypeError(f"Expected `shuffle` to be a bool. Received: shuffle={shuffle!r}")
+            raise ArgumentTypeError(
+                f"Expected `shuffle` to be a bool. Received: shuffle={shuffle!r}"
+            )
         if class_weight is not None and sample_weight is not None:
             raise ArgumentError(
                 "`class_weight` and `sample_weight` cannot be used together. Received both; "
                 "fold the class weights into sample_weight instead"
             )
         if initial_epoch is not None:
-            if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or initial_epoch < 0:
+            if (
+                isinstance(initial_epoch, bool)
+                or not isinstance(initial_epoch, int)
+                or initial_epoch < 0
+            ):
                 raise ArgumentError(
                     f"Expected `initial_epoch` to be an int >= 0. Received: initial_epoch={initial_epoch!r}"
                 )
@@ -625,9 +639,7 @@ class Model:
         verbose_level = _check_verbose(verbose)
         user_callbacks = _check_callbacks(callbacks)
         bs = batch_size or 32
-        source = make_source(
-            x, None, None, device=self.device, batch_size=bs, require_y=False
-        )
+        source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
@@ -636,7 +648,9 @@ class Model:
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "predict"})
         callback_list.on_predict_begin()
-        outputs = loop.predict(self._module, source, batch_size=bs, steps=steps, callbacks=callback_list)
+        outputs = loop.predict(
+            self._module, source, batch_size=bs, steps=steps, callbacks=callback_list
+        )
         callback_list.on_predict_end()
         if not outputs:
             raise ArgumentError("predict received no data: `x` produced no batches")
@@ -665,7 +679,9 @@ class Model:
             )
         new = {}
         for (key, old), value in zip(state.items(), weights, strict=True):
-            tensor = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+            tensor = torch.as_tensor(
+                np.asarray(value) if not isinstance(value, torch.Tensor) else value
+            )
             if tuple(tensor.shape) != tuple(old.shape):
                 raise ArgumentError(
                     f"Weight {key!r}: expected shape {tuple(old.shape)}. Received {tuple(tensor.shape)}"
@@ -705,7 +721,9 @@ def _check_validation_freq(freq: Any) -> int | list[int]:
     )
 
 
-def _validation_source(data: Any, device: torch.device, batch_size: int, check_finite: bool) -> Source:
+def _validation_source(
+    data: Any, device: torch.device, batch_size: int, check_finite: bool
+) -> Source:
     if isinstance(data, (tuple, list)) and not looks_like_batches(data):
         if len(data) not in (2, 3):
             raise ArgumentError(
@@ -719,8 +737,12 @@ def _validation_source(data: Any, device: torch.device, batch_size: int, check_f
             names=("validation_data x", "validation_data y", "validation_data sample_weight"),
             check_finite_values=check_finite,
         )
-    return make_source(data, device=device, batch_size=batch_size, names=(
-        "validation_data", "validation_data y", "validation_data sample_weight"))
+    return make_source(
+        data,
+        device=device,
+        batch_size=batch_size,
+        names=("validation_data", "validation_data y", "validation_data sample_weight"),
+    )
 
 
 def _concat(outputs: list[Any]) -> Any:

@@ -18,7 +18,7 @@ from epochal.errors import ArgumentError, ArgumentTypeError
 __all__ = ["OPTIMIZERS", "build", "check"]
 
 # name -> (class, Keras default learning rate, extra Keras defaults)
-_REGISTRY: dict[str, tuple[type[torch.optim.Optimizer], float, dict[str, Any]]] = {
+_REGISTRY: dict[str, tuple[Any, float, dict[str, Any]]] = {
     "adam": (torch.optim.Adam, 1e-3, {"eps": 1e-7}),
     "adamw": (torch.optim.AdamW, 1e-3, {"eps": 1e-7, "weight_decay": 0.004}),
     "sgd": (torch.optim.SGD, 1e-2, {}),
@@ -33,7 +33,9 @@ _REGISTRY: dict[str, tuple[type[torch.optim.Optimizer], float, dict[str, Any]]] 
 #: Every accepted optimizer name.
 OPTIMIZERS: tuple[str, ...] = tuple(sorted(_REGISTRY))
 
-OptimizerLike = str | torch.optim.Optimizer | Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+OptimizerLike = (
+    str | torch.optim.Optimizer | Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+)
 
 
 def check(optimizer: Any, learning_rate: float | None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from epochal.errors import ArgumentError
@@ -96,16 +96,21 @@ def monitor_value(
     value = logs.get(monitor)
     if value is None:
         expected_keys = (expected or {}).get("metrics") or ()
-        if monitor in expected_keys:
-            return None
-        if monitor not in warned:
-            warned.add(monitor)
-            available = ", ".join(sorted(logs)) or "(none)"
-            warnings.warn(
-                f"{owner} is conditioned on monitor={monitor!r}, which is not in the logs. "
-                f"Available keys: {available}.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        if monitor not in expected_keys:
+            warn_missing(owner, monitor, logs, warned)
         return None
     return float(value)
+
+
+def warn_missing(owner: str, monitor: str, available: Iterable[str], warned: set[str]) -> None:
+    """Warn, once per key, that ``monitor`` is not among the ``available`` log keys."""
+    if monitor in warned:
+        return
+    warned.add(monitor)
+    keys = ", ".join(sorted(available)) or "(none)"
+    warnings.warn(
+        f"{owner} is conditioned on monitor={monitor!r}, which is not in the logs. "
+        f"Available keys: {keys}.",
+        RuntimeWarning,
+        stacklevel=4,
+    )

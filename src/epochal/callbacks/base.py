@@ -16,7 +16,7 @@ resets it (a new run, or another model). That is what makes a loop of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class CallbackList:
             hook: [cb for cb in self.callbacks if _overrides(cb, hook)] for hook in _BATCH_HOOKS
         }
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Callback]:
         return iter(self.callbacks)
 
     def __len__(self) -> int:
@@ -203,7 +203,10 @@ class CallbackList:
         for cb in self.callbacks:
             cb.on_predict_end(logs)
 
-    def batch_hook(self, hook: str, batch: int, logs: Logs | None = None) -> None:
-        """Call a per-batch hook on the callbacks that override it."""
+    def batch_hook(self, hook: str, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Call a per-batch hook on the callbacks that override it.
+
+        Batch logs are a read-only mapping computed on read (see the loop).
+        """
         for cb in self._batch_users[hook]:
             getattr(cb, hook)(batch, logs)

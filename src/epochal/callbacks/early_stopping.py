@@ -118,10 +118,20 @@ class EarlyStopping(Callback):
 
     # -- hooks ----------------------------------------------------------------
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        self._direction = _monitor.resolve_mode("EarlyStopping", self.monitor, self.mode, self.model)
+        expected = self.params.get("metrics")
+        if expected is not None and self.monitor not in expected:
+            # A typo or a key no callback produces: say so once, before training.
+            _monitor.warn_missing("EarlyStopping", self.monitor, expected, self._warned)
+            self._direction = None
+        else:
+            self._direction = self._resolve()
+
+    def _resolve(self) -> _monitor.Mode:
+        return _monitor.resolve_mode("EarlyStopping", self.monitor, self.mode, self.model)
 
     def _improves(self, value: float, reference: float | None) -> bool:
-        assert self._direction is not None
+        if self._direction is None:
+            self._direction = self._resolve()
         return _monitor.is_improvement(value, reference, self._direction, self.min_delta)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:

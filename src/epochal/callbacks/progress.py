@@ -36,7 +36,9 @@ def _format_logs(logs: Mapping[str, Any]) -> str:
             value = float(logs[key])
         except (TypeError, ValueError):
             continue
-        parts.append(f"{key}: {value:.4g}" if abs(value) < 1e-3 and value else f"{key}: {value:.4f}")
+        parts.append(
+            f"{key}: {value:.4g}" if abs(value) < 1e-3 and value else f"{key}: {value:.4f}"
+        )
     return " - ".join(parts)
 
 

@@ -119,7 +119,9 @@ def make_source(
         if isinstance(x, Dataset) and not isinstance(x, DataLoader):
             try:
                 if len(x) == 0:  # type: ignore[arg-type]
-                    raise DataError(f"Expected `{xn}` to hold at least one sample. Received an empty Dataset.")
+                    raise DataError(
+                        f"Expected `{xn}` to hold at least one sample. Received an empty Dataset."
+                    )
             except TypeError:
                 pass  # IterableDataset without a length
         return IterableSource(x, device, batch_size=batch_size, name=xn)
@@ -146,7 +148,7 @@ def split_arrays(source: Source, validation_split: float) -> tuple[ArraySource, 
             "`validation_split` is only supported for in-memory arrays (numpy, tensors, pandas). "
             "Received x as a Dataset/DataLoader/iterable: pass validation_data instead"
         )
-    split_at = int(math.ceil(source.n * (1.0 - validation_split)))
+    split_at = math.ceil(source.n * (1.0 - validation_split))
     if split_at <= 0 or split_at >= source.n:
         raise DataError(
             f"validation_split={validation_split} leaves "
@@ -156,9 +158,7 @@ def split_arrays(source: Source, validation_split: float) -> tuple[ArraySource, 
     return source.select(slice(0, split_at)), source.select(slice(split_at, source.n))
 
 
-def apply_class_weight(
-    source: Source, class_weight: Mapping[Any, float]
-) -> None:
+def apply_class_weight(source: Source, class_weight: Mapping[Any, float]) -> None:
     """Turn ``class_weight`` into per-sample weights on an in-memory source (Keras semantics)."""
     if not isinstance(class_weight, Mapping):
         raise ArgumentTypeError(

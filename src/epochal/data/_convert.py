@@ -88,8 +88,10 @@ def _leaf_to_tensor(value: Any, name: str, *, float_dtype: torch.dtype) -> torch
 def as_tensor_tree(value: Any, name: str, *, float_dtype: torch.dtype = torch.float32) -> Tree:
     """Convert an array tree to tensors (on the CPU unless already elsewhere)."""
     if not is_array_tree(value):
-        if isinstance(value, (list, tuple)) and value and all(
-            isinstance(v, (int, float, bool, np.number)) for v in value
+        if (
+            isinstance(value, (list, tuple))
+            and value
+            and all(isinstance(v, (int, float, bool, np.number)) for v in value)
         ):
             return _leaf_to_tensor(np.asarray(value), name, float_dtype=float_dtype)
         raise ArgumentTypeError(
@@ -97,7 +99,10 @@ def as_tensor_tree(value: Any, name: str, *, float_dtype: torch.dtype = torch.fl
             f"tuple/dict of those. Received: {name} of type {type(value).__name__}"
         )
     if isinstance(value, dict):
-        return {k: as_tensor_tree(v, f"{name}[{k!r}]", float_dtype=float_dtype) for k, v in value.items()}
+        return {
+            k: as_tensor_tree(v, f"{name}[{k!r}]", float_dtype=float_dtype)
+            for k, v in value.items()
+        }
     if isinstance(value, (tuple, list)) and not is_array_like(value):
         return tuple(
             as_tensor_tree(v, f"{name}[{i}]", float_dtype=float_dtype) for i, v in enumerate(value)

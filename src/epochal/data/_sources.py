@@ -12,10 +12,12 @@ of ``(x, y[, sample_weight])`` batches.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import operator
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import torch
@@ -62,7 +64,9 @@ class ArraySource:
     def select(self, index: torch.Tensor | slice) -> ArraySource:
         """A new source over a subset of the samples (a view for slices)."""
         pick = (
-            (lambda t: t[index]) if isinstance(index, slice) else (lambda t: t.index_select(0, index))
+            (lambda t: t[index])
+            if isinstance(index, slice)
+            else (lambda t: t.index_select(0, index))
         )
         out = ArraySource.__new__(ArraySource)
         out.x = tree_map(pick, self.x)
@@ -95,20 +99,25 @@ class ArraySource:
         for i in range(start, stop):
             lo = i * batch_size
             hi = min(lo + batch_size, n)
+            pick: Callable[[torch.Tensor], torch.Tensor]
             if order is None:
                 # Contiguous slices are views: no copy at all.
-                def pick(t: torch.Tensor, lo: int = lo, hi: int = hi) -> torch.Tensor:
-                    return t[lo:hi]
+                pick = operator.itemgetter(slice(lo, hi))
             else:
-                idx = order[lo:hi]
-
-                def pick(t: torch.Tensor, idx: torch.Tensor = idx) -> torch.Tensor:
-                    return t.index_select(0, idx)
+                pick = functools.partial(_select, index=order[lo:hi])
 
             xb = pick(x) if isinstance(x, torch.Tensor) else tree_map(pick, x)
-            yb = None if y is None else (pick(y) if isinstance(y, torch.Tensor) else tree_map(pick, y))
+            yb = (
+                None
+                if y is None
+                else (pick(y) if isinstance(y, torch.Tensor) else tree_map(pick, y))
+            )
             swb = None if sw is None else pick(sw)
             yield Batch(xb, yb, swb, hi - lo)
+
+
+def _select(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return t.index_select(0, index)
 
 
 def _unpack(item: Any, device: torch.device, where: str) -> Batch:
@@ -169,12 +178,12 @@ class IterableSource:
 
     def __len__(self) -> int:
         if self.is_map_dataset:
-            return len(self.data)  # type: ignore[arg-type]
+            return len(self.data)
         raise TypeError("length unknown")
 
     def steps(self, batch_size: int) -> int | None:
         if self.is_map_dataset:
-            return math.ceil(len(self.data) / batch_size)  # type: ignore[arg-type]
+            return math.ceil(len(self.data) / batch_size)
         try:
             return len(self.data)
         except TypeError:
@@ -183,7 +192,7 @@ class IterableSource:
     def _loader(self, order: torch.Tensor | None, start: int) -> Iterable[Any]:
         if not self.is_map_dataset:
             return self.data
-        n = len(self.data)  # type: ignore[arg-type]
+        n = len(self.data)
         indices = order.tolist() if order is not None else list(range(n))
         bs = self.batch_size
         batch_sampler = [indices[i : i + bs] for i in range(start * bs, n, bs)]
@@ -210,12 +219,8 @@ class IterableSource:
             self._iterator = pending
         if not persistent:
             it: Iterator[Any] = pending if pending is not None else iter(self._loader(order, start))
-            count = 0
-            for item in it:
-                if limit is not None and count >= limit:
-                    break
+            for item in itertools.islice(it, limit):
                 yield _unpack(item, self.device, self.name)
-                count += 1
             return
         assert limit is not None
         produced = 0
@@ -251,9 +256,9 @@ class IterableSource:
         batch, which is kept and handed out first by the next `batches` call.
         """
         if self.is_map_dataset:
-            if len(self.data) == 0:  # type: ignore[arg-type]
+            if len(self.data) == 0:
                 return None
-            items = [self.data[i] for i in range(min(k, len(self.data)))]  # type: ignore[arg-type]
+            items = [self.data[i] for i in range(min(k, len(self.data)))]
             return _unpack(default_collate(items), self.device, self.name)
         if self.restartable:
             with torch.random.fork_rng(devices=[]):

@@ -1,0 +1,50 @@
+"""Learning-rate helpers shared by the callbacks that read or set it.
+
+The rate lives in ``optimizer.param_groups[i]["lr"]``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from epochal.errors import NotCompiledError
+
+if TYPE_CHECKING:
+    from epochal.model import Model
+
+
+def optimizer_of(owner: str, model: Model | None) -> torch.optim.Optimizer:
+    """The model's optimizer, or a clear error when there is none to act on."""
+    if model is None:
+        raise NotCompiledError(
+            f"{owner} is not attached to a model. Pass it to `model.fit(callbacks=[...])`."
+        )
+    optimizer = getattr(model, "optimizer", None)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise NotCompiledError(
+            f"{owner}: expected `model.optimizer` to be a torch.optim.Optimizer. "
+            f"Received: optimizer={optimizer!r}. Call `model.compile(optimizer=...)` first."
+        )
+    return optimizer
+
+
+def get_learning_rate(optimizer: torch.optim.Optimizer) -> float:
+    """The learning rate of the first parameter group, as a Python float."""
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def set_learning_rate(
+    optimizer: torch.optim.Optimizer, lr: float, group: int | None = None
+) -> None:
+    """Set the learning rate of parameter group ``group``, or of every group when ``None``."""
+    groups = optimizer.param_groups if group is None else [optimizer.param_groups[group]]
+    for param_group in groups:
+        current = param_group["lr"]
+        if isinstance(current, torch.Tensor):
+            # A tensor lr (capturable/fused optimizers) is read by compiled
+            # steps; update it in place instead of swapping the object.
+            current.fill_(lr)
+        else:
+            param_group["lr"] = lr

@@ -1,0 +1,263 @@
+"""A run's report as one self-contained HTML file: verdict, curves, settings, values.
+
+The file has no external assets: the figure is an inline base64 PNG and the
+CSS is inline, so it can be mailed, attached to a ticket or opened offline.
+Without matplotlib the report still renders, with a note in place of the
+figure. Every string that comes from the user (keys, settings) is escaped.
+
+Example:
+    >>> from epochal.report import write_report
+    >>> write_report("runs/exp1/report.html", history=model.history.history,
+    ...              settings={"optimizer": "adam", "learning_rate": 1e-3})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from epochal.diagnose import Diagnosis, _Curve, _curves, diagnose, lower_is_better
+from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.plot import MISSING_MATPLOTLIB, plot_history
+
+__all__ = ["write_report"]
+
+FIGURE_DPI = 100
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 60rem;
+       margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
+h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+.verdict { border-left: 0.35rem solid #888; background: #f6f6f6; padding: 0.6rem 1rem; }
+.verdict.good { border-color: #2a9d4b; } .verdict.warn { border-color: #e0a100; }
+.verdict.bad { border-color: #c62828; }
+.summary { font-weight: 600; }
+.note { color: #666; font-style: italic; }
+table { border-collapse: collapse; margin: 0.5rem 0; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.7rem; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f0f0f0; }
+img { max-width: 100%; height: auto; }
+"""
+
+_TONE = {
+    "converged": "good",
+    "still_improving": "good",
+    "overfitting": "warn",
+    "underfitting": "warn",
+    "insufficient_data": "warn",
+    "unstable": "bad",
+    "diverging": "bad",
+}
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: object) -> str:
+    """A setting or logged value as text: floats to 6 significant digits, lists joined."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)
+
+
+def _flatten(settings: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            rows.extend(_flatten(value, prefix=f"{name}."))
+        else:
+            rows.append((name, _fmt(value)))
+    return rows
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    """An HTML table of formatted cells (escaped here); numbers in ``numeric`` columns go right."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_e(c)}</td>'
+            if i in numeric and _is_number(c)
+            else f"<td>{_e(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _values_rows(curves: Mapping[str, _Curve]) -> list[list[str]]:
+    """Final and best value of each key; best is the min of losses, the max of scores."""
+    rows = []
+    for key, c in curves.items():
+        if not len(c.values):
+            continue
+        final = [_fmt(c.values[-1]), str(int(c.epochs[-1]) + 1)]
+        direction = lower_is_better(key)
+        finite = np.flatnonzero(np.isfinite(c.values))
+        if direction is None or not len(finite):
+            best = ["", ""]
+        else:
+            pick = np.argmin if direction else np.argmax
+            i = int(finite[pick(c.values[finite])])
+            best = [_fmt(c.values[i]), str(int(c.epochs[i]) + 1)]
+        rows.append([key, *final, *best])
+    return rows
+
+
+def _figure_html(
+    history: Mapping[str, Sequence[float]],
+    epochs: Mapping[str, Sequence[int]] | None,
+    events: Mapping[str, Any] | None,
+) -> str:
+    try:
+        fig = plot_history(history, epochs, events=events)
+    except ModuleNotFoundError as exc:
+        if exc.name != "matplotlib":
+            raise
+        return f'<p class="note">The curves are not drawn: {_e(MISSING_MATPLOTLIB)}.</p>'
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=FIGURE_DPI)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="learning curves of the run">'
+
+
+def _diagnosis_html(diagnosis: Diagnosis | None, error: str | None) -> str:
+    if diagnosis is None:
+        return f'<p class="note">No verdict: {_e(error)}</p>'
+    parts = [
+        f'<div class="verdict {_TONE.get(diagnosis.verdict, "")}">',
+        f'<p class="summary">{_e(diagnosis.summary)}</p>',
+        f"<p>{_e(diagnosis.advice)}</p>",
+    ]
+    if diagnosis.cannot_judge:
+        items = "".join(f"<li>{_e(c)}</li>" for c in diagnosis.cannot_judge)
+        parts.append(f"<p>Could not judge:</p><ul>{items}</ul>")
+    parts.append("</div>")
+    if diagnosis.evidence:
+        rows = [[k, _fmt(v)] for k, v in diagnosis.evidence.items()]
+        parts.append(
+            "<details><summary>Evidence (epochs 0-based)</summary>"
+            + _table(["quantity", "value"], rows, {1})
+            + "</details>"
+        )
+    return "".join(parts)
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    *,
+    history: Mapping[str, Sequence[float]],
+    epochs: Mapping[str, Sequence[int]] | None = None,
+    settings: Mapping[str, Any],
+    diagnosis: Diagnosis | None = None,
+    events: Mapping[str, Any] | None = None,
+    baseline_loss: float | None = None,
+) -> Path:
+    """Write a self-contained HTML report of a training run.
+
+    The report holds the verdict (:func:`epochal.diagnose.diagnose`) with its
+    advice, the learning curves as an inline PNG, the final and best value
+    of every logged key, the run's settings and the early-stopping events.
+    Epochs are printed 1-based, as Keras prints them.
+
+    Args:
+        path: The HTML file to write (its folder must exist); overwritten.
+        history: Key -> one float per logged epoch (``History.history``).
+        epochs: Key -> the 0-based epochs at which each value was logged;
+            ``None`` means ``0..n-1`` for every key.
+        settings: The run's settings to list (optimizer, loss, learning
+            rate, batch size, epochs, seed, ...); nested mappings are
+            flattened to dotted names.
+        diagnosis: A verdict already made; ``None`` runs ``diagnose`` on
+            ``history`` with ``baseline_loss`` and ``events``.
+        events: 0-based ``stopped_epoch``/``best_epoch``/``restored_epoch``.
+        baseline_loss: The trivial predictor's loss, for the verdict.
+
+    Returns:
+        The path written, as a :class:`pathlib.Path`.
+
+    Raises:
+        ArgumentTypeError: ``settings``, ``diagnosis`` or ``path`` has a wrong type.
+        ArgumentError: the history is malformed.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(
+            f"Expected `path` to be a str or a path. Received: {type(path).__name__}"
+        )
+    if not isinstance(settings, Mapping):
+        raise ArgumentTypeError(
+            "Expected `settings` to be a mapping such as {'optimizer': 'adam'}. "
+            f"Received: settings of type {type(settings).__name__}"
+        )
+    if diagnosis is not None and not isinstance(diagnosis, Diagnosis):
+        raise ArgumentTypeError(
+            "Expected `diagnosis` to be None or an epochal.diagnose.Diagnosis. "
+            f"Received: {type(diagnosis).__name__}"
+        )
+    curves = _curves(history, epochs)
+    error = None
+    if diagnosis is None:
+        try:
+            diagnosis = diagnose(history, epochs, baseline_loss=baseline_loss, events=events)
+        except ArgumentError as exc:  # e.g. no loss logged: the rest of the report still helps
+            error = str(exc)
+
+    event_rows = [
+        [key, str(int(value) + 1)]
+        for key, value in (events or {}).items()
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    ]
+    epochs_run = max((int(c.epochs[-1]) + 1 for c in curves.values() if len(c.epochs)), default=0)
+    title = "Training report"
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="note">{epochs_run} epoch(s); epochs are numbered from 1.</p>',
+        "<h2>Verdict</h2>",
+        _diagnosis_html(diagnosis, error),
+        "<h2>Learning curves</h2>",
+        _figure_html(history, epochs, events),
+        "<h2>Final and best values</h2>",
+        _table(
+            ["key", "final", "at epoch", "best", "at epoch"], _values_rows(curves), {1, 2, 3, 4}
+        ),
+        "<h2>Settings</h2>",
+        _table(["setting", "value"], _flatten(settings), set())
+        if settings
+        else '<p class="note">No settings recorded.</p>',
+    ]
+    if event_rows:
+        body += ["<h2>Events</h2>", _table(["event", "epoch"], event_rows, {1})]
+    document = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+    out = Path(path)
+    out.write_text(document, encoding="utf-8")
+    return out
