@@ -42,6 +42,7 @@ def test_batch_norm_statistics_count_as_non_trainable_like_keras() -> None:
         [layers.Input((8, 8, 3)), layers.Conv2D(16, 3, padding="same"), layers.BatchNormalization()]
     )
     text = summarize(net)
+    assert "input_layer" not in text
     assert row(text, "conv2d") == ["conv2d", "(Conv2D)", "(None,", "8,", "8,", "16)", "448"]
     assert row(text, "batch_normalization")[-1] == "64"
     assert "Total params: 512" in text
@@ -128,7 +129,7 @@ def test_line_length_sets_the_width() -> None:
 
 def test_bad_arguments() -> None:
     with pytest.raises(
-        ArgumentTypeError, match="summarize: expected `module` to be a torch.nn.Module"
+        ArgumentTypeError, match=r"summarize: expected `module` to be a torch.nn.Module"
     ):
         summarize("model")  # type: ignore[arg-type]
     with pytest.raises(

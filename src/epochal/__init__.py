@@ -1,13 +1,13 @@
 """epochal: a PyTorch training library with a Keras-familiar face.
 
-    import epochal as ep
-    model = ep.Model(module)
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], seed=0)
-    history = model.fit(x, y, epochs=100, validation_split=0.2,
-                        callbacks=[ep.EarlyStopping(patience=10, restore_best_weights=True)])
+import epochal as ep
+model = ep.Model(module)
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], seed=0)
+history = model.fit(x, y, epochs=100, validation_split=0.2,
+                    callbacks=[ep.EarlyStopping(patience=10, restore_best_weights=True)])
 """
 
-from epochal import callbacks, errors
+from epochal import activations, callbacks, errors, initializers, layers
 from epochal.callbacks import (
     Callback,
     CSVLogger,
@@ -39,7 +39,9 @@ __all__ = [
     "TensorBoard",
     "TerminateOnNaN",
     "__version__",
+    "activations",
     "callbacks",
     "errors",
+    "initializers",
     "layers",
 ]

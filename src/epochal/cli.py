@@ -9,7 +9,9 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="epochal", description="epochal: Keras-style training for PyTorch")
+    parser = argparse.ArgumentParser(
+        prog="epochal", description="epochal: Keras-style training for PyTorch"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train a small network on bundled data, with early stopping")
     demo.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="progress display")

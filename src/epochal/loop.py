@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from epochal._runio import Partial, load_metric_state, metric_state
 from epochal._tree import call_module
 from epochal.callbacks.base import CallbackList
 from epochal.data import ArraySource, Source
@@ -49,6 +50,7 @@ class Engine:
     prepare_targets: Callable[[Any, Any], Any] | None = None
     scheduler: Any = None
     scheduler_per_step: bool = False
+    scheduler_monitor: str | None = None  # for ReduceLROnPlateau-style schedulers
 
 
 @dataclass
@@ -66,7 +68,11 @@ class Plan:
     validation_freq: int | list[int]
     shuffle: bool
     callbacks: CallbackList
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Run checkpoints: called with None at epoch ends, with the partial epoch
+    # every `checkpoint_steps` steps. `resume` continues an epoch mid-way.
+    checkpoint: Callable[[Partial | None], None] | None = None
+    checkpoint_steps: int | None = None
+    resume: Partial | None = None
 
 
 class RunningLogs(Mapping[str, float]):
@@ -130,12 +136,20 @@ def train_epoch(
         metric.reset()
     loss_sum = _accumulator(engine.device)
     seen = 0
+    start = 0
+    resume, plan.resume = plan.resume, None
+    if resume is not None and resume.epoch == epoch:  # continue a checkpointed epoch
+        start, seen = resume.batch, resume.seen
+        loss_sum.copy_(resume.loss_sum)
+        for metric, state in zip(metrics, resume.metric_states, strict=True):
+            load_metric_state(metric, state)
     callbacks = plan.callbacks
     wants_begin = callbacks.wants("on_train_batch_begin")
     wants_end = callbacks.wants("on_train_batch_end")
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
+    every = plan.checkpoint_steps if plan.checkpoint is not None else None
 
-    for i, (x, y, sw, n) in enumerate(_epoch_batches(plan, run, epoch, engine.device)):
+    for i, (x, y, sw, n) in enumerate(_epoch_batches(plan, run, epoch, engine.device, start), start):
         if wants_begin:
             callbacks.batch_hook("on_train_batch_begin", i, running)
         out, y, loss = train_step(engine, x, y, sw)
@@ -149,6 +163,9 @@ def train_epoch(
             running.count = seen
             if wants_end:
                 callbacks.batch_hook("on_train_batch_end", i, running)
+        if every is not None and run.step % every == 0 and plan.checkpoint is not None:
+            states = [metric_state(m) for m in metrics]
+            plan.checkpoint(Partial(epoch, i + 1, loss_sum, seen, states))
         if model.stop_training:
             break
 
@@ -160,14 +177,21 @@ def train_epoch(
     return logs
 
 
-def _epoch_batches(plan: Plan, run: RunState, epoch: int, device: torch.device) -> Iterator[Any]:
+def _epoch_batches(
+    plan: Plan, run: RunState, epoch: int, device: torch.device, start: int
+) -> Iterator[Any]:
+    """The epoch's batches from batch ``start`` on; indexable data jumps there directly."""
     source = plan.train
+    limit = None if plan.steps_per_epoch is None else plan.steps_per_epoch - start
     if isinstance(source, ArraySource):
         order = run.epoch_order(epoch, source.n, device) if plan.shuffle else None
-        return source.batches(plan.batch_size, order=order, limit=plan.steps_per_epoch)
+        return source.batches(plan.batch_size, order=order, start=start, limit=limit)
     if source.is_map_dataset:
         order = run.epoch_order(epoch, len(source), torch.device("cpu")) if plan.shuffle else None
-        return source.batches(plan.batch_size, order=order, limit=plan.steps_per_epoch)
+        return source.batches(plan.batch_size, order=order, start=start, limit=limit)
+    if start:
+        # A plain iterable cannot jump: step checkpoints are refused for it in fit.
+        raise AssertionError("mid-epoch resume of a non-indexable source")
     return source.batches(
         plan.batch_size,
         limit=plan.steps_per_epoch,
@@ -292,10 +316,21 @@ def fit_loop(model: Model, engine: Engine, run: RunState, plan: Plan) -> dict[st
             logs.update({f"val_{k}": v for k, v in val_logs.items()})
         logs["learning_rate"] = current_lr(engine.optimizer)
         if engine.scheduler is not None and not engine.scheduler_per_step:
-            engine.scheduler.step()
+            _step_scheduler(engine, logs)
         run.epoch = epoch + 1
         callbacks.on_epoch_end(epoch, logs)
         run.history.record(epoch, logs)
         model._save_callback_states(callbacks)
+        if plan.checkpoint is not None:
+            plan.checkpoint(None)
     callbacks.on_train_end(logs)
     return logs
+
+
+def _step_scheduler(engine: Engine, logs: Mapping[str, float]) -> None:
+    if engine.scheduler_monitor is None:
+        engine.scheduler.step()
+        return
+    value = logs.get(engine.scheduler_monitor)
+    if value is not None:  # e.g. val_loss on an epoch without validation: no step
+        engine.scheduler.step(value)

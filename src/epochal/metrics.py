@@ -195,6 +195,11 @@ def request(identifier: Any) -> MetricRequest:
             )
         # Keras logs a metric under the name the user wrote.
         return MetricRequest(identifier, _REGISTRY[key][1], key=key)
+    named = getattr(identifier, "_epochal_metric", None)
+    if isinstance(named, tuple):  # metric classes of epochal.keras: (registry name, log name)
+        key, log_name = named
+        resolved = request(key)
+        return MetricRequest(log_name, resolved.direction, key=resolved.key)
     if isinstance(identifier, torchmetrics.Metric):
         hib = getattr(identifier, "higher_is_better", None)
         direction: Direction | None = None if hib is None else ("max" if hib else "min")

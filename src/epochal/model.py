@@ -8,9 +8,11 @@ before training starts and leaves the model and its run as they were.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -22,10 +24,12 @@ from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
 from epochal._heads import output_activation, split_head
+from epochal._runio import Partial, capture, restore
 from epochal._tree import Tree, call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
+from epochal.checkpoint import Checkpoint, CheckpointDir, load_checkpoint, save_checkpoint
 from epochal.data import (
     ArraySource,
     Batch,
@@ -36,7 +40,7 @@ from epochal.data import (
     make_source,
     split_arrays,
 )
-from epochal.errors import ArgumentError, ArgumentTypeError, NotCompiledError
+from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
 from epochal.run import RunState, derive_seed, owned_rng, seeded_rng
 
 __all__ = ["Model"]
@@ -51,6 +55,9 @@ class _Compiled:
     loss: losses_mod.LossSpec
     metrics: list[metrics_mod.MetricRequest]
     seed: int
+    scheduler: Any = None
+    scheduler_interval: Literal["epoch", "step"] = "epoch"
+    scheduler_monitor: str | None = None
 
 
 def _check_positive_int(name: str, value: Any, *, allow_none: bool = True) -> None:
@@ -121,6 +128,12 @@ class Model:
         self._engine: loop.Engine | None = None
         self._run: RunState | None = None
         self._input_shape: tuple[int, ...] | None = None
+        # The epoch the script's fit calls have reached; runs ahead of the
+        # run only while a resumed process replays calls a checkpoint covers.
+        self._script_epoch = 0
+        self._pending_partial: Partial | None = None
+        self._pending_end = False
+        self._pending_engine_state: dict[str, Any] | None = None
 
     # -- properties -----------------------------------------------------------
     @property
@@ -185,6 +198,8 @@ class Model:
         *,
         learning_rate: float | None = None,
         seed: int | None = None,
+        scheduler: Any = None,
+        scheduler_interval: Literal["epoch", "step"] = "epoch",
     ) -> None:
         """Configure training and start a new run.
 
@@ -202,6 +217,13 @@ class Model:
             learning_rate: overrides the optimizer's learning rate.
             seed: the run's seed (shuffling order, dropout). ``None`` draws one
                 from torch's global RNG, so ``torch.manual_seed`` makes runs repeatable.
+            scheduler: a ``torch.optim.lr_scheduler`` factory ``optimizer -> scheduler``
+                (for example ``lambda opt: StepLR(opt, step_size=10)``), or a
+                scheduler instance built on an optimizer instance passed as
+                ``optimizer``. Its state is part of the run. A ``ReduceLROnPlateau``
+                scheduler is stepped with ``val_loss`` (``loss`` without validation).
+            scheduler_interval: step the scheduler after every ``"epoch"`` (after
+                validation) or every optimizer ``"step"``.
 
         Raises:
             ArgumentError: unknown names (the message lists the valid ones).
@@ -229,9 +251,22 @@ class Model:
             raise ArgumentTypeError(
                 f"Expected `seed` to be an int or None. Received: seed={seed!r}"
             )
+        if scheduler is not None and not callable(scheduler) and not hasattr(scheduler, "step"):
+            raise ArgumentTypeError(
+                "Expected `scheduler` to be a factory optimizer -> LR scheduler or a scheduler "
+                f"instance. Received: scheduler of type {type(scheduler).__name__}"
+            )
+        if scheduler_interval not in ("epoch", "step"):
+            raise ArgumentError(
+                "Expected `scheduler_interval` to be 'epoch' or 'step'. "
+                f"Received: scheduler_interval={scheduler_interval!r}"
+            )
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
-        self._compiled = _Compiled(optimizer, learning_rate, loss_spec, requests, seed)
+        self._compiled = _Compiled(
+            optimizer, learning_rate, loss_spec, requests, seed, scheduler, scheduler_interval
+        )
+        self._script_epoch = 0
         self._engine = None
         self._run = RunState(seed=seed, history=History())
 
@@ -286,6 +321,7 @@ class Model:
         loss_fn = losses_mod.build_loss(spec, logits=logits)
         optimizer = optimizers_mod.build(compiled.optimizer, self._module, compiled.learning_rate)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in compiled.metrics]
+        scheduler, monitor = _build_scheduler(compiled.scheduler, optimizer)
         return loop.Engine(
             module=self._module,
             device=self.device,
@@ -295,6 +331,9 @@ class Model:
             optimizer=optimizer,
             train_metrics=train_metrics,
             eval_metrics=[m.clone() for m in train_metrics],
+            scheduler=scheduler,
+            scheduler_per_step=compiled.scheduler_interval == "step",
+            scheduler_monitor=monitor,
         )
 
     def _sample_output(self, sample: Batch) -> Any:
@@ -349,8 +388,18 @@ class Model:
                 )
         if self._engine is None:
             self._engine = engine
+            pending, self._pending_engine_state = self._pending_engine_state, None
+            if pending is not None:
+                if pending.get("optimizer") is not None:
+                    engine.optimizer.load_state_dict(pending["optimizer"])
+                if pending.get("scheduler") is not None and engine.scheduler is not None:
+                    engine.scheduler.load_state_dict(pending["scheduler"])
             train = sources[0]
-            if isinstance(train, ArraySource) and isinstance(train.y, torch.Tensor):
+            if (
+                self.run.baseline_loss is None
+                and isinstance(train, ArraySource)
+                and isinstance(train.y, torch.Tensor)
+            ):
                 self.run.baseline_loss = losses_mod.baseline_loss(compiled.loss, train.y)
                 self.run.history.baseline_loss = self.run.baseline_loss
         return engine
@@ -376,6 +425,9 @@ class Model:
         validation_freq: int | Sequence[int] = 1,
         *,
         check_finite: bool = True,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        checkpoint_steps: int | None = None,
+        keep_checkpoints: int | None = 3,
     ) -> History:
         """Train for ``epochs`` more epochs of the run (Keras 3 arguments and meanings).
 
@@ -400,6 +452,13 @@ class Model:
             validation_batch_size: batch size for validation (default ``batch_size``).
             validation_freq: validate every N epochs, or at the listed (1-based) epochs.
             check_finite: raise when in-memory inputs hold NaN/Inf (default True).
+            checkpoint_dir: checkpoint the run there after every epoch (and
+                every ``checkpoint_steps`` optimizer steps); when the same script
+                runs again, ``fit`` resumes from the newest intact checkpoint and
+                the run ends with the same bits as one never interrupted.
+            checkpoint_steps: also checkpoint every N steps, inside epochs
+                (in-memory data and map-style Datasets only).
+            keep_checkpoints: how many checkpoints to keep (None keeps all).
 
         Returns:
             A `History` of this call's epochs (``model.history`` has the whole run).
@@ -452,6 +511,17 @@ class Model:
         _check_positive_int("validation_steps", validation_steps)
         _check_positive_int("validation_batch_size", validation_batch_size)
         freq = _check_validation_freq(validation_freq)
+        _check_positive_int("checkpoint_steps", checkpoint_steps)
+        _check_positive_int("keep_checkpoints", keep_checkpoints)
+        if checkpoint_steps is not None and checkpoint_dir is None:
+            raise ArgumentError(
+                "`checkpoint_steps` needs `checkpoint_dir`. Received: checkpoint_steps="
+                f"{checkpoint_steps}, checkpoint_dir=None"
+            )
+        if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+            raise ArgumentTypeError(
+                f"Expected `checkpoint_dir` to be a path. Received: {type(checkpoint_dir).__name__}"
+            )
 
         bs = batch_size or 32
         train = make_source(
@@ -471,14 +541,38 @@ class Model:
             train, val = split_arrays(train, float(validation_split))
         if class_weight is not None:
             apply_class_weight(train, class_weight)
+        if (
+            checkpoint_steps is not None
+            and isinstance(train, IterableSource)
+            and not train.is_map_dataset
+        ):
+            raise ArgumentError(
+                "`checkpoint_steps` needs in-memory data or a map-style Dataset, which can resume "
+                f"at a batch without reading the ones before; x is a {type(x).__name__}. Use "
+                "epoch checkpoints (checkpoint_dir alone) for it"
+            )
+        ckdir = None
+        if checkpoint_dir is not None:
+            ckdir = CheckpointDir(checkpoint_dir, keep_last=keep_checkpoints)
         engine = self._prepare([train] if val is None else [train, val], "fit")
+        if engine.scheduler is not None and isinstance(
+            engine.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
+        ):
+            engine.scheduler_monitor = "val_loss" if val is not None else "loss"
 
         run = self.run
-        first = run.epoch if initial_epoch is None else initial_epoch
+        # Where this call starts as the script sees it: the run's epoch, except
+        # while a resumed process replays calls that a restored checkpoint covers.
+        first = min(self._script_epoch, run.epoch) if initial_epoch is None else initial_epoch
         last = first + epochs if initial_epoch is None else epochs
-        call_history = History()
-        call_history.set_model(self)
-        if run.stopped:
+        if ckdir is not None:
+            latest = ckdir.latest()
+            if latest is not None and int(latest.meta["step"]) > run.step:
+                self._restore(latest)  # the same script, run again: resume
+        resume, self._pending_partial = self._pending_partial, None
+        unfinished, self._pending_end = self._pending_end, False
+        if run.stopped and not unfinished:
+            self._script_epoch = run.epoch
             warnings.warn(
                 f"This run was stopped after epoch {run.epoch} (early stopping or "
                 "model.stop_training); fit trains no further. "
@@ -487,11 +581,15 @@ class Model:
                 RuntimeWarning,
                 stacklevel=2,
             )
-            return call_history
+            return run.history.slice(first, last)
+        start = max(first, run.epoch)
+        if start >= last and not unfinished:
+            self._script_epoch = last
+            return run.history.slice(first, last)  # a call a restored checkpoint covers
         self._resume_trajectory()
 
         steps = steps_per_epoch if steps_per_epoch is not None else train.steps(bs)
-        cb_list = [*user_callbacks, call_history]
+        cb_list = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
         callback_list = CallbackList(cb_list)
@@ -500,31 +598,136 @@ class Model:
             expected += [f"val_{k}" for k in expected]
         expected.append("learning_rate")
         params = {"epochs": last, "steps": steps, "verbose": verbose_level, "metrics": expected}
-        call_history.params = params
         callback_list.set_model(self)
         callback_list.set_params(params)
         self._load_callback_states(callback_list)
+
+        def save_checkpoint(partial: Partial | None) -> None:
+            assert ckdir is not None
+            self._save_callback_states(callback_list)
+            phase = "epoch" if partial is None else "step"
+            weights, state, meta = capture(self, live_rng=True, partial=partial, phase=phase)
+            name = f"epoch-{run.epoch:06d}"
+            if partial is not None:
+                name += f"-step-{run.step:09d}"
+            ckdir.save(name, weights=weights, state=state, meta=meta)
+
         plan = loop.Plan(
             train=train,
             val=val,
             batch_size=bs,
             val_batch_size=validation_batch_size or bs,
-            first_epoch=first,
+            first_epoch=start,
             last_epoch=last,
             steps_per_epoch=steps_per_epoch,
             validation_steps=validation_steps,
             validation_freq=freq,
             shuffle=shuffle,
             callbacks=callback_list,
+            checkpoint=save_checkpoint if ckdir is not None else None,
+            checkpoint_steps=checkpoint_steps,
+            resume=resume,
         )
-        run.epoch = first
+        run.epoch = start
         with owned_rng(run, self.device):
             loop.fit_loop(self, engine, run, plan)
         self._save_callback_states(callback_list)
-        call_history.events = dict(run.events)
-        call_history.baseline_loss = run.baseline_loss
+        self._script_epoch = run.epoch if run.stopped else last
         run.history.events = dict(run.events)
-        return call_history
+        if ckdir is not None:
+            # After on_train_end (restored best weights, stop flag): the call's final state.
+            weights, state, meta = capture(self, live_rng=False, phase="end")
+            ckdir.save(f"epoch-{run.epoch:06d}", weights=weights, state=state, meta=meta)
+        history = run.history.slice(first, last)
+        history.params = params
+        return history
+
+    # -- saving and loading -----------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the model and its whole run to the checkpoint directory ``path``.
+
+        Weights as safetensors; optimizer, scheduler, RNG and callback states
+        loadable with ``torch.load(weights_only=True)``; run metadata as JSON;
+        written atomically with a manifest of checksums (see `epochal.checkpoint`).
+        """
+        self._require_compiled("save")
+        weights, state, meta = capture(self, live_rng=False, phase="end")
+        return save_checkpoint(path, weights=weights, state=state, meta=meta)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        module: nn.Module,
+        device: str | torch.device | None = None,
+        **compile_kwargs: Any,
+    ) -> Model:
+        """A model with the weights and run saved at ``path`` (by `save`, or a ``checkpoint_dir``).
+
+        The module gives the architecture. Compile settings made of names
+        (optimizer, loss, metrics) are restored from the checkpoint; pass
+        ``compile`` arguments (``optimizer=``, ``loss=``, ...) when they were
+        callables or instances. ``fit`` then continues the run where it was
+        saved. Loading verifies checksums and never unpickles arbitrary objects.
+
+        Raises:
+            CheckpointError: no intact checkpoint at ``path``.
+        """
+        ckpt = _read_checkpoint(path)
+        model = cls(module, device=device)
+        description = ckpt.meta.get("compile") or {}
+        if compile_kwargs:
+            compile_kwargs.setdefault("seed", int(ckpt.meta["seed"]))
+            model.compile(**compile_kwargs)
+        elif description.get("rebuildable"):
+            model.compile(
+                optimizer=description["optimizer"],
+                loss=description["loss"],
+                metrics=description["metrics"],
+                learning_rate=description["learning_rate"],
+                seed=int(ckpt.meta["seed"]),
+            )
+        else:
+            model.module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
+            warnings.warn(
+                f"{ckpt.path} was compiled with callables or instances that cannot be restored by "
+                "name: the weights are loaded, the run is not. Pass the compile arguments to "
+                "Model.load(...) to restore the run too",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return model
+        model._restore(ckpt)
+        model._script_epoch = model.run.epoch
+        return model
+
+    def _restore(self, ckpt: Checkpoint) -> None:
+        """Take over the run in ``ckpt``; engine state waits until the engine is built."""
+        self._pending_partial = restore(self, ckpt)
+        self._pending_end = ckpt.meta.get("phase", "end") != "end"
+        if self._engine is None:
+            self._pending_engine_state = ckpt.state
+
+    def _compile_description(self) -> dict[str, Any]:
+        compiled = self._require_compiled("save")
+        optimizer = compiled.optimizer if isinstance(compiled.optimizer, str) else None
+        loss = compiled.loss.name if compiled.loss.kind != "custom" else None
+        metrics = [r.name for r in compiled.metrics if r.key is not None]
+        rebuildable = (
+            optimizer is not None
+            and loss is not None
+            and compiled.loss.from_logits is None
+            and len(metrics) == len(compiled.metrics)
+            and compiled.scheduler is None
+        )
+        return {
+            "optimizer": optimizer,
+            "loss": loss,
+            "metrics": metrics,
+            "learning_rate": compiled.learning_rate,
+            "rebuildable": rebuildable,
+        }
 
     # -- callback state and shown weights -------------------------------------
     def _load_callback_states(self, callbacks: CallbackList) -> None:
@@ -660,6 +863,22 @@ class Model:
             return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)
         return tree_map(lambda t: t.cpu().numpy() if isinstance(t, torch.Tensor) else t, result)
 
+    def add(self, layer: nn.Module) -> None:
+        """Append a layer to a `Sequential` model (Keras's ``model.add``)."""
+        add = getattr(self._module, "add", None)
+        if not callable(add) or not hasattr(self._module, "sequential_layers"):
+            raise ArgumentTypeError(
+                "model.add() works on models built with epochal.Sequential. Received a model "
+                f"wrapping {type(self._module).__name__}"
+            )
+        if self._engine is not None:
+            raise ArgumentError(
+                "Cannot add layers after training started: the optimizer already holds the "
+                "parameters. Add layers before the first fit, or compile again after adding"
+            )
+        add(layer)
+        self._module.to(self.device)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the module directly (no batching, no mode change)."""
         return self._module(*args, **kwargs)
@@ -700,6 +919,34 @@ class Model:
         text = summarize(self._module, self._input_shape)
         (print_fn or print)(text)
         return text
+
+
+def _read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """A checkpoint directory, or the newest intact one in a ``checkpoint_dir``."""
+    root = Path(path)
+    if (root / "manifest.json").exists():
+        return load_checkpoint(root)
+    latest = CheckpointDir(root).latest() if root.is_dir() else None
+    if latest is None:
+        raise CheckpointError(f"No intact epochal checkpoint at {root}")
+    return latest
+
+
+def _build_scheduler(spec: Any, optimizer: torch.optim.Optimizer) -> tuple[Any, str | None]:
+    """The LR scheduler for ``optimizer`` from a factory or an instance."""
+    if spec is None:
+        return None, None
+    scheduler = spec if hasattr(spec, "step") and not isinstance(spec, type) else spec(optimizer)
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ArgumentError(
+            "The scheduler instance drives another optimizer than the model's. Pass a factory "
+            "such as lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10)"
+        )
+    if not hasattr(scheduler, "step") or not hasattr(scheduler, "state_dict"):
+        raise ArgumentTypeError(
+            f"Expected the scheduler factory to return an LR scheduler. Received: {type(scheduler).__name__}"
+        )
+    return scheduler, None
 
 
 def _activation_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:

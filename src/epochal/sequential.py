@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from epochal.errors import ArgumentTypeError
+from epochal.layers import SequentialModule
 from epochal.model import Model
 
 __all__ = ["Sequential"]
 
 
-def Sequential(  # noqa: N802 - a Keras-style constructor
+def Sequential(
     layers: Sequence[nn.Module] | None = None,
     *,
     device: str | torch.device | None = None,
@@ -34,6 +35,4 @@ def Sequential(  # noqa: N802 - a Keras-style constructor
         raise ArgumentTypeError(
             f"Expected `layers` to be a list of layers. Received: {type(layers).__name__}"
         )
-    from epochal.layers import SequentialModule
-
     return Model(SequentialModule(list(layers)), device=device)

@@ -142,10 +142,18 @@ def test_quiet_by_default(model, params, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_no_state_of_its_own(model, params):
-    cb = attach(LearningRateScheduler(lambda epoch, lr: lr), model, params)
+def test_an_epoch_begun_again_after_a_resume_is_not_scheduled_twice(model, params):
+    """A mid-epoch resume calls on_epoch_begin again; schedule(epoch, lr) must apply once."""
+    cb = attach(LearningRateScheduler(lambda epoch, lr: lr * 0.5), model, params)
     cb.on_epoch_begin(0)
-    assert cb.state_dict() == {}
+    saved = cb.state_dict()
+    assert saved == {"applied_epoch": 0}
+    resumed = attach(LearningRateScheduler(lambda epoch, lr: lr * 0.5), model, params)
+    resumed.load_state_dict(saved)
+    resumed.on_epoch_begin(0)
+    assert model.optimizer.param_groups[0]["lr"] == pytest.approx(0.5 * 0.1)
+    resumed.on_epoch_begin(1)
+    assert model.optimizer.param_groups[0]["lr"] == pytest.approx(0.25 * 0.1)
 
 
 def test_without_a_model_the_error_says_how_to_attach_it():

@@ -76,6 +76,19 @@ class History(Callback):
         out.baseline_loss = data.get("baseline_loss")
         return out
 
+    def slice(self, start: int, stop: int) -> History:
+        """The epochs ``start <= epoch < stop`` of this history, as a new `History`."""
+        out = History()
+        for key, values in self.history.items():
+            for epoch, value in zip(self.epochs_by_key[key], values, strict=True):
+                if start <= epoch < stop:
+                    out.history.setdefault(key, []).append(value)
+                    out.epochs_by_key.setdefault(key, []).append(epoch)
+        out.epoch = [e for e in self.epoch if start <= e < stop]
+        out.events = dict(self.events)
+        out.baseline_loss = self.baseline_loss
+        return out
+
     def copy(self) -> History:
         return History.from_dict(self.to_dict())
 

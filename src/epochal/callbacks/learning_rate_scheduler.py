@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -117,8 +117,23 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
         self.verbose = verbose
         self._takes_lr = _schedule_takes_lr(schedule)
+        self.reset_state()
+
+    # The epoch whose rate was last set: an epoch resumed from a mid-epoch
+    # checkpoint begins again, and must not apply ``schedule(epoch, lr)`` twice.
+    def reset_state(self) -> None:
+        self.applied_epoch: int | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"applied_epoch": self.applied_epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.applied_epoch = state["applied_epoch"]
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.applied_epoch == epoch:
+            return
+        self.applied_epoch = epoch
         optimizer = optimizer_of("LearningRateScheduler", self.model)
         if self._takes_lr:
             value = self.schedule(epoch, get_learning_rate(optimizer))  # type: ignore[call-arg]

@@ -1,0 +1,161 @@
+"""Writing a whole run to a checkpoint and reading it back.
+
+What a run checkpoint holds (see `epochal.checkpoint` for the file format):
+
+- weights: the module's ``state_dict()`` (the weights the model shows);
+- state: optimizer and scheduler ``state_dict()``, the run's RNG states,
+  every callback's state, the run's own trajectory when the model shows
+  restored best weights, and for a checkpoint taken inside an epoch the
+  epoch's partial sums (loss sum, samples seen, metric states, next batch);
+- meta: epoch, step, seed, stopped flag, history, baseline loss, events and
+  a description of the compile settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from epochal.callbacks.history import History
+from epochal.checkpoint import Checkpoint
+from epochal.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from epochal.metrics import CompiledMetric
+    from epochal.model import Model
+
+__all__ = ["Partial", "capture", "restore"]
+
+
+@dataclass
+class Partial:
+    """Where an epoch stood at a step checkpoint: resume at ``batch`` with these sums."""
+
+    epoch: int
+    batch: int
+    loss_sum: torch.Tensor
+    seen: int
+    metric_states: list[dict[str, Any]]
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "loss_sum": self.loss_sum.detach().clone(),
+            "seen": self.seen,
+            "metrics": self.metric_states,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Partial:
+        return cls(
+            int(state["epoch"]),
+            int(state["batch"]),
+            state["loss_sum"],
+            int(state["seen"]),
+            list(state["metrics"]),
+        )
+
+
+def metric_state(metric: CompiledMetric) -> dict[str, Any]:
+    """A torchmetrics metric's accumulated state (tensors or lists of tensors), copied."""
+    out: dict[str, Any] = {}
+    for name in metric.metric._defaults:
+        value = getattr(metric.metric, name)
+        out[name] = (
+            [v.detach().clone() for v in value] if isinstance(value, list) else value.detach().clone()
+        )
+    return out
+
+
+def load_metric_state(metric: CompiledMetric, state: dict[str, Any]) -> None:
+    for name, value in state.items():
+        setattr(metric.metric, name, value)
+    metric.metric._update_count = 1  # torchmetrics warns on compute() before any update
+    metric.metric._computed = None
+
+
+def capture(
+    model: Model, *, live_rng: bool, partial: Partial | None = None, phase: str = "end"
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """(weights, state, meta) of the model's run, for `epochal.checkpoint.save_checkpoint`.
+
+    ``live_rng``: inside ``fit`` the global RNG *is* the run's, so its state
+    is read live rather than from the run's last saved copy. ``phase`` says
+    where in a ``fit`` call it was taken: ``"step"``, ``"epoch"`` (before the
+    call's end, so ``on_train_end`` is still owed) or ``"end"``.
+    """
+    run = model.run
+    engine = model._engine
+    rng = torch.get_rng_state() if live_rng else run.rng_state
+    cuda_rng = run.cuda_rng_state
+    if live_rng and model.device.type == "cuda":
+        cuda_rng = torch.cuda.get_rng_state(model.device)
+    state: dict[str, Any] = {
+        "optimizer": engine.optimizer.state_dict() if engine is not None else None,
+        "scheduler": (
+            engine.scheduler.state_dict()
+            if engine is not None and engine.scheduler is not None
+            else None
+        ),
+        "rng": {"cpu": rng, "cuda": cuda_rng},
+        "callbacks": run.callback_states,
+        "trajectory": run.trajectory,
+        "partial": partial.to_state() if partial is not None else None,
+    }
+    meta: dict[str, Any] = {
+        "kind": "epochal-run",
+        "phase": phase,
+        "epoch": run.epoch,
+        "step": run.step,
+        "seed": run.seed,
+        "stopped": run.stopped,
+        "history": run.history.to_dict(),
+        "baseline_loss": run.baseline_loss,
+        "events": run.events,
+        "compile": model._compile_description(),
+    }
+    return model.module.state_dict(), state, meta
+
+
+def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
+    """Put the run saved in ``ckpt`` into ``model`` (compiled, engine built); returns its partial epoch."""
+    meta, state = ckpt.meta, ckpt.state
+    if meta.get("kind") != "epochal-run":
+        raise CheckpointError(f"{ckpt.path} is not an epochal run checkpoint (it has no run metadata)")
+    run = model.run
+    if int(meta["seed"]) != run.seed:
+        raise CheckpointError(
+            f"The checkpoint {ckpt.path} belongs to a run with seed {meta['seed']}, but this model's "
+            f"run has seed {run.seed}. Compile with seed={meta['seed']} to resume it, or use another "
+            "checkpoint directory"
+        )
+    module = model.module
+    module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
+    engine = model._engine
+    if engine is not None:
+        if state.get("optimizer") is not None:
+            engine.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scheduler") is not None and engine.scheduler is not None:
+            engine.scheduler.load_state_dict(state["scheduler"])
+    run.epoch = int(meta["epoch"])
+    run.step = int(meta["step"])
+    run.stopped = bool(meta["stopped"])
+    history = History.from_dict(meta["history"])
+    run.history.__dict__.update({k: v for k, v in history.__dict__.items() if k not in ("model", "params")})
+    run.baseline_loss = meta.get("baseline_loss")
+    run.events = dict(meta.get("events") or {})
+    run.rng_state = state["rng"]["cpu"]
+    run.cuda_rng_state = state["rng"].get("cuda")
+    run.callback_states = dict(state.get("callbacks") or {})
+    trajectory = state.get("trajectory")
+    if trajectory is not None:
+        run.trajectory = {k: v.to(model.device) for k, v in trajectory.items()}
+        run.shown_versions = [t._version for t in module.state_dict().values()]
+    else:
+        run.trajectory = None
+        run.shown_versions = None
+    partial = state.get("partial")
+    return Partial.from_state(partial) if partial is not None else None

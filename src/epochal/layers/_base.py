@@ -1,0 +1,162 @@
+"""`Layer`, the base of epochal's Keras-style layers, and lazy building.
+
+A layer with weights may be *lazy*: given no ``input_shape`` it has no
+parameters until its first call, when it reads its input channel count from
+the input (the last axis, channels-last) and creates them. The check is a
+single attribute test per call. A lazy layer also builds itself when a state
+dict is loaded into it, from the shapes in that state dict, so a checkpoint
+loads into a freshly constructed model.
+
+Weights are initialized in Keras layout (see :mod:`epochal.initializers`), on
+the CPU with torch's global RNG, then copied to torch's layout and to the
+device and dtype of the first input. Initializing on the CPU makes the initial
+weights the same whatever device the model later runs on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from epochal import initializers
+from epochal.errors import ArgumentError
+from epochal.layers import _checks as checks
+
+Shape = checks.Shape
+
+
+def snake_case(name: str) -> str:
+    """Keras's automatic layer name for a class name: ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def join_parts(*parts: str) -> str:
+    """The non-empty parts joined by commas, for ``extra_repr``."""
+    return ", ".join(p for p in parts if p)
+
+
+class Layer(nn.Module):
+    """Base class of the layers: a Keras name, an optional input shape, lazy weights.
+
+    Subclasses with weights set ``self.built = False`` when they were given no
+    input shape, and implement :meth:`_build` and :meth:`_channels_from_state`.
+    """
+
+    # Which input axis holds the channels a lazy layer builds from.
+    _channel_axis: int = -1
+
+    def __init__(self, *, name: str | None, input_shape: Any, owner: str) -> None:
+        super().__init__()
+        self.name: str | None = checks.layer_name(owner, name)
+        self.input_shape: Shape | None = checks.shape(owner, "input_shape", input_shape)
+        self.built = True
+
+    def _build(
+        self, channels: int, *, device: torch.device, dtype: torch.dtype, initialize: bool
+    ) -> None:
+        """Create the weights for ``channels`` input channels and set ``built``."""
+        raise NotImplementedError
+
+    def _channels_from_state(self, state_dict: Mapping[str, Any], prefix: str) -> int | None:
+        """The input channel count implied by a state dict, or None if it has no weights."""
+        return None
+
+    def _build_from_input(self, x: Tensor) -> None:
+        dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
+        # The first call may come from predict() under inference_mode; parameters made
+        # there would be inference tensors that training cannot use.
+        with torch.inference_mode(False):
+            self._build(
+                int(x.shape[self._channel_axis]), device=x.device, dtype=dtype, initialize=True
+            )
+
+    def _build_from_shape(self, input_shape: Shape, owner: str) -> None:
+        # `input_shape` has no batch axis; `_channel_axis` counts it when non-negative.
+        axis = self._channel_axis
+        index = axis - 1 if axis > 0 else axis
+        channels = input_shape[index] if -len(input_shape) <= index < len(input_shape) else None
+        if channels is None:
+            raise ArgumentError(
+                f"{owner}: expected the channel axis of `input_shape` to have a known size. "
+                f"Received: input_shape={input_shape!r}"
+            )
+        self._build(
+            channels, device=torch.device("cpu"), dtype=torch.get_default_dtype(), initialize=True
+        )
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        if not self.built:
+            channels = self._channels_from_state(state_dict, prefix)
+            if channels is not None:
+                # Shapes only: the values come from the state dict, so draw no random numbers.
+                with torch.inference_mode(False):
+                    self._build(
+                        channels,
+                        device=torch.device("cpu"),
+                        dtype=torch.get_default_dtype(),
+                        initialize=False,
+                    )
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    def _describe(self) -> str:
+        return f"name={self.name!r}" if self.name is not None else ""
+
+    def extra_repr(self) -> str:
+        return join_parts(self._describe(), "" if self.built else "unbuilt")
+
+
+def make_weight(
+    keras_shape: tuple[int, ...],
+    init: initializers.Initializer,
+    to_torch: Callable[[Tensor], Tensor],
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    initialize: bool,
+) -> nn.Parameter:
+    """A parameter initialized in Keras layout, then laid out for torch by ``to_torch``."""
+    # On the CPU whatever the default device, so the CPU RNG draws the same weights anywhere.
+    kernel = torch.empty(keras_shape, dtype=torch.get_default_dtype(), device="cpu")
+    if initialize:
+        with torch.no_grad():
+            init(kernel)
+    return nn.Parameter(to_torch(kernel).to(device=device, dtype=dtype))
+
+
+def channels_from(state_dict: Mapping[str, Any], key: str, axis: int) -> int | None:
+    """``state_dict[key].shape[axis]`` if the key is there."""
+    tensor = state_dict.get(key)
+    return None if tensor is None else int(tensor.shape[axis])
+
+
+class ActivationMixin:
+    """The final-activation protocol the training loop reads.
+
+    ``activation_name`` is the activation's name (``"sigmoid"``, ``"softmax"``,
+    ``None`` for the identity, ...), and ``forward_preactivation(x)`` is the
+    output before the activation, so a loss that wants logits can use it
+    instead of undoing a sigmoid/softmax.
+    """
+
+    activation_name: str | None
+    _activation_fn: Callable[[Tensor], Tensor] | None
+
+    def forward_preactivation(self, x: Tensor) -> Tensor:
+        """The layer's output before its activation."""
+        raise NotImplementedError
