@@ -569,10 +569,21 @@ class Model:
             latest = ckdir.latest()
             if latest is not None and int(latest.meta["step"]) > run.step:
                 self._restore(latest)  # the same script, run again: resume
-        resume, self._pending_partial = self._pending_partial, None
-        unfinished, self._pending_end = self._pending_end, False
-        if run.stopped and not unfinished:
+        # After a resume, the call that was under way when the process died
+        # finishes it: the partial epoch, or the on_train_end it still owed.
+        resume = self._pending_partial
+        if resume is not None:
+            covering = first <= resume.epoch < last
+        else:
+            covering = self._pending_end and first < run.epoch <= last
+        if covering:
+            self._pending_partial, self._pending_end = None, False
+        else:
+            resume = None
+        if run.stopped and not covering:
             self._script_epoch = run.epoch
+            if first < run.epoch:  # a resumed process replaying the call that stopped
+                return run.history.slice(first, last)
             warnings.warn(
                 f"This run was stopped after epoch {run.epoch} (early stopping or "
                 "model.stop_training); fit trains no further. "
@@ -583,7 +594,7 @@ class Model:
             )
             return run.history.slice(first, last)
         start = max(first, run.epoch)
-        if start >= last and not unfinished:
+        if start >= last and not covering:
             self._script_epoch = last
             return run.history.slice(first, last)  # a call a restored checkpoint covers
         self._resume_trajectory()

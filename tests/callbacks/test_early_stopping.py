@@ -190,8 +190,8 @@ def test_bad_arguments():
 
 # -- with real training -------------------------------------------------------
 
-X, Y = make_binary(n=200, seed=3)
-XV, YV = make_binary(n=100, seed=4)
+_X, _Y = make_binary(n=300, seed=3)
+X, Y, XV, YV = _X[:200], _Y[:200], _X[200:], _Y[200:]
 
 
 def fit_model(seed: int = 0) -> ep.Model:

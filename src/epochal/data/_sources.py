@@ -196,7 +196,12 @@ class IterableSource:
         indices = order.tolist() if order is not None else list(range(n))
         bs = self.batch_size
         batch_sampler = [indices[i : i + bs] for i in range(start * bs, n, bs)]
-        return DataLoader(self.data, batch_sampler=batch_sampler)
+        # A DataLoader draws a base seed from the global RNG at every iter(); with
+        # its own generator it leaves the run's RNG alone, so a mid-epoch resume
+        # draws exactly what the uninterrupted run drew.
+        return DataLoader(
+            self.data, batch_sampler=batch_sampler, generator=torch.Generator().manual_seed(0)
+        )
 
     def batches(
         self,

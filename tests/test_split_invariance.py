@@ -1,0 +1,123 @@
+"""A run is one continuous thing: any split of N epochs into fit calls gives the same bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from _util import make_binary, state_equal
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import epochal as ep
+
+_X, _Y = make_binary(n=144, features=6, seed=11)
+X, Y, XV, YV = _X[:96], _Y[:96], _X[96:], _Y[96:]
+
+
+def build(seed: int, *, dropout: bool, scheduler: bool, plateau: bool) -> ep.Model:
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = [nn.Linear(6, 16), nn.ReLU()]
+    if dropout:
+        layers.append(nn.Dropout(0.3))
+    layers += [nn.Linear(16, 1), nn.Sigmoid()]
+    model = ep.Model(nn.Sequential(*layers), device="cpu")
+    model.compile(
+        optimizer="adam",
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+        learning_rate=0.03,
+        seed=seed,
+        scheduler=(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.7))
+        if scheduler
+        else None,
+    )
+    return model
+
+
+def callbacks(early: bool, plateau: bool) -> list[ep.Callback]:
+    out: list[ep.Callback] = []
+    if early:
+        out.append(ep.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True))
+    if plateau:
+        out.append(ep.ReduceLROnPlateau(monitor="val_loss", patience=1, factor=0.5))
+    return out
+
+
+def train(model: ep.Model, chunks: list[int], *, validation: bool, shuffle: bool, early: bool,
+          plateau: bool, fresh_callbacks: bool) -> None:
+    shared = callbacks(early, plateau)
+    for n in chunks:
+        model.fit(
+            X,
+            Y,
+            epochs=n,
+            batch_size=16,
+            verbose=0,
+            shuffle=shuffle,
+            validation_data=(XV, YV) if validation else None,
+            callbacks=callbacks(early, plateau) if fresh_callbacks else shared,
+        )
+        torch.rand(7)  # the user's own random draws between calls change nothing
+        if model.stop_training:
+            break
+
+
+def assert_same_run(a: ep.Model, b: ep.Model) -> None:
+    assert state_equal(a.module.state_dict(), b.module.state_dict())
+    assert a.history.history == b.history.history
+    assert a.history.epoch == b.history.epoch
+    assert a.run.step == b.run.step and a.run.stopped == b.run.stopped
+    sa, sb = a.optimizer.state_dict(), b.optimizer.state_dict()
+    assert sa["param_groups"] == sb["param_groups"]
+    for key in sa["state"]:
+        for name, value in sa["state"][key].items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(sb["state"][key][name]))
+
+
+def splits(total: int) -> st.SearchStrategy[list[int]]:
+    """Random compositions of ``total`` into positive parts."""
+    return st.lists(st.booleans(), min_size=total - 1, max_size=total - 1).map(
+        lambda cuts: np.diff([0, *[i + 1 for i, c in enumerate(cuts) if c], total]).tolist()
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    chunks=splits(7),
+    seed=st.integers(0, 2**16),
+    validation=st.booleans(),
+    shuffle=st.booleans(),
+    dropout=st.booleans(),
+    early=st.booleans(),
+    plateau=st.booleans(),
+    scheduler=st.booleans(),
+    fresh_callbacks=st.booleans(),
+)
+def test_any_split_equals_one_fit(chunks, seed, validation, shuffle, dropout, early, plateau,
+                                  scheduler, fresh_callbacks):
+    early = early and validation
+    plateau = plateau and validation
+    options = dict(validation=validation, shuffle=shuffle, early=early, plateau=plateau)
+    whole = build(seed, dropout=dropout, scheduler=scheduler, plateau=plateau)
+    train(whole, [7], fresh_callbacks=False, **options)
+    split = build(seed, dropout=dropout, scheduler=scheduler, plateau=plateau)
+    train(split, chunks, fresh_callbacks=fresh_callbacks, **options)
+    assert_same_run(whole, split)
+
+
+def test_fit_one_loop_with_early_stopping_stops_like_one_fit():
+    """The issue's case spelled out: N x fit(epochs=1) with one EarlyStopping instance."""
+    es_whole = ep.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+    whole = build(3, dropout=True, scheduler=False, plateau=False)
+    whole.fit(X, Y, epochs=40, batch_size=16, verbose=0, validation_data=(XV, YV), callbacks=[es_whole])
+    assert es_whole.stopped_epoch > 0
+    es_loop = ep.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+    looped = build(3, dropout=True, scheduler=False, plateau=False)
+    for _ in range(40):
+        looped.fit(X, Y, epochs=1, batch_size=16, verbose=0, validation_data=(XV, YV), callbacks=[es_loop])
+        if looped.stop_training:
+            break
+    assert es_loop.stopped_epoch == es_whole.stopped_epoch
+    assert es_loop.best_epoch == es_whole.best_epoch
+    assert_same_run(whole, looped)
