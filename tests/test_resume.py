@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _util import make_binary, state_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -17,16 +16,21 @@ from torch.utils.data import Dataset
 
 import epochal as ep
 import epochal.checkpoint as checkpoint_mod
+from _util import make_binary, state_equal
 from epochal.errors import ArgumentError, CheckpointError
 
 _X, _Y = make_binary(n=120, features=6, seed=21)
-_Y[np.random.default_rng(0).random(120) < 0.25] = 1.0 - _Y[np.random.default_rng(0).random(120) < 0.25]
+_Y[np.random.default_rng(0).random(120) < 0.25] = (
+    1.0 - _Y[np.random.default_rng(0).random(120) < 0.25]
+)
 X, Y, XV, YV = _X[:80], _Y[:80], _X[80:], _Y[80:]  # noisy labels: the run overfits and stops
 
 
 def module(seed: int = 5) -> nn.Module:
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1), nn.Sigmoid())
+    return nn.Sequential(
+        nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1), nn.Sigmoid()
+    )
 
 
 def build(seed: int = 5) -> ep.Model:
@@ -38,7 +42,9 @@ def build(seed: int = 5) -> ep.Model:
 class Crash(ep.Callback):
     """Dies (raises) at a chosen global step or validation batch: a process killed there."""
 
-    def __init__(self, at_step: int | None = None, in_validation_of_epoch: int | None = None) -> None:
+    def __init__(
+        self, at_step: int | None = None, in_validation_of_epoch: int | None = None
+    ) -> None:
         super().__init__()
         self.at_step = at_step
         self.in_validation_of_epoch = in_validation_of_epoch
@@ -48,7 +54,10 @@ class Crash(ep.Callback):
             raise KeyboardInterrupt("killed")
 
     def on_test_batch_end(self, batch, logs=None):
-        if self.in_validation_of_epoch is not None and self.model.run.epoch == self.in_validation_of_epoch:
+        if (
+            self.in_validation_of_epoch is not None
+            and self.model.run.epoch == self.in_validation_of_epoch
+        ):
             raise KeyboardInterrupt("killed in validation")
 
 
@@ -60,8 +69,14 @@ def script(ckdir: Path | None, crash: Crash | None = None, *, loop: bool = False
         ep.ReduceLROnPlateau(monitor="val_loss", patience=1, factor=0.5),
         crash or Crash(),
     ]
-    kwargs = dict(batch_size=16, verbose=0, validation_data=(XV, YV), callbacks=cbs,
-                  checkpoint_dir=ckdir, checkpoint_steps=3 if ckdir else None)
+    kwargs = dict(
+        batch_size=16,
+        verbose=0,
+        validation_data=(XV, YV),
+        callbacks=cbs,
+        checkpoint_dir=ckdir,
+        checkpoint_steps=3 if ckdir else None,
+    )
     if loop:
         for _ in range(9):
             model.fit(X, Y, epochs=1, **kwargs)
@@ -94,8 +109,12 @@ def run_with_crashes(tmp_path: Path, crashes: list[Crash], *, loop: bool = False
     return script(ckdir, loop=loop)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(st.integers(1, 10_000), min_size=1, max_size=3, unique=True), loop=st.booleans())
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(st.integers(1, 10_000), min_size=1, max_size=3, unique=True), loop=st.booleans()
+)
 def test_crashes_at_any_steps_resume_to_the_same_bits(tmp_path_factory, reference, steps, loop):
     steps = {1 + s % reference.run.step for s in steps}  # steps the run really reaches
     tmp = tmp_path_factory.mktemp("crash")
@@ -104,7 +123,9 @@ def test_crashes_at_any_steps_resume_to_the_same_bits(tmp_path_factory, referenc
 
 
 def test_crash_during_validation_resumes(tmp_path, reference):
-    resumed = run_with_crashes(tmp_path, [Crash(in_validation_of_epoch=1), Crash(in_validation_of_epoch=3)])
+    resumed = run_with_crashes(
+        tmp_path, [Crash(in_validation_of_epoch=1), Crash(in_validation_of_epoch=3)]
+    )
     assert_same(reference, resumed)
 
 
@@ -158,7 +179,9 @@ def test_checkpoint_from_another_seed_is_refused(tmp_path):
     build(5).fit(X, Y, epochs=1, verbose=0, checkpoint_dir=tmp_path / "r")
     other = ep.Model(module(), device="cpu")
     other.compile(optimizer="adam", loss="bce", seed=6)
-    with pytest.raises(CheckpointError, match=r"belongs to a run with seed 5.*this model's run has seed 6"):
+    with pytest.raises(
+        CheckpointError, match=r"belongs to a run with seed 5.*this model's run has seed 6"
+    ):
         other.fit(X, Y, epochs=1, verbose=0, checkpoint_dir=tmp_path / "r")
 
 
@@ -184,8 +207,12 @@ def test_load_with_compile_arguments_for_callables(tmp_path):
     with pytest.warns(RuntimeWarning, match="the weights are loaded, the run is not"):
         weights_only = ep.Model.load(tmp_path / "m", module=module(seed=7))
     assert state_equal(weights_only.module.state_dict(), model.module.state_dict())
-    full = ep.Model.load(tmp_path / "m", module=module(seed=7),
-                         optimizer=lambda p: torch.optim.SGD(p, lr=0.1), loss="bce")
+    full = ep.Model.load(
+        tmp_path / "m",
+        module=module(seed=7),
+        optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
+        loss="bce",
+    )
     assert full.run.epoch == 2 and full.run.seed == 1
 
 
@@ -250,8 +277,15 @@ class Squares(Dataset):
 def test_map_dataset_resumes_mid_epoch_without_reading_skipped_samples(tmp_path):
     def run(ckdir, crash=None, data=None):
         model = build()
-        model.fit(data or Squares(), epochs=2, batch_size=16, verbose=0, checkpoint_dir=ckdir,
-                  checkpoint_steps=2 if ckdir else None, callbacks=[crash or Crash()])
+        model.fit(
+            data or Squares(),
+            epochs=2,
+            batch_size=16,
+            verbose=0,
+            checkpoint_dir=ckdir,
+            checkpoint_steps=2 if ckdir else None,
+            callbacks=[crash or Crash()],
+        )
         return model
 
     reference = run(None)
@@ -269,5 +303,7 @@ def test_map_dataset_resumes_mid_epoch_without_reading_skipped_samples(tmp_path)
 def test_step_checkpoints_need_indexable_data(tmp_path):
     model = build()
     batches = [(X[i : i + 16], Y[i : i + 16]) for i in range(0, 80, 16)]
-    with pytest.raises(ArgumentError, match=r"`checkpoint_steps` needs in-memory data or a map-style Dataset"):
+    with pytest.raises(
+        ArgumentError, match=r"`checkpoint_steps` needs in-memory data or a map-style Dataset"
+    ):
         model.fit(batches, epochs=1, verbose=0, checkpoint_dir=tmp_path, checkpoint_steps=2)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from _util import make_binary, state_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
 import epochal as ep
+from _util import make_binary, state_equal
 
 _X, _Y = make_binary(n=144, features=6, seed=11)
 X, Y, XV, YV = _X[:96], _Y[:96], _X[96:], _Y[96:]
@@ -44,8 +44,16 @@ def callbacks(early: bool, plateau: bool) -> list[ep.Callback]:
     return out
 
 
-def train(model: ep.Model, chunks: list[int], *, validation: bool, shuffle: bool, early: bool,
-          plateau: bool, fresh_callbacks: bool) -> None:
+def train(
+    model: ep.Model,
+    chunks: list[int],
+    *,
+    validation: bool,
+    shuffle: bool,
+    early: bool,
+    plateau: bool,
+    fresh_callbacks: bool,
+) -> None:
     shared = callbacks(early, plateau)
     for n in chunks:
         model.fit(
@@ -94,8 +102,9 @@ def splits(total: int) -> st.SearchStrategy[list[int]]:
     scheduler=st.booleans(),
     fresh_callbacks=st.booleans(),
 )
-def test_any_split_equals_one_fit(chunks, seed, validation, shuffle, dropout, early, plateau,
-                                  scheduler, fresh_callbacks):
+def test_any_split_equals_one_fit(
+    chunks, seed, validation, shuffle, dropout, early, plateau, scheduler, fresh_callbacks
+):
     early = early and validation
     plateau = plateau and validation
     options = dict(validation=validation, shuffle=shuffle, early=early, plateau=plateau)
@@ -110,12 +119,16 @@ def test_fit_one_loop_with_early_stopping_stops_like_one_fit():
     """The issue's case spelled out: N x fit(epochs=1) with one EarlyStopping instance."""
     es_whole = ep.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
     whole = build(3, dropout=True, scheduler=False, plateau=False)
-    whole.fit(X, Y, epochs=40, batch_size=16, verbose=0, validation_data=(XV, YV), callbacks=[es_whole])
+    whole.fit(
+        X, Y, epochs=40, batch_size=16, verbose=0, validation_data=(XV, YV), callbacks=[es_whole]
+    )
     assert es_whole.stopped_epoch > 0
     es_loop = ep.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
     looped = build(3, dropout=True, scheduler=False, plateau=False)
     for _ in range(40):
-        looped.fit(X, Y, epochs=1, batch_size=16, verbose=0, validation_data=(XV, YV), callbacks=[es_loop])
+        looped.fit(
+            X, Y, epochs=1, batch_size=16, verbose=0, validation_data=(XV, YV), callbacks=[es_loop]
+        )
         if looped.stop_training:
             break
     assert es_loop.stopped_epoch == es_whole.stopped_epoch

@@ -65,7 +65,9 @@ def metric_state(metric: CompiledMetric) -> dict[str, Any]:
     for name in metric.metric._defaults:
         value = getattr(metric.metric, name)
         out[name] = (
-            [v.detach().clone() for v in value] if isinstance(value, list) else value.detach().clone()
+            [v.detach().clone() for v in value]
+            if isinstance(value, list)
+            else value.detach().clone()
         )
     return out
 
@@ -124,7 +126,9 @@ def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
     """Put the run saved in ``ckpt`` into ``model`` (compiled, engine built); returns its partial epoch."""
     meta, state = ckpt.meta, ckpt.state
     if meta.get("kind") != "epochal-run":
-        raise CheckpointError(f"{ckpt.path} is not an epochal run checkpoint (it has no run metadata)")
+        raise CheckpointError(
+            f"{ckpt.path} is not an epochal run checkpoint (it has no run metadata)"
+        )
     run = model.run
     if int(meta["seed"]) != run.seed:
         raise CheckpointError(
@@ -144,7 +148,9 @@ def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
     run.step = int(meta["step"])
     run.stopped = bool(meta["stopped"])
     history = History.from_dict(meta["history"])
-    run.history.__dict__.update({k: v for k, v in history.__dict__.items() if k not in ("model", "params")})
+    run.history.__dict__.update(
+        {k: v for k, v in history.__dict__.items() if k not in ("model", "params")}
+    )
     run.baseline_loss = meta.get("baseline_loss")
     run.events = dict(meta.get("events") or {})
     run.rng_state = state["rng"]["cpu"]

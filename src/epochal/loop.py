@@ -149,7 +149,9 @@ def train_epoch(
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
     every = plan.checkpoint_steps if plan.checkpoint is not None else None
 
-    for i, (x, y, sw, n) in enumerate(_epoch_batches(plan, run, epoch, engine.device, start), start):
+    for i, (x, y, sw, n) in enumerate(
+        _epoch_batches(plan, run, epoch, engine.device, start), start
+    ):
         if wants_begin:
             callbacks.batch_hook("on_train_batch_begin", i, running)
         out, y, loss = train_step(engine, x, y, sw)
@@ -318,8 +320,11 @@ def fit_loop(model: Model, engine: Engine, run: RunState, plan: Plan) -> dict[st
         if engine.scheduler is not None and not engine.scheduler_per_step:
             _step_scheduler(engine, logs)
         run.epoch = epoch + 1
-        callbacks.on_epoch_end(epoch, logs)
+        # Recorded before the callbacks run, so that a checkpoint a callback takes
+        # holds this epoch; keys the callbacks add or change are merged after.
         run.history.record(epoch, logs)
+        callbacks.on_epoch_end(epoch, logs)
+        run.history.merge_last(epoch, logs)
         model._save_callback_states(callbacks)
         if plan.checkpoint is not None:
             plan.checkpoint(None)

@@ -134,6 +134,7 @@ class Model:
         self._pending_partial: Partial | None = None
         self._pending_end = False
         self._pending_engine_state: dict[str, Any] | None = None
+        self._in_fit = False
 
     # -- properties -----------------------------------------------------------
     @property
@@ -318,6 +319,16 @@ class Model:
             else:
                 logits = True
                 metric_input = _activation_fn("sigmoid" if spec.kind == "binary" else "softmax")
+        if spec.is_cross_entropy and not logits and isinstance(out, torch.Tensor):
+            low, high = float(out.detach().min()), float(out.detach().max())
+            if low < 0.0 or high > 1.0:
+                warnings.warn(
+                    f"The loss treats the model's outputs as probabilities (from_logits=False), "
+                    f"but they range over [{low:.3g}, {high:.3g}]: they look like logits. Use "
+                    "from_logits=True, or the loss by name, which detects logits",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
         loss_fn = losses_mod.build_loss(spec, logits=logits)
         optimizer = optimizers_mod.build(compiled.optimizer, self._module, compiled.learning_rate)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in compiled.metrics]
@@ -561,6 +572,12 @@ class Model:
             engine.scheduler_monitor = "val_loss" if val is not None else "loss"
 
         run = self.run
+        if initial_epoch is not None and initial_epoch < run.epoch and ckdir is None:
+            raise ArgumentError(
+                f"initial_epoch={initial_epoch} is behind the run, which has trained {run.epoch} "
+                "epochs: epochal continues a run across fit calls instead of renumbering it. Omit "
+                "initial_epoch to train on, or call compile() to start a new run"
+            )
         # Where this call starts as the script sees it: the run's epoch, except
         # while a resumed process replays calls that a restored checkpoint covers.
         first = min(self._script_epoch, run.epoch) if initial_epoch is None else initial_epoch
@@ -640,8 +657,12 @@ class Model:
             resume=resume,
         )
         run.epoch = start
-        with owned_rng(run, self.device):
-            loop.fit_loop(self, engine, run, plan)
+        self._in_fit = True
+        try:
+            with owned_rng(run, self.device):
+                loop.fit_loop(self, engine, run, plan)
+        finally:
+            self._in_fit = False
         self._save_callback_states(callback_list)
         self._script_epoch = run.epoch if run.stopped else last
         run.history.events = dict(run.events)
@@ -662,8 +683,25 @@ class Model:
         written atomically with a manifest of checksums (see `epochal.checkpoint`).
         """
         self._require_compiled("save")
-        weights, state, meta = capture(self, live_rng=False, phase="end")
+        # Inside fit (a callback saving) the global RNG is the run's, live.
+        phase = "epoch" if self._in_fit else "end"
+        weights, state, meta = capture(self, live_rng=self._in_fit, phase=phase)
         return save_checkpoint(path, weights=weights, state=state, meta=meta)
+
+    def save_weights(self, path: str | os.PathLike[str]) -> Path:
+        """Save only the module's weights, as a checkpoint directory (see `save`)."""
+        meta = {"kind": "epochal-weights"}
+        return save_checkpoint(path, weights=self._module.state_dict(), state={}, meta=meta)
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load weights saved by `save_weights` or `save` (checksums verified first)."""
+        ckpt = _read_checkpoint(path)
+        try:
+            self._module.load_state_dict({k: v.to(self.device) for k, v in ckpt.weights.items()})
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"The weights at {ckpt.path} do not fit this module: {exc}"
+            ) from exc
 
     @classmethod
     def load(

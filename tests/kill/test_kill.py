@@ -21,7 +21,10 @@ def launch(ckdir: Path, out: Path, kill_at: str = "") -> int:
     env = {**os.environ, "KILL_AT": kill_at, "PYTHONHASHSEED": "0"}
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), str(ckdir), str(out)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if proc.returncode not in (0, -signal.SIGKILL):
         raise AssertionError(f"script failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

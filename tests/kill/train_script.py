@@ -71,24 +71,45 @@ def main(checkpoint_dir: str, output: str) -> None:
     x = rng.normal(size=(600, 8)).astype(np.float32)
     y = (x @ rng.normal(size=8) + 0.8 * rng.normal(size=600) > 0).astype(np.float32)
     torch.manual_seed(0)
-    module = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 1), nn.Sigmoid())
+    module = nn.Sequential(
+        nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 1), nn.Sigmoid()
+    )
     model = ep.Model(module, device="cpu")
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"],
-                  learning_rate=0.03, seed=1234)
+    model.compile(
+        optimizer="adam",
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+        learning_rate=0.03,
+        seed=1234,
+    )
     model.fit(
-        x[:480], y[:480], epochs=30, batch_size=16, verbose=0,
+        x[:480],
+        y[:480],
+        epochs=30,
+        batch_size=16,
+        verbose=0,
         validation_data=(x[480:], y[480:]),
         callbacks=[
             ep.EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True),
             ep.ReduceLROnPlateau(monitor="val_loss", patience=2, factor=0.5),
             Killer(spec),
         ],
-        checkpoint_dir=checkpoint_dir, checkpoint_steps=7,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_steps=7,
     )
-    save_file({k: v.contiguous() for k, v in model.module.state_dict().items()}, output + ".weights")
+    save_file(
+        {k: v.contiguous() for k, v in model.module.state_dict().items()}, output + ".weights"
+    )
     with open(output, "w") as fh:
-        json.dump({"history": model.history.history, "step": model.run.step,
-                   "epoch": model.run.epoch, "stopped": model.run.stopped}, fh)
+        json.dump(
+            {
+                "history": model.history.history,
+                "step": model.run.step,
+                "epoch": model.run.epoch,
+                "stopped": model.run.stopped,
+            },
+            fh,
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from epochal.callbacks.early_stopping import EarlyStopping
 from epochal.callbacks.history import History
 from epochal.callbacks.lambda_callback import LambdaCallback
 from epochal.callbacks.learning_rate_scheduler import LearningRateScheduler
+from epochal.callbacks.model_checkpoint import ModelCheckpoint
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from epochal.callbacks.tensorboard import TensorBoard
@@ -19,6 +20,7 @@ __all__ = [
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
     "TensorBoard",

@@ -80,6 +80,10 @@ class Callback:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Take back state produced by :meth:`state_dict`."""
 
+    def wants_hook(self, hook: str) -> bool:
+        """Whether the loop should call per-batch ``hook``: by default, whether it is overridden."""
+        return _overrides(self, hook)
+
     # -- hooks ----------------------------------------------------------------
     def on_train_begin(self, logs: Logs | None = None) -> None:
         """Called at the start of each ``fit`` call."""
@@ -139,7 +143,7 @@ class CallbackList:
         self.callbacks: list[Callback] = list(callbacks)
         # Which batch hooks anyone overrides; the loop skips the others.
         self._batch_users = {
-            hook: [cb for cb in self.callbacks if _overrides(cb, hook)] for hook in _BATCH_HOOKS
+            hook: [cb for cb in self.callbacks if cb.wants_hook(hook)] for hook in _BATCH_HOOKS
         }
 
     def __iter__(self) -> Iterator[Callback]:

@@ -46,6 +46,17 @@ class History(Callback):
             self.history.setdefault(key, []).append(float(value))
             self.epochs_by_key.setdefault(key, []).append(epoch)
 
+    def merge_last(self, epoch: int, logs: Mapping[str, Any]) -> None:
+        """Bring the entry of ``epoch`` (the last recorded) up to date with ``logs``."""
+        for key, value in logs.items():
+            epochs = self.epochs_by_key.setdefault(key, [])
+            values = self.history.setdefault(key, [])
+            if epochs and epochs[-1] == epoch:
+                values[-1] = float(value)
+            else:
+                epochs.append(epoch)
+                values.append(float(value))
+
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.record(epoch, logs or {})
 

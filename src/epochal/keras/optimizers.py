@@ -27,7 +27,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import torch
@@ -79,7 +79,9 @@ def _non_negative(owner: str, name: str, value: Any) -> float:
 
 def _flag(owner: str, name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ArgumentTypeError(f"{owner}: expected `{name}` to be a bool. Received: {name}={value!r}")
+        raise ArgumentTypeError(
+            f"{owner}: expected `{name}` to be a bool. Received: {name}={value!r}"
+        )
     return value
 
 
@@ -118,7 +120,7 @@ class Optimizer:
             for ``learning_rate`` included).
     """
 
-    _torch_class: ClassVar[type[torch.optim.Optimizer]]
+    _torch_class: ClassVar[Callable[..., torch.optim.Optimizer]]
     _default_learning_rate: ClassVar[float] = 0.001
 
     def __init__(
@@ -170,7 +172,9 @@ class Optimizer:
                 f"Received: use_ema={use_ema!r}. Expected False"
             )
         if name is not None and not isinstance(name, str):
-            raise ArgumentTypeError(f"{owner}: expected `name` to be a str. Received: name={name!r}")
+            raise ArgumentTypeError(
+                f"{owner}: expected `name` to be a str. Received: name={name!r}"
+            )
         self.learning_rate = rate
         self.weight_decay = (
             None if weight_decay is None else _non_negative(owner, "weight_decay", weight_decay)
@@ -525,7 +529,7 @@ class Adadelta(Optimizer):
         return {"rho": self.rho, "epsilon": self.epsilon}
 
 
-_BY_NAME: dict[str, type[Optimizer]] = {
+_BY_NAME: dict[str, Callable[[], Optimizer]] = {
     "adadelta": Adadelta,
     "adagrad": Adagrad,
     "adam": Adam,
@@ -564,4 +568,3 @@ def get(identifier: str | Optimizer) -> Optimizer:
         "Expected an optimizer name or an epochal.keras.optimizers.Optimizer. "
         f"Received: {identifier!r} of type {type(identifier).__name__}"
     )
-

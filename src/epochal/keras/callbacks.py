@@ -1,0 +1,49 @@
+"""Keras's callbacks: epochal's, whose state belongs to the training run.
+
+The names, arguments and defaults follow Keras 3. What differs: a callback's
+state (EarlyStopping's best value, wait count and best weights, ...) is kept
+by the model's run, so a loop of ``fit(epochs=1, callbacks=[early_stopping])``
+behaves as one long ``fit``; ``model.new_phase()`` starts it fresh.
+
+Example:
+    >>> from epochal.keras.callbacks import EarlyStopping
+    >>> es = EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from epochal import callbacks as _callbacks
+from epochal.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    LearningRateScheduler,
+    ProgbarLogger,
+    ReduceLROnPlateau,
+    TensorBoard,
+    TerminateOnNaN,
+)
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "TensorBoard",
+    "TerminateOnNaN",
+]
+
+# ModelCheckpoint is exported here once epochal.callbacks has it.
+ModelCheckpoint: Any = getattr(_callbacks, "ModelCheckpoint", None)
+if ModelCheckpoint is not None:
+    __all__ = sorted([*__all__, "ModelCheckpoint"])
+else:
+    del ModelCheckpoint

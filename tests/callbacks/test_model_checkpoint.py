@@ -1,0 +1,121 @@
+"""ModelCheckpoint: Keras arguments, epochal checkpoint directories, run-owned best value."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import epochal as ep
+from _util import make_binary, state_equal
+from epochal.callbacks import CallbackList, ModelCheckpoint
+from epochal.checkpoint import verify_checkpoint
+from epochal.errors import ArgumentError
+
+_X, _Y = make_binary(n=240, features=6, seed=31)
+_Y[:40] = 1 - _Y[:40]  # label noise: validation loss turns up after a while
+X, Y, XV, YV = _X[:160], _Y[:160], _X[160:], _Y[160:]
+
+
+def module() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 1), nn.Sigmoid())
+
+
+def build() -> ep.Model:
+    model = ep.Model(module(), device="cpu")
+    model.compile(optimizer="adam", loss="bce", metrics=["accuracy"], learning_rate=0.05, seed=0)
+    return model
+
+
+def test_every_epoch_with_formatted_names(tmp_path):
+    model = build()
+    ckpt = ModelCheckpoint(str(tmp_path / "e{epoch:02d}-{val_loss:.3f}"), save_freq="epoch")
+    history = model.fit(X, Y, epochs=3, verbose=0, validation_data=(XV, YV), callbacks=[ckpt])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    expected = [f"e{i + 1:02d}-{v:.3f}" for i, v in enumerate(history.history["val_loss"])]
+    assert names == expected
+    for name in names:
+        verify_checkpoint(tmp_path / name)
+
+
+def test_save_best_only_keeps_the_best_epochs_weights(tmp_path):
+    model = build()
+    ckpt = ModelCheckpoint(
+        tmp_path / "best", monitor="val_loss", save_best_only=True, save_weights_only=True
+    )
+    seen: list[dict] = []
+
+    class Keep(ep.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append({k: v.clone() for k, v in self.model.module.state_dict().items()})
+
+    history = model.fit(
+        X, Y, epochs=12, verbose=0, validation_data=(XV, YV), callbacks=[ckpt, Keep()]
+    )
+    val = history.history["val_loss"]
+    best = min(range(len(val)), key=val.__getitem__)
+    assert best < len(val) - 1, "validation loss must turn up for this test to mean something"
+    restored = ep.Model(module(), device="cpu")
+    restored.load_weights(tmp_path / "best")
+    assert state_equal(restored.module.state_dict(), seen[best])
+    assert ckpt.best == pytest.approx(val[best])
+
+
+def test_full_checkpoint_loads_and_trains_on(tmp_path):
+    model = build()
+    model.fit(
+        X, Y, epochs=2, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "full", monitor="loss")]
+    )
+    loaded = ep.Model.load(tmp_path / "full", module=module())
+    assert loaded.run.epoch == 2 and loaded.history.history == model.history.history
+    loaded.fit(X, Y, epochs=1, verbose=0)
+    assert loaded.run.epoch == 3
+
+
+def test_initial_value_threshold_blocks_worse_saves(tmp_path):
+    model = build()
+    ckpt = ModelCheckpoint(
+        tmp_path / "m", monitor="val_loss", save_best_only=True, initial_value_threshold=0.0
+    )
+    model.fit(X, Y, epochs=2, verbose=0, validation_data=(XV, YV), callbacks=[ckpt])
+    assert not (tmp_path / "m").exists()
+
+
+def test_save_freq_in_batches(tmp_path):
+    model = build()
+    ckpt = ModelCheckpoint(str(tmp_path / "b{epoch}"), monitor="loss", save_freq=4)
+    model.fit(X, Y, epochs=2, batch_size=32, verbose=0, callbacks=[ckpt])  # 5 batches an epoch
+    # Saves after batches 4 and 8 (run epochs 0 and 1, named 1-based).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b1", "b2"]
+    assert CallbackList([ModelCheckpoint(tmp_path / "x")]).wants("on_train_batch_end") is False
+    assert CallbackList([ckpt]).wants("on_train_batch_end") is True
+
+
+def test_best_belongs_to_the_run_across_fit_calls(tmp_path):
+    model = build()
+    ckpt = ModelCheckpoint(tmp_path / "m", monitor="val_loss", save_best_only=True)
+    for _ in range(4):
+        model.fit(X, Y, epochs=1, verbose=0, validation_data=(XV, YV), callbacks=[ckpt])
+    assert ckpt.best == pytest.approx(min(model.history.history["val_loss"]))
+
+
+def test_verbose_messages(tmp_path, capsys):
+    model = build()
+    ckpt = ModelCheckpoint(tmp_path / "m", monitor="val_loss", save_best_only=True, verbose=1)
+    model.fit(X, Y, epochs=1, verbose=0, validation_data=(XV, YV), callbacks=[ckpt])
+    assert "Epoch 1: val_loss improved from inf to" in capsys.readouterr().out
+
+
+def test_bad_arguments_and_unknown_key(tmp_path):
+    with pytest.raises(
+        ArgumentError, match=r"expected `save_freq` to be 'epoch' or a positive int"
+    ):
+        ModelCheckpoint(tmp_path / "m", save_freq=0)
+    with pytest.raises(ArgumentError, match=r"expected `mode` to be one of"):
+        ModelCheckpoint(tmp_path / "m", mode="best")
+    model = build()
+    with pytest.raises(ArgumentError, match=r"names 'val_acc', which is not in the logs"):
+        model.fit(
+            X, Y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(tmp_path / "{val_acc}"))]
+        )
