@@ -1,0 +1,98 @@
+"""The progress display: a live bar in a terminal, plain lines elsewhere, silence at verbose=0."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+import epochal as ep
+from _util import make_binary, mlp
+from epochal.callbacks import ProgbarLogger
+
+X, Y = make_binary(n=200)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def fit_with(stream, verbose: int, epochs: int = 2) -> ep.Model:
+    model = ep.Model(mlp(), device="cpu")
+    model.compile(optimizer="adam", loss="bce", metrics=["accuracy"], seed=0)
+    # Replace the automatic display by one writing to our stream, with the same verbose.
+    bar = ProgbarLogger(verbose, stream=stream)
+    model.fit(X, Y, epochs=epochs, verbose=0, validation_split=0.2, callbacks=[bar])
+    return model
+
+
+def test_pipe_gets_one_clean_line_per_epoch():
+    out = io.StringIO()
+    fit_with(out, verbose=1)
+    text = out.getvalue()
+    assert "\r" not in text and "\x1b" not in text
+    lines = text.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("Epoch 1/2 - 5/5 - ")
+    for key in ("loss:", "accuracy:", "val_loss:", "val_accuracy:"):
+        assert key in lines[1]
+
+
+def test_verbose_two_is_one_line_per_epoch_even_in_a_terminal():
+    out = Terminal()
+    fit_with(out, verbose=2, epochs=3)
+    lines = out.getvalue().strip().splitlines()
+    assert [line.split(" - ")[0] for line in lines] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert "\r" not in out.getvalue()
+
+
+def test_terminal_gets_a_live_tqdm_bar_with_metrics():
+    out = Terminal()
+    fit_with(out, verbose=1)
+    text = out.getvalue()
+    assert "\r" in text  # tqdm redraws in place
+    assert "Epoch 1/2" in text and "Epoch 2/2" in text
+    assert "5/5" in text and "val_accuracy" in text
+
+
+def test_fit_verbose_zero_prints_nothing(capsys):
+    model = ep.Model(mlp(), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    model.fit(X, Y, epochs=2, verbose=0)
+    model.evaluate(X, Y, verbose=0)
+    model.predict(X, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_fit_verbose_auto_shows_progress_on_stdout(capsys):
+    model = ep.Model(mlp(), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    model.fit(X, Y, epochs=2)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out  # captured stdout is not a tty: lines
+
+
+def test_evaluate_and_predict_report_progress(capsys):
+    model = ep.Model(mlp(), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    model.evaluate(X, Y, verbose=1)
+    model.predict(X, verbose=2)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Evaluate - 7/7") and "loss:" in out[0]
+    assert out[1].startswith("Predict - 7/7")
+
+
+def test_batch_logs_hold_the_running_loss():
+    """A callback reading batch logs gets the epoch's running loss after every step."""
+    reads: list[str] = []
+
+    class Reader(ep.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            reads.append(f"{logs['loss']:.3f}")
+
+    model = ep.Model(mlp(), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[Reader()])
+    assert len(reads) == 7
+    assert np.isfinite([float(r) for r in reads]).all()
