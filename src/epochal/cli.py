@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "report"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,7 +17,54 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train a small network on bundled data, with early stopping")
     demo.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="progress display")
+    demo.add_argument(
+        "--run-dir", default="runs/demo", help="where the demo saves its run and report"
+    )
+    rep = sub.add_parser("report", help="write an HTML report of a saved run and print its verdict")
+    rep.add_argument(
+        "run_dir",
+        help="a checkpoint (model.save), a fit checkpoint_dir, or a directory holding either",
+    )
+    rep.add_argument("-o", "--output", default=None, help="the HTML file to write")
     return parser
+
+
+def report(run_dir: str | Path, output: str | Path | None = None) -> tuple[Path, str]:
+    """Write the HTML report of the run saved under ``run_dir``; returns (path, verdict line).
+
+    The report goes to ``output``, by default ``report.html`` inside ``run_dir``
+    (beside the checkpoint when ``run_dir`` is a checkpoint itself).
+    """
+    from epochal.callbacks.history import History
+    from epochal.model import _read_checkpoint
+    from epochal.report import write_report
+
+    root = Path(run_dir)
+    ckpt = _read_checkpoint(root)
+    meta = ckpt.meta
+    history = History.from_dict(meta.get("history") or {})
+    diagnosis = history.diagnose()
+    settings = {
+        "seed": meta.get("seed"),
+        "epochs trained": meta.get("epoch"),
+        "optimizer steps": meta.get("step"),
+        "stopped early": meta.get("stopped"),
+        "checkpoint": str(ckpt.path),
+        **{k: v for k, v in (meta.get("compile") or {}).items() if k != "rebuildable"},
+    }
+    if output is None:
+        is_checkpoint = (root / "manifest.json").exists()
+        output = root.parent / f"{root.name}-report.html" if is_checkpoint else root / "report.html"
+    path = write_report(
+        output,
+        history=history.history,
+        epochs=history.epochs_by_key,
+        settings=settings,
+        diagnosis=diagnosis,
+        events=history.events or None,
+        baseline_loss=history.baseline_loss,
+    )
+    return path, diagnosis.summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,5 +73,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from epochal.demo import main as demo_main
 
-        return demo_main(verbose=args.verbose)
+        return demo_main(verbose=args.verbose, run_dir=args.run_dir)
+    if args.command == "report":
+        from epochal.errors import EpochalError
+
+        try:
+            path, verdict = report(args.run_dir, args.output)
+        except EpochalError as exc:
+            print(f"epochal report: {exc}", file=sys.stderr)
+            return 1
+        print(verdict)
+        print(f"report: {path}")
+        return 0
     return 2  # pragma: no cover - argparse rejects unknown commands

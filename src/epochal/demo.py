@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -22,6 +23,9 @@ class DemoResult:
     best_epoch: int  # 1-based, as printed
     test_accuracy: float
     seconds: float
+    verdict: str
+    run_dir: Path | None
+    report: Path | None
 
 
 def _load_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -43,8 +47,14 @@ def _load_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return (x_train - mean) / std, y_train, (x_test - mean) / std, y_test
 
 
-def run_demo(*, seed: int = 0, verbose: Literal[0, 1, 2] = 1, epochs: int = 200) -> DemoResult:
-    """Train the demo model and return what it printed."""
+def run_demo(
+    *,
+    seed: int = 0,
+    verbose: Literal[0, 1, 2] = 1,
+    epochs: int = 200,
+    run_dir: str | Path | None = None,
+) -> DemoResult:
+    """Train the demo model; with ``run_dir``, save the run there with an HTML report."""
     import torch
 
     import epochal as ep
@@ -75,21 +85,34 @@ def run_demo(*, seed: int = 0, verbose: Literal[0, 1, 2] = 1, epochs: int = 200)
     )
     test = model.evaluate(x_test, y_test, verbose=0)
     assert isinstance(test, dict)
+    report_path = None
+    if run_dir is not None:
+        from epochal.cli import report
+
+        model.save(Path(run_dir) / "model")
+        report_path, _ = report(run_dir)
     return DemoResult(
         epochs_run=len(history.epoch),
         best_epoch=early.best_epoch + 1,
         test_accuracy=float(test["accuracy"]),
         seconds=time.perf_counter() - start,
+        verdict=model.history.diagnose().summary,
+        run_dir=Path(run_dir) if run_dir is not None else None,
+        report=report_path,
     )
 
 
-def main(verbose: Literal[0, 1, 2] = 1) -> int:
+def main(verbose: Literal[0, 1, 2] = 1, run_dir: str | Path | None = "runs/demo") -> int:
     print(
-        "epochal demo: breast-cancer classification (569 samples, 30 features, bundled with scikit-learn)"
+        "epochal demo: breast-cancer classification "
+        "(569 samples, 30 features, bundled with scikit-learn)"
     )
-    result = run_demo(verbose=verbose)
+    result = run_demo(verbose=verbose, run_dir=run_dir)
     print(f"epochs run:    {result.epochs_run}")
     print(f"best epoch:    {result.best_epoch} (weights restored from it)")
     print(f"test accuracy: {result.test_accuracy:.4f}")
     print(f"time:          {result.seconds:.1f}s")
+    if result.report is not None:
+        print(f"run saved in:  {result.run_dir}")
+        print(f"report:        {result.report} (rebuild it: epochal report {result.run_dir})")
     return 0

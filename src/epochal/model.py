@@ -672,6 +672,9 @@ class Model:
             ckdir.save(f"epoch-{run.epoch:06d}", weights=weights, state=state, meta=meta)
         history = run.history.slice(first, last)
         history.params = params
+        if verbose_level:
+            # One line reading the whole run's curves (see epochal.diagnose).
+            print(run.history.diagnose().summary)
         return history
 
     # -- saving and loading -----------------------------------------------------
