@@ -102,6 +102,9 @@ def capture(
             if engine is not None and engine.scheduler is not None
             else None
         ),
+        "scaler": (
+            engine.scaler.state_dict() if engine is not None and engine.scaler is not None else None
+        ),
         "rng": {"cpu": rng, "cuda": cuda_rng},
         "callbacks": run.callback_states,
         "trajectory": run.trajectory,
@@ -144,6 +147,8 @@ def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
             engine.optimizer.load_state_dict(state["optimizer"])
         if state.get("scheduler") is not None and engine.scheduler is not None:
             engine.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler") is not None and engine.scaler is not None:
+            engine.scaler.load_state_dict(state["scaler"])
     run.epoch = int(meta["epoch"])
     run.step = int(meta["step"])
     run.stopped = bool(meta["stopped"])

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from epochal._runio import Partial, load_metric_state, metric_state
+from epochal._step import ForwardLoss
 from epochal._tree import call_module
 from epochal.callbacks.base import CallbackList
 from epochal.data import ArraySource, Source
@@ -51,6 +52,9 @@ class Engine:
     scheduler: Any = None
     scheduler_per_step: bool = False
     scheduler_monitor: str | None = None  # for ReduceLROnPlateau-style schedulers
+    # Forward and loss, wrapped for precision and compilation (see epochal._step).
+    forward_loss: ForwardLoss | None = None
+    scaler: Any = None  # float16 gradient scaler
 
 
 @dataclass
@@ -108,13 +112,16 @@ def train_step(
     engine: Engine, x: Any, y: Any, sample_weight: torch.Tensor | None
 ) -> tuple[Any, Any, torch.Tensor]:
     """One optimizer step; returns (outputs, targets, loss), detached."""
-    out = engine.forward(x)
-    if engine.prepare_targets is not None:
-        y = engine.prepare_targets(y, out)
-    loss = engine.loss_fn(out, y, sample_weight)
+    assert engine.forward_loss is not None
+    out, y, loss = engine.forward_loss(x, y, sample_weight)
     engine.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    engine.optimizer.step()
+    if engine.scaler is None:
+        loss.backward()
+        engine.optimizer.step()
+    else:  # float16: scale the loss so small gradients do not underflow
+        engine.scaler.scale(loss).backward()
+        engine.scaler.step(engine.optimizer)
+        engine.scaler.update()
     return out.detach() if isinstance(out, torch.Tensor) else out, y, loss.detach()
 
 
@@ -225,10 +232,9 @@ def evaluate(
             for i, (x, y, sw, n) in enumerate(source.batches(batch_size, limit=steps)):
                 if wants_begin:
                     callbacks.batch_hook("on_test_batch_begin", i, running)
-                out = engine.forward(x)
-                if engine.prepare_targets is not None:
-                    y = engine.prepare_targets(y, out)
-                loss_sum.add_(engine.loss_fn(out, y, sw), alpha=n)
+                assert engine.forward_loss is not None
+                out, y, loss = engine.forward_loss(x, y, sw)
+                loss_sum.add_(loss, alpha=n)
                 seen += n
                 _update_metrics(engine, metrics, out, y)
                 if running is not None:

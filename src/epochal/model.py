@@ -25,6 +25,7 @@ from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
 from epochal._heads import output_activation, split_head
 from epochal._runio import Partial, capture, restore
+from epochal._step import Precision, build_forward_loss, check_precision, make_scaler
 from epochal._tree import Tree, call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
@@ -57,7 +58,8 @@ class _Compiled:
     seed: int
     scheduler: Any = None
     scheduler_interval: Literal["epoch", "step"] = "epoch"
-    scheduler_monitor: str | None = None
+    compile: bool = False
+    precision: Precision = "32"
 
 
 def _check_positive_int(name: str, value: Any, *, allow_none: bool = True) -> None:
@@ -201,6 +203,8 @@ class Model:
         seed: int | None = None,
         scheduler: Any = None,
         scheduler_interval: Literal["epoch", "step"] = "epoch",
+        compile: bool = False,
+        precision: Literal["32", "bf16-mixed", "16-mixed"] | None = None,
     ) -> None:
         """Configure training and start a new run.
 
@@ -225,6 +229,10 @@ class Model:
                 scheduler is stepped with ``val_loss`` (``loss`` without validation).
             scheduler_interval: step the scheduler after every ``"epoch"`` (after
                 validation) or every optimizer ``"step"``.
+            compile: compile the forward pass and loss with ``torch.compile``
+                (falls back to eager execution, with a warning, where it fails).
+            precision: ``"32"`` (default), ``"bf16-mixed"`` (autocast to bfloat16,
+                CPU or CUDA) or ``"16-mixed"`` (float16 with a gradient scaler, CUDA).
 
         Raises:
             ArgumentError: unknown names (the message lists the valid ones).
@@ -262,10 +270,23 @@ class Model:
                 "Expected `scheduler_interval` to be 'epoch' or 'step'. "
                 f"Received: scheduler_interval={scheduler_interval!r}"
             )
+        if not isinstance(compile, bool):
+            raise ArgumentTypeError(
+                f"Expected `compile` to be a bool. Received: compile={compile!r}"
+            )
+        checked_precision = check_precision(precision, self.device)
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
         self._compiled = _Compiled(
-            optimizer, learning_rate, loss_spec, requests, seed, scheduler, scheduler_interval
+            optimizer,
+            learning_rate,
+            loss_spec,
+            requests,
+            seed,
+            scheduler,
+            scheduler_interval,
+            compile,
+            checked_precision,
         )
         self._script_epoch = 0
         self._engine = None
@@ -333,7 +354,7 @@ class Model:
         optimizer = optimizers_mod.build(compiled.optimizer, self._module, compiled.learning_rate)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in compiled.metrics]
         scheduler, monitor = _build_scheduler(compiled.scheduler, optimizer)
-        return loop.Engine(
+        engine = loop.Engine(
             module=self._module,
             device=self.device,
             forward=forward,
@@ -345,7 +366,12 @@ class Model:
             scheduler=scheduler,
             scheduler_per_step=compiled.scheduler_interval == "step",
             scheduler_monitor=monitor,
+            scaler=make_scaler(compiled.precision, self.device),
         )
+        engine.forward_loss = build_forward_loss(
+            engine, precision=compiled.precision, compile=compiled.compile
+        )
+        return engine
 
     def _sample_output(self, sample: Batch) -> Any:
         x2 = tree_map(lambda t: t[:2], sample.x)
@@ -405,6 +431,8 @@ class Model:
                     engine.optimizer.load_state_dict(pending["optimizer"])
                 if pending.get("scheduler") is not None and engine.scheduler is not None:
                     engine.scheduler.load_state_dict(pending["scheduler"])
+                if pending.get("scaler") is not None and engine.scaler is not None:
+                    engine.scaler.load_state_dict(pending["scaler"])
             train = sources[0]
             if (
                 self.run.baseline_loss is None
