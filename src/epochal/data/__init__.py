@@ -34,8 +34,8 @@ def looks_like_batches(data: Any) -> bool:
 def _is_iterable_data(x: Any) -> bool:
     if isinstance(x, (Dataset, DataLoader)) or looks_like_batches(x):
         return True
-    if isinstance(x, (str, bytes, Mapping)) or is_array_tree(x):
-        return False
+    if isinstance(x, (str, bytes, Mapping, list)) or is_array_tree(x):
+        return False  # a plain list is array data (nested numbers), as in Keras
     return isinstance(x, Iterable)
 
 

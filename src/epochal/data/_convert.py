@@ -61,6 +61,10 @@ def _leaf_to_tensor(value: Any, name: str, *, float_dtype: torch.dtype) -> torch
         tensor = value.detach()
     else:
         array = _to_numpy(value, name)
+        if array.ndim == 0:
+            raise DataError(
+                f"Expected `{name}` to be an array with a batch dimension. Received a scalar."
+            )
         if array.dtype.kind not in "biuf":
             raise DataError(
                 f"Expected `{name}` to hold numbers. Received an array of dtype {array.dtype}"
@@ -88,12 +92,14 @@ def _leaf_to_tensor(value: Any, name: str, *, float_dtype: torch.dtype) -> torch
 def as_tensor_tree(value: Any, name: str, *, float_dtype: torch.dtype = torch.float32) -> Tree:
     """Convert an array tree to tensors (on the CPU unless already elsewhere)."""
     if not is_array_tree(value):
-        if (
-            isinstance(value, (list, tuple))
-            and value
-            and all(isinstance(v, (int, float, bool, np.number)) for v in value)
-        ):
-            return _leaf_to_tensor(np.asarray(value), name, float_dtype=float_dtype)
+        if isinstance(value, list) and value:
+            # Nested Python numbers, as Keras accepts them.
+            try:
+                array = np.asarray(value)
+            except ValueError:  # ragged
+                array = np.asarray(0, dtype=object)
+            if array.dtype.kind in "biuf":
+                return _leaf_to_tensor(array, name, float_dtype=float_dtype)
         raise ArgumentTypeError(
             f"Expected `{name}` to be a numpy array, torch tensor, pandas DataFrame/Series, or a "
             f"tuple/dict of those. Received: {name} of type {type(value).__name__}"
