@@ -23,10 +23,11 @@ from epochal.checkpoint import Checkpoint
 from epochal.errors import CheckpointError
 
 if TYPE_CHECKING:
+    from epochal.loop import Engine
     from epochal.metrics import CompiledMetric
     from epochal.model import Model
 
-__all__ = ["Partial", "capture", "restore"]
+__all__ = ["Partial", "capture", "load_engine_state", "restore"]
 
 
 @dataclass
@@ -141,14 +142,8 @@ def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
         )
     module = model.module
     module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
-    engine = model._engine
-    if engine is not None:
-        if state.get("optimizer") is not None:
-            engine.optimizer.load_state_dict(state["optimizer"])
-        if state.get("scheduler") is not None and engine.scheduler is not None:
-            engine.scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler") is not None and engine.scaler is not None:
-            engine.scaler.load_state_dict(state["scaler"])
+    if model._engine is not None:
+        load_engine_state(model._engine, state)
     run.epoch = int(meta["epoch"])
     run.step = int(meta["step"])
     run.stopped = bool(meta["stopped"])
@@ -170,3 +165,13 @@ def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
         run.shown_versions = None
     partial = state.get("partial")
     return Partial.from_state(partial) if partial is not None else None
+
+
+def load_engine_state(engine: Engine, state: dict[str, Any]) -> None:
+    """Optimizer, scheduler and gradient-scaler state from a run checkpoint's ``state``."""
+    if state.get("optimizer") is not None:
+        engine.optimizer.load_state_dict(state["optimizer"])
+    if state.get("scheduler") is not None and engine.scheduler is not None:
+        engine.scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler") is not None and engine.scaler is not None:
+        engine.scaler.load_state_dict(state["scaler"])

@@ -24,7 +24,7 @@ from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
 from epochal._heads import output_activation, split_head
-from epochal._runio import Partial, capture, restore
+from epochal._runio import Partial, capture, load_engine_state, restore
 from epochal._step import Precision, build_forward_loss, check_precision, make_scaler
 from epochal._tree import Tree, call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackList
@@ -427,12 +427,7 @@ class Model:
             self._engine = engine
             pending, self._pending_engine_state = self._pending_engine_state, None
             if pending is not None:
-                if pending.get("optimizer") is not None:
-                    engine.optimizer.load_state_dict(pending["optimizer"])
-                if pending.get("scheduler") is not None and engine.scheduler is not None:
-                    engine.scheduler.load_state_dict(pending["scheduler"])
-                if pending.get("scaler") is not None and engine.scaler is not None:
-                    engine.scaler.load_state_dict(pending["scaler"])
+                load_engine_state(engine, pending)
             train = sources[0]
             if (
                 self.run.baseline_loss is None
