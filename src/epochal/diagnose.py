@@ -75,6 +75,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from epochal._curves import Curve, event_epochs, read_curves
 from epochal.errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["Diagnosis", "Verdict", "diagnose"]
@@ -168,76 +169,6 @@ class Diagnosis:
         return f"{self.summary}\n{self.advice}"
 
 
-@dataclass(frozen=True, eq=False)
-class _Curve:
-    """One logged series: the 0-based epochs it was logged at and its values."""
-
-    key: str
-    epochs: np.ndarray
-    values: np.ndarray
-
-
-def _curves(
-    history: Mapping[str, Sequence[float]], epochs: Mapping[str, Sequence[int]] | None
-) -> dict[str, _Curve]:
-    """Check ``history``/``epochs`` and pair every key's values with its epochs.
-
-    Shared by :mod:`epochal.plot` and :mod:`epochal.report`.
-
-    Raises:
-        ArgumentTypeError: ``history`` or ``epochs`` is not a mapping, or a
-            value is not a sequence of numbers.
-        ArgumentError: lengths differ, or epochs are negative or not increasing.
-    """
-    if not isinstance(history, Mapping):
-        raise ArgumentTypeError(
-            "Expected `history` to be a mapping of key -> list of floats (History.history). "
-            f"Received: history of type {type(history).__name__}"
-        )
-    if epochs is not None and not isinstance(epochs, Mapping):
-        raise ArgumentTypeError(
-            "Expected `epochs` to be None or a mapping of key -> list of epoch indices. "
-            f"Received: epochs of type {type(epochs).__name__}"
-        )
-    curves: dict[str, _Curve] = {}
-    for key, raw in history.items():
-        try:
-            values = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ArgumentTypeError(
-                f"Expected history[{key!r}] to be a sequence of floats. Received: {raw!r:.80}"
-            ) from exc
-        if values.ndim != 1:
-            raise ArgumentError(
-                f"Expected history[{key!r}] to be a flat sequence of floats, one per epoch. "
-                f"Received: an array of shape {values.shape}"
-            )
-        if epochs is None:
-            at = np.arange(len(values), dtype=np.int64)
-        else:
-            if key not in epochs:
-                raise ArgumentError(
-                    f"`epochs` has no entry for history key {key!r}. Expected one list of "
-                    f"epoch indices per history key. Received keys: {sorted(epochs)}"
-                )
-            at = np.asarray(epochs[key])
-            if at.ndim != 1 or len(at) != len(values):
-                raise ArgumentError(
-                    f"Expected epochs[{key!r}] to have one epoch index per value "
-                    f"({len(values)}). Received: {len(at) if at.ndim == 1 else at.shape}"
-                )
-            if len(at) and (
-                at.dtype.kind not in "iu" or at[0] < 0 or bool(np.any(np.diff(at) <= 0))
-            ):
-                raise ArgumentError(
-                    f"Expected epochs[{key!r}] to be increasing 0-based integer epoch "
-                    f"indices. Received: {list(at)[:20]}"
-                )
-            at = at.astype(np.int64)
-        curves[str(key)] = _Curve(str(key), at, values)
-    return curves
-
-
 def lower_is_better(key: str) -> bool | None:
     """Whether a smaller value of ``key`` is better: True for losses and errors,
     False for scores (accuracy, AUC, ...), None for the learning rate."""
@@ -286,7 +217,7 @@ def diagnose(
         >>> print(d.summary)  # doctest: +SKIP
         overfitting since epoch 14: val_loss rose 18% from its minimum while loss fell 31%
     """
-    curves = _curves(history, epochs)
+    curves = read_curves(history, epochs)
     if not isinstance(monitor, str) or lower_is_better(monitor) is not True:
         raise ArgumentError(
             "Expected `monitor` to name a lower-is-better series (a loss or an error metric), "
@@ -400,7 +331,7 @@ def _least_squares(x: np.ndarray, y: np.ndarray) -> tuple[_Trend, np.ndarray]:
     return _Trend(slope, t, _relative(slope, float(np.mean(y))), len(y)), resid
 
 
-def _recent_trend(curve: _Curve) -> _Trend:
+def _recent_trend(curve: Curve) -> _Trend:
     """The trend over the last third of the run, clamped to the TREND_*_POINTS range."""
     n = len(curve.values)
     k = min(n, max(TREND_MIN_POINTS, min(TREND_MAX_POINTS, n // 3)))
@@ -429,7 +360,7 @@ class _Rise:
         )
 
 
-def _rise_after_minimum(curve: _Curve) -> _Rise:
+def _rise_after_minimum(curve: Curve) -> _Rise:
     smooth = _smooth_level(curve.values)
     # Of tied points (a flat bottom) take the one with the lowest value.
     tied = np.flatnonzero(smooth == np.min(smooth))
@@ -472,21 +403,6 @@ def _num(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _event_epochs(events: Mapping[str, Any]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key in ("stopped_epoch", "best_epoch", "restored_epoch"):
-        value = events.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ArgumentError(
-                f"Expected events[{key!r}] to be a 0-based epoch index (int >= 0). "
-                f"Received: {value!r}"
-            )
-        out[key] = int(value)
-    return out
-
-
 def _moved(change: float) -> str:
     """How the training loss moved, for the overfitting summary."""
     if change <= -OVERFIT_TRAIN_TOLERANCE:
@@ -504,13 +420,13 @@ def _events_suffix(ev: Mapping[str, int]) -> str:
 
 
 def _judge(
-    curves: Mapping[str, _Curve],
+    curves: Mapping[str, Curve],
     *,
     monitor: str,
     baseline_loss: float | None,
     events: Mapping[str, Any],
 ) -> Diagnosis:
-    ev = _event_epochs(events)
+    ev = event_epochs(events)
     suffix = _events_suffix(ev)
     train_key = monitor.removeprefix("val_")
     val_key = "val_" + train_key

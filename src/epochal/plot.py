@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from epochal.diagnose import _Curve, _curves, _event_epochs
+from epochal._curves import Curve, event_epochs, read_curves
 from epochal.errors import ArgumentError, ArgumentTypeError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def _import_matplotlib() -> tuple[Any, Any]:
 
 
 def _quantities(
-    curves: Mapping[str, _Curve], metrics: Sequence[str] | str | None, lr_key: str
+    curves: Mapping[str, Curve], metrics: Sequence[str] | str | None, lr_key: str
 ) -> list[str]:
     """The panel names, ``loss`` first: each is a training key and/or its ``val_`` twin."""
     available: list[str] = []
@@ -96,7 +96,7 @@ def _quantities(
     return chosen
 
 
-def _lr_changes(lr: _Curve | None) -> list[int]:
+def _lr_changes(lr: Curve | None) -> list[int]:
     """The 0-based epochs whose learning rate differs from the previous logged one."""
     if lr is None or len(lr.values) < 2:
         return []
@@ -104,7 +104,7 @@ def _lr_changes(lr: _Curve | None) -> list[int]:
     return [int(e) for e in lr.epochs[1:][changed]]
 
 
-def _draw_series(ax: Axes, curve: _Curve, *, label: str, color: str) -> _Curve:
+def _draw_series(ax: Axes, curve: Curve, *, label: str, color: str) -> Curve:
     values = np.where(np.isfinite(curve.values), curve.values, np.nan)
     ax.plot(
         curve.epochs + 1,
@@ -118,7 +118,7 @@ def _draw_series(ax: Axes, curve: _Curve, *, label: str, color: str) -> _Curve:
     return curve
 
 
-def _maybe_log_scale(ax: Axes, series: Sequence[_Curve]) -> None:
+def _maybe_log_scale(ax: Axes, series: Sequence[Curve]) -> None:
     finite = np.concatenate([c.values[np.isfinite(c.values)] for c in series])
     if len(finite) and np.min(finite) > 0 and np.max(finite) / np.min(finite) > LOG_SCALE_RATIO:
         ax.set_yscale("log")
@@ -187,8 +187,8 @@ def plot_history(
         raise ArgumentTypeError(
             f"Expected `events` to be None or a mapping. Received: {type(events).__name__}"
         )
-    ev = _event_epochs(events or {})
-    curves = _curves(history, epochs)
+    ev = event_epochs(events or {})
+    curves = read_curves(history, epochs)
     names = _quantities(curves, metrics, lr_key)
     figure_cls, canvas_cls = _import_matplotlib()
     from matplotlib.ticker import MaxNLocator
@@ -241,7 +241,7 @@ def plot_history(
     return fig
 
 
-def _best_epoch(curve: _Curve) -> int | None:
+def _best_epoch(curve: Curve) -> int | None:
     """The 0-based epoch of the lowest finite value, or None."""
     finite = np.flatnonzero(np.isfinite(curve.values))
     if not len(finite):
@@ -253,7 +253,7 @@ def _mark_events(
     axes: Sequence[Axes],
     *,
     loss_ax: Axes | None,
-    val_loss: _Curve | None,
+    val_loss: Curve | None,
     best: int | None,
     stopped: int | None,
     lr_changes: Sequence[int],
@@ -295,7 +295,7 @@ def _mark_events(
         loss_ax.plot([], [], color=_LR_COLOR, linestyle=":", label="learning rate change")
 
 
-def _draw_lr_panel(ax: Axes, lr: _Curve) -> None:
+def _draw_lr_panel(ax: Axes, lr: Curve) -> None:
     ax.plot(lr.epochs + 1, lr.values, color=_LR_COLOR, drawstyle="steps-mid", linewidth=1.4)
     values = lr.values
     if np.all(np.isfinite(values) & (values > 0)) and values.max() / values.min() >= 10:

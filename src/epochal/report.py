@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from epochal.diagnose import Diagnosis, _Curve, _curves, diagnose, lower_is_better
+from epochal._curves import Curve, read_curves
+from epochal.diagnose import Diagnosis, diagnose, lower_is_better
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.plot import MISSING_MATPLOTLIB, plot_history
 
@@ -110,7 +111,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[in
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _values_rows(curves: Mapping[str, _Curve]) -> list[list[str]]:
+def _values_rows(curves: Mapping[str, Curve]) -> list[list[str]]:
     """Final and best value of each key; best is the min of losses, the max of scores."""
     rows = []
     for key, c in curves.items():
@@ -219,7 +220,7 @@ def write_report(
             "Expected `diagnosis` to be None or an epochal.diagnose.Diagnosis. "
             f"Received: {type(diagnosis).__name__}"
         )
-    curves = _curves(history, epochs)
+    curves = read_curves(history, epochs)
     error = None
     if diagnosis is None:
         try:
