@@ -12,13 +12,19 @@ catches ``torch.sigmoid``/``softmax`` called inside a custom ``forward``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["Head", "output_activation", "split_head"]
+from epochal._tree import call_module
+from epochal.errors import ArgumentError
+from epochal.losses import LossSpec
+
+__all__ = ["Head", "LossForm", "loss_form", "output_activation", "split_head"]
 
 Forward = Callable[[Any], Any]
 
@@ -80,3 +86,61 @@ def output_activation(output: Any) -> str | None:
     if node.startswith("SoftmaxBackward"):
         return "softmax"
     return None
+
+
+@dataclass(frozen=True)
+class LossForm:
+    """How a cross-entropy is computed for a model: on logits or on probabilities."""
+
+    forward: Forward  # the training forward: stops before a removed final activation
+    logits: bool
+    metric_input: Callable[[Any], Any] | None  # logits -> probabilities for the metrics
+
+
+def _activation_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if name == "sigmoid":
+        return torch.sigmoid
+    return lambda t: torch.softmax(t, dim=-1)
+
+
+def loss_form(module: nn.Module, out: Any, spec: LossSpec) -> LossForm:
+    """Decide, from the module and a sample output ``out``, how ``spec`` is computed.
+
+    See `epochal.losses` for the rule. Raises `ArgumentError` when an explicit
+    ``from_logits=True`` contradicts a sigmoid/softmax output, and warns when
+    ``from_logits=False`` meets outputs outside [0, 1].
+    """
+
+    def full_forward(x: Any) -> Any:
+        return call_module(module, x)
+
+    if not spec.is_cross_entropy:
+        return LossForm(full_forward, False, None)
+    head = split_head(module)
+    if head is not None and head.softmax_dim not in (None, -1, out.ndim - 1):
+        head = None  # softmax over another axis than the classes: keep it
+    if head is not None:
+        return LossForm(head.pre, True, _activation_fn(head.activation))
+    activation = output_activation(out)
+    if activation is not None:
+        if spec.from_logits is True:
+            raise ArgumentError(
+                f"The loss says from_logits=True, but the model's output comes from a "
+                f"{activation}. Drop the final {activation} or use from_logits=False"
+            )
+        return LossForm(full_forward, False, None)
+    if spec.from_logits is not False:
+        return LossForm(
+            full_forward, True, _activation_fn("sigmoid" if spec.kind == "binary" else "softmax")
+        )
+    if isinstance(out, torch.Tensor):
+        low, high = float(out.detach().min()), float(out.detach().max())
+        if low < 0.0 or high > 1.0:
+            warnings.warn(
+                "The loss treats the model's outputs as probabilities (from_logits=False), "
+                f"but they range over [{low:.3g}, {high:.3g}]: they look like logits. Use "
+                "from_logits=True, or the loss by name, which detects logits",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+    return LossForm(full_forward, False, None)

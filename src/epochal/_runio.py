@@ -13,13 +13,15 @@ What a run checkpoint holds (see `epochal.checkpoint` for the file format):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from epochal.callbacks.history import History
-from epochal.checkpoint import Checkpoint
+from epochal.checkpoint import Checkpoint, CheckpointDir, load_checkpoint
 from epochal.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from epochal.metrics import CompiledMetric
     from epochal.model import Model
 
-__all__ = ["Partial", "capture", "load_engine_state", "restore"]
+__all__ = ["Partial", "capture", "load_engine_state", "read_checkpoint", "restore"]
 
 
 @dataclass
@@ -175,3 +177,14 @@ def load_engine_state(engine: Engine, state: dict[str, Any]) -> None:
         engine.scheduler.load_state_dict(state["scheduler"])
     if state.get("scaler") is not None and engine.scaler is not None:
         engine.scaler.load_state_dict(state["scaler"])
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """A checkpoint directory, or the newest intact one in a ``checkpoint_dir``."""
+    root = Path(path)
+    if (root / "manifest.json").exists():
+        return load_checkpoint(root)
+    latest = CheckpointDir(root).latest() if root.is_dir() else None
+    if latest is None:
+        raise CheckpointError(f"No intact epochal checkpoint at {root}")
+    return latest

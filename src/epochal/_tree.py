@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from epochal.errors import ArgumentTypeError
+
 Tree = Any  # a tensor, or a tuple/list/dict of trees
 
 
@@ -49,3 +51,29 @@ def to_device(tree: Tree, device: torch.device) -> Tree:
     return tree_map(
         lambda t: t.to(device, non_blocking=True) if isinstance(t, torch.Tensor) else t, tree
     )
+
+
+def concat_batches(outputs: list[Any]) -> Any:
+    first = outputs[0]
+    if isinstance(first, torch.Tensor):
+        return torch.cat([o.detach() for o in outputs], dim=0)
+    if isinstance(first, dict):
+        return {k: concat_batches([o[k] for o in outputs]) for k in first}
+    if isinstance(first, (tuple, list)):
+        return type(first)(concat_batches([o[i] for o in outputs]) for i in range(len(first)))
+    raise ArgumentTypeError(
+        f"predict: the module returned a {type(first).__name__}; expected tensors, or a "
+        "tuple/dict of tensors"
+    )
+
+
+def all_tensors(x: Any) -> bool:
+    if isinstance(x, torch.Tensor):
+        return True
+    if isinstance(x, (tuple, list, dict)) and x:
+        return all(isinstance(leaf, torch.Tensor) for leaf in leaves(x))
+    return False
+
+
+def leaf_device(x: Tree) -> torch.device:
+    return first_leaf(x).device

@@ -35,12 +35,12 @@ def report(run_dir: str | Path, output: str | Path | None = None) -> tuple[Path,
     The report goes to ``output``, by default ``report.html`` inside ``run_dir``
     (beside the checkpoint when ``run_dir`` is a checkpoint itself).
     """
+    from epochal._runio import read_checkpoint
     from epochal.callbacks.history import History
-    from epochal.model import _read_checkpoint
     from epochal.report import write_report
 
     root = Path(run_dir)
-    ckpt = _read_checkpoint(root)
+    ckpt = read_checkpoint(root)
     meta = ckpt.meta
     history = History.from_dict(meta.get("history") or {})
     diagnosis = history.diagnose()

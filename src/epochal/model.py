@@ -23,23 +23,31 @@ from epochal import loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
-from epochal._heads import output_activation, split_head
-from epochal._runio import Partial, capture, load_engine_state, restore
+from epochal._args import check_callbacks, check_positive_int, check_validation_freq, check_verbose
+from epochal._heads import loss_form
+from epochal._runio import Partial, capture, load_engine_state, read_checkpoint, restore
 from epochal._step import Precision, build_forward_loss, check_precision, make_scaler
-from epochal._tree import Tree, call_module, first_leaf, leaves, tree_map
+from epochal._tree import (
+    all_tensors,
+    call_module,
+    concat_batches,
+    first_leaf,
+    leaf_device,
+    tree_map,
+)
 from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
-from epochal.checkpoint import Checkpoint, CheckpointDir, load_checkpoint, save_checkpoint
+from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
 from epochal.data import (
     ArraySource,
     Batch,
     IterableSource,
     Source,
     apply_class_weight,
-    looks_like_batches,
     make_source,
     split_arrays,
+    validation_source,
 )
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
 from epochal.run import RunState, derive_seed, owned_rng, seeded_rng
@@ -60,41 +68,6 @@ class _Compiled:
     scheduler_interval: Literal["epoch", "step"] = "epoch"
     compile: bool = False
     precision: Precision = "32"
-
-
-def _check_positive_int(name: str, value: Any, *, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ArgumentError(f"Expected `{name}` to be a positive int. Received: {name}={value!r}")
-
-
-def _check_verbose(verbose: Any) -> int:
-    if verbose == "auto":
-        return 1
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ArgumentError(
-            f"Expected `verbose` to be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}"
-        )
-    return int(verbose)
-
-
-def _check_callbacks(callbacks: Any) -> list[Callback]:
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, Callback):
-        callbacks = [callbacks]
-    if not isinstance(callbacks, (list, tuple)):
-        raise ArgumentTypeError(
-            f"Expected `callbacks` to be a list of Callback instances. Received: {type(callbacks).__name__}"
-        )
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise ArgumentTypeError(
-                "Expected every entry of `callbacks` to be an epochal Callback instance. "
-                f"Received: {cb!r} of type {type(cb).__name__}"
-            )
-    return list(callbacks)
 
 
 def _default_device() -> torch.device:
@@ -314,52 +287,17 @@ class Model:
             self._module.train(was_training)
         self._input_shape = tuple(first_leaf(x2).shape[1:])
 
-        def full_forward(x: Any) -> Any:
-            return call_module(self._module, x)
-
-        forward: Callable[[Any], Any] = full_forward
-        metric_input: Callable[[Any], Any] | None = None
-        logits = False
-        if spec.is_cross_entropy:
-            head = split_head(self._module)
-            if head is not None and head.softmax_dim not in (None, -1, out.ndim - 1):
-                head = None  # softmax over another axis than classes: keep it
-            activation = output_activation(out)
-            if head is not None:
-                forward, logits = head.pre, True
-                metric_input = _activation_fn(head.activation)
-            elif activation is not None:
-                if spec.from_logits is True:
-                    raise ArgumentError(
-                        f"The loss says from_logits=True, but the model's output comes from a "
-                        f"{activation}. Drop the final {activation} or use from_logits=False"
-                    )
-                logits = False
-            elif spec.from_logits is False:
-                logits = False
-            else:
-                logits = True
-                metric_input = _activation_fn("sigmoid" if spec.kind == "binary" else "softmax")
-        if spec.is_cross_entropy and not logits and isinstance(out, torch.Tensor):
-            low, high = float(out.detach().min()), float(out.detach().max())
-            if low < 0.0 or high > 1.0:
-                warnings.warn(
-                    f"The loss treats the model's outputs as probabilities (from_logits=False), "
-                    f"but they range over [{low:.3g}, {high:.3g}]: they look like logits. Use "
-                    "from_logits=True, or the loss by name, which detects logits",
-                    RuntimeWarning,
-                    stacklevel=4,
-                )
-        loss_fn = losses_mod.build_loss(spec, logits=logits)
+        form = loss_form(self._module, out, spec)
+        loss_fn = losses_mod.build_loss(spec, logits=form.logits)
         optimizer = optimizers_mod.build(compiled.optimizer, self._module, compiled.learning_rate)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in compiled.metrics]
-        scheduler, monitor = _build_scheduler(compiled.scheduler, optimizer)
+        scheduler, monitor = optimizers_mod.build_scheduler(compiled.scheduler, optimizer)
         engine = loop.Engine(
             module=self._module,
             device=self.device,
-            forward=forward,
+            forward=form.forward,
             loss_fn=loss_fn,
-            metric_input=metric_input,
+            metric_input=form.metric_input,
             optimizer=optimizer,
             train_metrics=train_metrics,
             eval_metrics=[m.clone() for m in train_metrics],
@@ -504,11 +442,11 @@ class Model:
         """
         self._require_compiled("fit")
         batch_size_given = batch_size is not None
-        _check_positive_int("batch_size", batch_size)
+        check_positive_int("batch_size", batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ArgumentError(f"Expected `epochs` to be an int >= 0. Received: epochs={epochs!r}")
-        verbose_level = _check_verbose(verbose)
-        user_callbacks = _check_callbacks(callbacks)
+        verbose_level = check_verbose(verbose)
+        user_callbacks = check_callbacks(callbacks)
         if (
             isinstance(validation_split, bool)
             or not isinstance(validation_split, (int, float))
@@ -541,12 +479,12 @@ class Model:
                     "With `initial_epoch`, `epochs` is the index of the final epoch (Keras), so it "
                     f"must be >= initial_epoch. Received: epochs={epochs}, initial_epoch={initial_epoch}"
                 )
-        _check_positive_int("steps_per_epoch", steps_per_epoch)
-        _check_positive_int("validation_steps", validation_steps)
-        _check_positive_int("validation_batch_size", validation_batch_size)
-        freq = _check_validation_freq(validation_freq)
-        _check_positive_int("checkpoint_steps", checkpoint_steps)
-        _check_positive_int("keep_checkpoints", keep_checkpoints)
+        check_positive_int("steps_per_epoch", steps_per_epoch)
+        check_positive_int("validation_steps", validation_steps)
+        check_positive_int("validation_batch_size", validation_batch_size)
+        freq = check_validation_freq(validation_freq)
+        check_positive_int("checkpoint_steps", checkpoint_steps)
+        check_positive_int("keep_checkpoints", keep_checkpoints)
         if checkpoint_steps is not None and checkpoint_dir is None:
             raise ArgumentError(
                 "`checkpoint_steps` needs `checkpoint_dir`. Received: checkpoint_steps="
@@ -568,7 +506,7 @@ class Model:
             )
         val: Source | None = None
         if validation_data is not None:
-            val = _validation_source(
+            val = validation_source(
                 validation_data, self.device, validation_batch_size or bs, check_finite
             )
         elif validation_split:
@@ -721,7 +659,7 @@ class Model:
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Load weights saved by `save_weights` or `save` (checksums verified first)."""
-        ckpt = _read_checkpoint(path)
+        ckpt = read_checkpoint(path)
         try:
             self._module.load_state_dict({k: v.to(self.device) for k, v in ckpt.weights.items()})
         except RuntimeError as exc:
@@ -749,7 +687,7 @@ class Model:
         Raises:
             CheckpointError: no intact checkpoint at ``path``.
         """
-        ckpt = _read_checkpoint(path)
+        ckpt = read_checkpoint(path)
         model = cls(module, device=device)
         description = ckpt.meta.get("compile") or {}
         if compile_kwargs:
@@ -876,10 +814,10 @@ class Model:
             form: the loss alone without metrics, else ``[loss, *metrics]``.
         """
         self._require_compiled("evaluate")
-        _check_positive_int("batch_size", batch_size)
-        _check_positive_int("steps", steps)
-        verbose_level = _check_verbose(verbose)
-        user_callbacks = _check_callbacks(callbacks)
+        check_positive_int("batch_size", batch_size)
+        check_positive_int("steps", steps)
+        verbose_level = check_verbose(verbose)
+        user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, y, sample_weight, device=self.device, batch_size=bs)
         engine = self._prepare([source], "evaluate")
@@ -912,10 +850,10 @@ class Model:
         Outputs are what the module returns (probabilities for a model ending
         in sigmoid/softmax, logits otherwise), batch by batch in eval mode.
         """
-        _check_positive_int("batch_size", batch_size)
-        _check_positive_int("steps", steps)
-        verbose_level = _check_verbose(verbose)
-        user_callbacks = _check_callbacks(callbacks)
+        check_positive_int("batch_size", batch_size)
+        check_positive_int("steps", steps)
+        verbose_level = check_verbose(verbose)
+        user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
         cb_list: list[Callback] = list(user_callbacks)
@@ -932,9 +870,9 @@ class Model:
         callback_list.on_predict_end()
         if not outputs:
             raise ArgumentError("predict received no data: `x` produced no batches")
-        result = _concat(outputs)
-        if _returns_tensors(x):
-            target = _input_device(x)
+        result = concat_batches(outputs)
+        if all_tensors(x):
+            target = leaf_device(x)
             return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)
         return tree_map(lambda t: t.cpu().numpy() if isinstance(t, torch.Tensor) else t, result)
 
@@ -994,100 +932,3 @@ class Model:
         text = summarize(self._module, self._input_shape)
         (print_fn or print)(text)
         return text
-
-
-def _read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """A checkpoint directory, or the newest intact one in a ``checkpoint_dir``."""
-    root = Path(path)
-    if (root / "manifest.json").exists():
-        return load_checkpoint(root)
-    latest = CheckpointDir(root).latest() if root.is_dir() else None
-    if latest is None:
-        raise CheckpointError(f"No intact epochal checkpoint at {root}")
-    return latest
-
-
-def _build_scheduler(spec: Any, optimizer: torch.optim.Optimizer) -> tuple[Any, str | None]:
-    """The LR scheduler for ``optimizer`` from a factory or an instance."""
-    if spec is None:
-        return None, None
-    scheduler = spec if hasattr(spec, "step") and not isinstance(spec, type) else spec(optimizer)
-    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
-        raise ArgumentError(
-            "The scheduler instance drives another optimizer than the model's. Pass a factory "
-            "such as lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10)"
-        )
-    if not hasattr(scheduler, "step") or not hasattr(scheduler, "state_dict"):
-        raise ArgumentTypeError(
-            f"Expected the scheduler factory to return an LR scheduler. Received: {type(scheduler).__name__}"
-        )
-    return scheduler, None
-
-
-def _activation_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    if name == "sigmoid":
-        return torch.sigmoid
-    return lambda t: torch.softmax(t, dim=-1)
-
-
-def _check_validation_freq(freq: Any) -> int | list[int]:
-    if isinstance(freq, int) and not isinstance(freq, bool) and freq > 0:
-        return freq
-    if isinstance(freq, (list, tuple)) and all(
-        isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in freq
-    ):
-        return list(freq)
-    raise ArgumentError(
-        "Expected `validation_freq` to be a positive int or a list of positive ints (1-based "
-        f"epochs). Received: validation_freq={freq!r}"
-    )
-
-
-def _validation_source(
-    data: Any, device: torch.device, batch_size: int, check_finite: bool
-) -> Source:
-    if isinstance(data, (tuple, list)) and not looks_like_batches(data):
-        if len(data) not in (2, 3):
-            raise ArgumentError(
-                "Expected `validation_data` to be (x_val, y_val) or (x_val, y_val, sample_weight). "
-                f"Received a {type(data).__name__} of length {len(data)}"
-            )
-        return make_source(
-            *data,
-            device=device,
-            batch_size=batch_size,
-            names=("validation_data x", "validation_data y", "validation_data sample_weight"),
-            check_finite_values=check_finite,
-        )
-    return make_source(
-        data,
-        device=device,
-        batch_size=batch_size,
-        names=("validation_data", "validation_data y", "validation_data sample_weight"),
-    )
-
-
-def _concat(outputs: list[Any]) -> Any:
-    first = outputs[0]
-    if isinstance(first, torch.Tensor):
-        return torch.cat([o.detach() for o in outputs], dim=0)
-    if isinstance(first, dict):
-        return {k: _concat([o[k] for o in outputs]) for k in first}
-    if isinstance(first, (tuple, list)):
-        return type(first)(_concat([o[i] for o in outputs]) for i in range(len(first)))
-    raise ArgumentTypeError(
-        f"predict: the module returned a {type(first).__name__}; expected tensors, or a "
-        "tuple/dict of tensors"
-    )
-
-
-def _returns_tensors(x: Any) -> bool:
-    if isinstance(x, torch.Tensor):
-        return True
-    if isinstance(x, (tuple, list, dict)) and x:
-        return all(isinstance(leaf, torch.Tensor) for leaf in leaves(x))
-    return False
-
-
-def _input_device(x: Tree) -> torch.device:
-    return first_leaf(x).device

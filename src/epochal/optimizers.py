@@ -15,7 +15,7 @@ from torch import nn
 
 from epochal.errors import ArgumentError, ArgumentTypeError
 
-__all__ = ["OPTIMIZERS", "build", "check"]
+__all__ = ["OPTIMIZERS", "build", "build_scheduler", "check"]
 
 # name -> (class, Keras default learning rate, extra Keras defaults)
 _REGISTRY: dict[str, tuple[Any, float, dict[str, Any]]] = {
@@ -98,3 +98,20 @@ def build(
         for group in built.param_groups:
             group["lr"] = float(learning_rate)
     return built
+
+
+def build_scheduler(spec: Any, optimizer: torch.optim.Optimizer) -> tuple[Any, str | None]:
+    """The LR scheduler for ``optimizer`` from a factory or an instance."""
+    if spec is None:
+        return None, None
+    scheduler = spec if hasattr(spec, "step") and not isinstance(spec, type) else spec(optimizer)
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ArgumentError(
+            "The scheduler instance drives another optimizer than the model's. Pass a factory "
+            "such as lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10)"
+        )
+    if not hasattr(scheduler, "step") or not hasattr(scheduler, "state_dict"):
+        raise ArgumentTypeError(
+            f"Expected the scheduler factory to return an LR scheduler. Received: {type(scheduler).__name__}"
+        )
+    return scheduler, None

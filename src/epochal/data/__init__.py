@@ -23,6 +23,7 @@ __all__ = [
     "looks_like_batches",
     "make_source",
     "split_arrays",
+    "validation_source",
 ]
 
 
@@ -207,3 +208,27 @@ def first_batch(source: Source, k: int = 2) -> Batch | None:
 
 def tree_float(tree: Tree) -> Tree:
     return tree_map(lambda t: t.float() if t.is_floating_point() else t, tree)
+
+
+def validation_source(
+    data: Any, device: torch.device, batch_size: int, check_finite: bool
+) -> Source:
+    if isinstance(data, (tuple, list)) and not looks_like_batches(data):
+        if len(data) not in (2, 3):
+            raise ArgumentError(
+                "Expected `validation_data` to be (x_val, y_val) or (x_val, y_val, sample_weight). "
+                f"Received a {type(data).__name__} of length {len(data)}"
+            )
+        return make_source(
+            *data,
+            device=device,
+            batch_size=batch_size,
+            names=("validation_data x", "validation_data y", "validation_data sample_weight"),
+            check_finite_values=check_finite,
+        )
+    return make_source(
+        data,
+        device=device,
+        batch_size=batch_size,
+        names=("validation_data", "validation_data y", "validation_data sample_weight"),
+    )
