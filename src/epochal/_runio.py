@@ -26,7 +26,6 @@ from epochal.errors import CheckpointError
 
 if TYPE_CHECKING:
     from epochal.loop import Engine
-    from epochal.metrics import CompiledMetric
     from epochal.model import Model
 
 __all__ = ["Partial", "capture", "load_engine_state", "read_checkpoint", "restore"]
@@ -60,26 +59,6 @@ class Partial:
             int(state["seen"]),
             list(state["metrics"]),
         )
-
-
-def metric_state(metric: CompiledMetric) -> dict[str, Any]:
-    """A torchmetrics metric's accumulated state (tensors or lists of tensors), copied."""
-    out: dict[str, Any] = {}
-    for name in metric.metric._defaults:
-        value = getattr(metric.metric, name)
-        out[name] = (
-            [v.detach().clone() for v in value]
-            if isinstance(value, list)
-            else value.detach().clone()
-        )
-    return out
-
-
-def load_metric_state(metric: CompiledMetric, state: dict[str, Any]) -> None:
-    for name, value in state.items():
-        setattr(metric.metric, name, value)
-    metric.metric._update_count = 1  # torchmetrics warns on compute() before any update
-    metric.metric._computed = None
 
 
 def capture(

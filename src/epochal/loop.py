@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from epochal._runio import Partial, load_metric_state, metric_state
+from epochal._runio import Partial
 from epochal._step import ForwardLoss
 from epochal._tree import call_module
 from epochal.callbacks.base import CallbackList
@@ -149,7 +149,7 @@ def train_epoch(
         start, seen = resume.batch, resume.seen
         loss_sum.copy_(resume.loss_sum)
         for metric, state in zip(metrics, resume.metric_states, strict=True):
-            load_metric_state(metric, state)
+            metric.load_state(state)
     callbacks = plan.callbacks
     wants_begin = callbacks.wants("on_train_batch_begin")
     wants_end = callbacks.wants("on_train_batch_end")
@@ -173,7 +173,7 @@ def train_epoch(
             if wants_end:
                 callbacks.batch_hook("on_train_batch_end", i, running)
         if every is not None and run.step % every == 0 and plan.checkpoint is not None:
-            states = [metric_state(m) for m in metrics]
+            states = [m.state() for m in metrics]
             plan.checkpoint(Partial(epoch, i + 1, loss_sum, seen, states))
         if model.stop_training:
             break
