@@ -126,11 +126,14 @@ def train_step(
 
 
 def _update_metrics(engine: Engine, metrics: list[CompiledMetric], out: Any, y: Any) -> None:
-    if not metrics:
-        return
-    preds = engine.metric_input(out) if engine.metric_input is not None else out
+    probs = None
     for metric in metrics:
-        metric.update(preds, y)
+        if engine.metric_input is None or metric.takes_logits:
+            metric.update(out, y)
+        else:
+            if probs is None:  # logits -> probabilities once, for the metrics needing them
+                probs = engine.metric_input(out)
+            metric.update(probs, y)
 
 
 def train_epoch(

@@ -81,9 +81,12 @@ MetricImpl = torchmetrics.Metric | SumMetric
 
 class BinaryAccuracy(SumMetric):
     higher_is_better = True
+    threshold = 0.5  # 0.0 when it is given logits
 
     def update(self, preds: Tensor, target: Tensor) -> None:
-        hits = (preds > 0.5) == (target.reshape(preds.shape) > 0.5)
+        if target.shape != preds.shape:
+            target = target.reshape(preds.shape)
+        hits = (preds > self.threshold) == (target > 0.5)
         self.total += hits.sum()
         self.count += hits.numel()
 
@@ -276,6 +279,17 @@ class CompiledMetric:
         self.direction = direction
         self.metric = metric
         self.task = task
+        #: fed logits directly (accuracy needs no sigmoid/softmax: a threshold
+        #: at 0 or an argmax gives the same answer, without the extra kernel)
+        self.takes_logits = False
+
+    def accept_logits(self) -> None:
+        """Take logits rather than probabilities, if the result does not change."""
+        if isinstance(self.metric, BinaryAccuracy):
+            self.metric.threshold = 0.0
+            self.takes_logits = True
+        elif isinstance(self.metric, MulticlassAccuracy):
+            self.takes_logits = True
 
     def update(self, preds: Tensor, target: Tensor) -> None:
         if self.task == "binary" and not isinstance(self.metric, BinaryAccuracy):
@@ -295,7 +309,9 @@ class CompiledMetric:
         self.metric.reset()
 
     def clone(self) -> CompiledMetric:
-        return CompiledMetric(self.name, self.direction, self.metric.clone(), self.task)
+        out = CompiledMetric(self.name, self.direction, self.metric.clone(), self.task)
+        out.takes_logits = self.takes_logits
+        return out
 
     def state(self) -> dict[str, Any]:
         """The accumulated state (tensors or lists of tensors), copied: for step checkpoints."""

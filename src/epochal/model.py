@@ -291,6 +291,9 @@ class Model:
         loss_fn = losses_mod.build_loss(spec, logits=form.logits)
         optimizer = optimizers_mod.build(compiled.optimizer, self._module, compiled.learning_rate)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in compiled.metrics]
+        if form.metric_input is not None:
+            for metric in train_metrics:
+                metric.accept_logits()
         scheduler, monitor = optimizers_mod.build_scheduler(compiled.scheduler, optimizer)
         engine = loop.Engine(
             module=self._module,
@@ -633,8 +636,9 @@ class Model:
             ckdir.save(f"epoch-{run.epoch:06d}", weights=weights, state=state, meta=meta)
         history = run.history.slice(first, last)
         history.params = params
-        if verbose_level:
-            # One line reading the whole run's curves (see epochal.diagnose).
+        if verbose_level and (run.epoch - start > 1 or run.stopped):
+            # One line reading the whole run's curves (see epochal.diagnose); not after
+            # every call of a fit(epochs=1) loop, where it would repeat itself.
             print(run.history.diagnose().summary)
         return history
 

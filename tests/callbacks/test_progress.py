@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 
@@ -47,13 +48,34 @@ def test_verbose_two_is_one_line_per_epoch_even_in_a_terminal():
     assert "\r" not in out.getvalue()
 
 
+class Slow(ep.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(0.04)
+
+
 def test_terminal_gets_a_live_tqdm_bar_with_metrics():
     out = Terminal()
-    fit_with(out, verbose=1)
+    model = ep.Model(mlp(), device="cpu")
+    model.compile(optimizer="adam", loss="bce", metrics=["accuracy"], seed=0)
+    model.fit(
+        X,
+        Y,
+        epochs=2,
+        verbose=0,
+        validation_split=0.2,
+        callbacks=[Slow(), ProgbarLogger(1, stream=out)],
+    )
     text = out.getvalue()
     assert "\r" in text  # tqdm redraws in place
     assert "Epoch 1/2" in text and "Epoch 2/2" in text
-    assert "5/5" in text and "val_accuracy" in text
+    assert "5/5" in text and "val_accuracy" in text and "step/s" in text
+
+
+def test_epochs_shorter_than_a_refresh_get_one_line_even_in_a_terminal():
+    out = Terminal()
+    fit_with(out, verbose=1)
+    lines = out.getvalue().splitlines()
+    assert [line.split(" - ")[0] for line in lines] == ["Epoch 1/2", "Epoch 2/2"]
 
 
 def test_fit_verbose_zero_prints_nothing(capsys):

@@ -63,6 +63,8 @@ class ProgbarLogger(Callback):
         self._steps: int | None = None
         self._epochs = 0
         self._mode = "fit"
+        self._desc: str | None = None
+        self._total: int | None = None
 
     @property
     def stream(self) -> TextIO:
@@ -72,17 +74,21 @@ class ProgbarLogger(Callback):
         return self.verbose == 1 and _interactive(self.stream)
 
     def _open_bar(self, desc: str | None, total: int | None) -> None:
+        # The tqdm bar itself is made only once the epoch has run REFRESH_SECONDS:
+        # building and closing one costs about half a millisecond, more than a
+        # whole short epoch, which just gets its final line.
         self._seen = 0
         self._start = self._last = time.monotonic()
-        if not self._live():
-            return
+        self._desc, self._total = desc, total
+
+    def _make_bar(self) -> None:
         if "ipykernel" in sys.modules:
             from tqdm.auto import tqdm
         else:
             from tqdm import tqdm
         self._bar = tqdm(
-            total=total,
-            desc=desc,
+            total=self._total,
+            desc=self._desc,
             unit="step",
             file=self.stream,
             leave=True,
@@ -92,12 +98,14 @@ class ProgbarLogger(Callback):
 
     def _advance(self, logs: Mapping[str, Any] | None) -> None:
         self._seen += 1
-        if self._bar is None:
-            return
         now = time.monotonic()
         if now - self._last < REFRESH_SECONDS:
             return
         self._last = now
+        if self._bar is None:
+            if not self._live():
+                return
+            self._make_bar()
         self._bar.update(self._seen - self._bar.n)
         if logs:
             self._bar.set_postfix_str(_format_logs(logs), refresh=False)
