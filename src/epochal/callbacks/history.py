@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -91,11 +92,13 @@ class History(Callback):
         """The epochs ``start <= epoch < stop`` of this history, as a new `History`."""
         out = History()
         for key, values in self.history.items():
-            for epoch, value in zip(self.epochs_by_key[key], values, strict=True):
-                if start <= epoch < stop:
-                    out.history.setdefault(key, []).append(value)
-                    out.epochs_by_key.setdefault(key, []).append(epoch)
-        out.epoch = [e for e in self.epoch if start <= e < stop]
+            epochs = self.epochs_by_key[key]  # increasing: bisect, do not scan the run
+            lo, hi = bisect.bisect_left(epochs, start), bisect.bisect_left(epochs, stop)
+            if hi > lo:
+                out.history[key] = values[lo:hi]
+                out.epochs_by_key[key] = epochs[lo:hi]
+        lo, hi = bisect.bisect_left(self.epoch, start), bisect.bisect_left(self.epoch, stop)
+        out.epoch = self.epoch[lo:hi]
         out.events = dict(self.events)
         out.baseline_loss = self.baseline_loss
         return out

@@ -96,16 +96,27 @@ class ArraySource:
         steps = self.steps(batch_size)
         stop = steps if limit is None else min(steps, start + limit)
         x, y, sw, n = self.x, self.y, self.sample_weight, self.n
+        plain = isinstance(x, torch.Tensor) and (y is None or isinstance(y, torch.Tensor))
         for i in range(start, stop):
             lo = i * batch_size
             hi = min(lo + batch_size, n)
+            if plain and order is not None:
+                # The common case, kept free of per-batch Python objects: this
+                # runs once per step.
+                idx = order[lo:hi]
+                yield Batch(
+                    x.index_select(0, idx),
+                    None if y is None else y.index_select(0, idx),
+                    None if sw is None else sw.index_select(0, idx),
+                    hi - lo,
+                )
+                continue
             pick: Callable[[torch.Tensor], torch.Tensor]
             if order is None:
                 # Contiguous slices are views: no copy at all.
                 pick = operator.itemgetter(slice(lo, hi))
             else:
                 pick = functools.partial(_select, index=order[lo:hi])
-
             xb = pick(x) if isinstance(x, torch.Tensor) else tree_map(pick, x)
             yb = (
                 None
