@@ -1,0 +1,207 @@
+"""The two runners: a hand-written fast PyTorch loop, and epochal.
+
+Both train one workload once from a module built from the same seed, with
+the same optimizer, on the same device-resident tensors, and see the same
+batches: epoch ``e`` is shuffled by the permutation epochal uses,
+``torch.randperm(n, generator=Generator(device).manual_seed(derive_seed(seed,
+"shuffle", e)))``. For dropout-free models their final weights therefore
+agree (bitwise on the CPU), which is what the tests check.
+
+What is timed: for the hand loop, building the optimizer and the epoch loop;
+for epochal, ``Model(...)``, ``compile`` and every ``fit`` call. Building the
+module and making the data are outside the clock, for both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import epochal as ep
+from bench.workloads import Data, Workload, make_optimizer
+from epochal.run import derive_seed
+
+__all__ = [
+    "NullTTY",
+    "RunResult",
+    "build_module",
+    "epoch_order",
+    "epochal_run",
+    "hand_run",
+    "synchronize",
+]
+
+
+@dataclass
+class RunResult:
+    """One timed training run.
+
+    Attributes:
+        seconds: wall-clock time of the timed part (see the module docstring).
+        steps: optimizer steps taken.
+        history: per-epoch values by key (``loss``, ``accuracy``, ``val_loss``,
+            ``val_accuracy``), as epochal's ``History`` names them.
+        state: the final weights (``state_dict`` on the CPU).
+    """
+
+    seconds: float
+    steps: int
+    history: dict[str, list[float]]
+    state: dict[str, Tensor]
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1e3 * self.seconds / max(self.steps, 1)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so a clock read means the work is done."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def build_module(
+    workload: Workload, *, with_head: bool, seed: int, device: torch.device
+) -> nn.Module:
+    """The workload's module, initialized from ``torch.manual_seed(seed)``, on ``device``."""
+    torch.manual_seed(seed)
+    return workload.make_module(with_head).to(device)
+
+
+def epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> Tensor:
+    """The sample order of ``epoch``: the same permutation epochal's run makes."""
+    gen = torch.Generator(device=device).manual_seed(derive_seed(seed, "shuffle", epoch))
+    return torch.randperm(n, generator=gen, device=device)
+
+
+def _final_state(module: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+# -- the hand-written loop -------------------------------------------------------
+def hand_run(
+    workload: Workload, data: Data, module: nn.Module, *, seed: int, device: torch.device
+) -> RunResult:
+    """Train ``module`` (logits out) the way a careful PyTorch user writes it by hand.
+
+    Tensors already on the device, one ``randperm`` per epoch, batches cut by
+    index, ``zero_grad(set_to_none=True)``, the loss and hit counts summed on
+    the device, and one host sync per epoch to read them.
+    """
+    x, y, x_val, y_val = workload.split(data)
+    n, bs = x.shape[0], workload.batch_size
+    binary = workload.task == "binary"
+    loss_fn = F.binary_cross_entropy_with_logits if binary else F.cross_entropy
+
+    def hits(logits: Tensor, target: Tensor) -> Tensor:
+        if binary:
+            return ((logits > 0) == (target > 0.5)).sum()
+        return (logits.argmax(dim=1) == target).sum()
+
+    history: dict[str, list[float]] = {}
+    synchronize(device)
+    start = time.perf_counter()
+    optimizer = make_optimizer(module.parameters())
+    for epoch in range(workload.epochs):
+        module.train()
+        order = epoch_order(seed, epoch, n, device)
+        loss_sum = torch.zeros((), device=device)
+        hit_sum = torch.zeros((), dtype=torch.long, device=device)
+        for lo in range(0, n, bs):
+            index = order[lo : lo + bs]
+            xb, yb = x[index], y[index]
+            logits = module(xb)
+            loss = loss_fn(logits, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum.add_(loss.detach(), alpha=index.shape[0])
+            if workload.tracks_accuracy:
+                hit_sum += hits(logits.detach(), yb)
+        logs = {"loss": loss_sum / n}
+        if workload.tracks_accuracy:
+            logs["accuracy"] = hit_sum / n
+        if x_val is not None and y_val is not None:
+            module.eval()
+            val_loss = torch.zeros((), device=device)
+            val_hits = torch.zeros((), dtype=torch.long, device=device)
+            n_val = x_val.shape[0]
+            with torch.no_grad():
+                for lo in range(0, n_val, bs):
+                    xb, yb = x_val[lo : lo + bs], y_val[lo : lo + bs]
+                    logits = module(xb)
+                    val_loss += loss_fn(logits, yb) * xb.shape[0]
+                    val_hits += hits(logits, yb)
+            logs["val_loss"] = val_loss / n_val
+            if workload.tracks_accuracy:
+                logs["val_accuracy"] = val_hits / n_val
+        # The epoch's one host sync: every logged value in one transfer.
+        values = torch.stack([v.double() for v in logs.values()]).tolist()
+        for key, value in zip(logs, values, strict=True):
+            history.setdefault(key, []).append(value)
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    return RunResult(seconds, workload.train_steps(data), history, _final_state(module))
+
+
+# -- epochal -----------------------------------------------------------------------
+class NullTTY(io.TextIOWrapper):
+    """A text stream to ``os.devnull`` that says it is a terminal.
+
+    With ``verbose=1`` epochal draws its live tqdm bar only on a terminal;
+    writing to this stream makes tqdm format and write the bar for real (as
+    it would to a terminal) without filling the benchmark's output.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(open(os.devnull, "wb"), encoding="utf-8")  # noqa: SIM115 (closed by close())
+
+    def isatty(self) -> bool:
+        return True
+
+
+def epochal_run(
+    workload: Workload,
+    data: Data,
+    module: nn.Module,
+    *,
+    seed: int,
+    device: torch.device,
+    verbose: int = 0,
+) -> RunResult:
+    """Train ``module`` with epochal: ``Model``, ``compile``, then ``fit`` as the workload says.
+
+    ``verbose=1`` draws the progress bar to a `NullTTY` (stdout is redirected
+    there for the run).
+    """
+    kwargs: dict[str, object] = {
+        "batch_size": workload.batch_size,
+        "epochs": workload.epochs // workload.fit_calls,
+        "verbose": verbose,
+    }
+    if workload.validation_split:
+        kwargs["validation_split"] = workload.validation_split
+    elif data.x_val is not None:
+        kwargs["validation_data"] = (data.x_val, data.y_val)
+    with contextlib.ExitStack() as stack:
+        if verbose:
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(NullTTY())))
+        synchronize(device)
+        start = time.perf_counter()
+        model = ep.Model(module, device=device)
+        model.compile(
+            optimizer=make_optimizer, loss=workload.loss, metrics=list(workload.metrics), seed=seed
+        )
+        for _ in range(workload.fit_calls):
+            model.fit(data.x, data.y, **kwargs)  # type: ignore[arg-type]
+        synchronize(device)
+        seconds = time.perf_counter() - start
+    history = {k: list(v) for k, v in model.history.history.items() if k != "learning_rate"}
+    return RunResult(seconds, workload.train_steps(data), history, _final_state(module))

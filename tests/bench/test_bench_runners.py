@@ -1,0 +1,145 @@
+"""The benchmark's runners train correctly and see the same batches; never their speed.
+
+Everything runs the ``--quick`` sizes on the CPU (seconds per test).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: `bench`
+
+import bench.peers as peers
+from bench.compare import compare
+from bench.report import COLUMNS, markdown_table, rows_for
+from bench.run import main
+from bench.runners import (
+    NullTTY,
+    RunResult,
+    build_module,
+    epoch_order,
+    epochal_run,
+    hand_run,
+)
+from bench.workloads import Workload, workloads
+
+from epochal.run import RunState
+
+CPU = torch.device("cpu")
+SEED = 3
+
+
+def _both(key: str, *, verbose: int = 0) -> tuple[Workload, RunResult, RunResult]:
+    workload = workloads(quick=True)[key]
+    data = workload.make_data(SEED)
+    hand_module = build_module(workload, with_head=False, seed=SEED, device=CPU)
+    hand = hand_run(workload, data, hand_module, seed=SEED, device=CPU)
+    epochal_module = build_module(workload, with_head=True, seed=SEED, device=CPU)
+    ours = epochal_run(workload, data, epochal_module, seed=SEED, device=CPU, verbose=verbose)
+    return workload, hand, ours
+
+
+def _assert_trained(result: RunResult, epochs: int) -> None:
+    losses = result.history["loss"]
+    assert len(losses) == epochs
+    assert losses[-1] < losses[0]
+
+
+def test_hand_loop_shuffles_like_epochal() -> None:
+    from epochal.callbacks.history import History
+
+    run = RunState(seed=SEED, history=History())
+    for epoch in range(3):
+        assert torch.equal(epoch_order(SEED, epoch, 50, CPU), run.epoch_order(epoch, 50, CPU))
+
+
+@pytest.mark.parametrize("key", ["a", "b"])
+def test_seed_workloads_see_the_same_batches(key: str) -> None:
+    workload, hand, ours = _both(key)
+    _assert_trained(hand, workload.epochs)
+    _assert_trained(ours, workload.epochs)
+    # Same initial weights, optimizer and batches, dropout-free: the same weights.
+    assert hand.state.keys() == ours.state.keys()
+    for name, value in hand.state.items():
+        torch.testing.assert_close(ours.state[name], value, rtol=0, atol=1e-6)
+    assert set(ours.history) == set(hand.history)
+    for name, values in hand.history.items():
+        assert ours.history[name] == pytest.approx(values, abs=1e-5)
+
+
+@pytest.mark.parametrize("key", ["c", "d"])
+def test_mlp_and_cnn_workloads_train(key: str) -> None:
+    workload, hand, ours = _both(key)
+    _assert_trained(hand, workload.epochs)
+    _assert_trained(ours, workload.epochs)
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(ours.history)
+    assert set(ours.history) == set(hand.history)
+    for name, value in hand.state.items():
+        torch.testing.assert_close(ours.state[name], value, rtol=1e-4, atol=1e-5)
+
+
+def test_progress_bar_run_trains_the_same(capsys: pytest.CaptureFixture[str]) -> None:
+    _, hand, ours = _both("a", verbose=1)
+    for name, value in hand.state.items():
+        torch.testing.assert_close(ours.state[name], value, rtol=0, atol=1e-6)
+    assert capsys.readouterr().out == ""  # the bar went to the fake terminal
+
+
+def test_null_tty_claims_a_terminal() -> None:
+    with NullTTY() as stream:
+        assert stream.isatty()
+        assert stream.write("\rEpoch 1/1 ...") == len("\rEpoch 1/1 ...")
+
+
+def test_compare_alternates_sides_and_the_table_has_its_columns() -> None:
+    workload = workloads(quick=True)["a"]
+    result = compare(workload, repeats=2, seed=SEED, device=CPU, verbose_bar=True)
+    assert [s.name for s in result.sides] == ["hand", "epochal verbose=0", "epochal verbose=1"]
+    assert all(len(s.ms_per_step) == 2 for s in result.sides)
+    rows = rows_for(result)
+    table = markdown_table(rows, {"device": "cpu"})
+    lines = table.splitlines()
+    assert lines[0] == "Machine: device: cpu"
+    header = lines[2]
+    assert [c.strip() for c in header.strip("|").split("|")] == list(COLUMNS)
+    body = lines[4:]
+    assert len(body) == 3
+    assert "| hand |" in body[0]
+    assert "<= 1.05" in body[1]
+    assert "<= 1.10" in body[2]
+
+
+def test_cli_prints_the_table_and_saves_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench.json"
+    code = main(
+        ["--quick", "--workloads", "b", "--repeats", "1", "--device", "cpu", "--json", str(out)]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| (b) " in printed and "epochal verbose=0" in printed
+    saved = json.loads(out.read_text())
+    assert saved["machine"]["device"] == "cpu"
+    assert set(saved["workloads"]["b"]["ms_per_step"]) == {"hand", "epochal verbose=0"}
+
+
+def test_missing_peer_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(peers.PEERS, "missing", ("no_such_module_for_epochal_bench", {}))
+    (result,) = peers.measure_peer(
+        "missing", ["a"], repeats=1, device=CPU, quick=True, seed=SEED, log=lambda _: None
+    )
+    assert result.skipped is not None and "not importable" in result.skipped
+    assert peers.rows([result], workloads(quick=True)) == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_device_is_refused_without_cuda(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--device", "cuda", "--quick"])
+    assert "no CUDA device is available" in capsys.readouterr().err
