@@ -23,7 +23,7 @@ from epochal import loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
-from epochal._args import check_callbacks, check_positive_int, check_validation_freq, check_verbose
+from epochal._args import check_callbacks, check_fit_arguments, check_positive_int, check_verbose
 from epochal._heads import loss_form
 from epochal._runio import Partial, capture, load_engine_state, read_checkpoint, restore
 from epochal._step import Precision, build_forward_loss, check_precision, make_scaler
@@ -40,16 +40,7 @@ from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
-from epochal.data import (
-    ArraySource,
-    Batch,
-    IterableSource,
-    Source,
-    apply_class_weight,
-    make_source,
-    split_arrays,
-    validation_source,
-)
+from epochal.data import ArraySource, Batch, Source, fit_sources, make_source
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
 from epochal.run import RunState, derive_seed, owned_rng, seeded_rng
 
@@ -462,88 +453,40 @@ class Model:
                 before any training, leaving the model and its run as they were.
         """
         self._require_compiled("fit")
-        batch_size_given = batch_size is not None
-        check_positive_int("batch_size", batch_size)
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-            raise ArgumentError(f"Expected `epochs` to be an int >= 0. Received: epochs={epochs!r}")
-        verbose_level = check_verbose(verbose)
-        user_callbacks = check_callbacks(callbacks)
-        if (
-            isinstance(validation_split, bool)
-            or not isinstance(validation_split, (int, float))
-            or not (0.0 <= validation_split < 1.0)
-        ):
-            raise ArgumentError(
-                "Expected `validation_split` to be a float in [0, 1). "
-                f"Received: validation_split={validation_split!r}"
-            )
-        if not isinstance(shuffle, bool):
-            raise ArgumentTypeError(
-                f"Expected `shuffle` to be a bool. Received: shuffle={shuffle!r}"
-            )
-        if class_weight is not None and sample_weight is not None:
-            raise ArgumentError(
-                "`class_weight` and `sample_weight` cannot be used together. Received both; "
-                "fold the class weights into sample_weight instead"
-            )
-        if initial_epoch is not None:
-            if (
-                isinstance(initial_epoch, bool)
-                or not isinstance(initial_epoch, int)
-                or initial_epoch < 0
-            ):
-                raise ArgumentError(
-                    f"Expected `initial_epoch` to be an int >= 0. Received: initial_epoch={initial_epoch!r}"
-                )
-            if epochs < initial_epoch:
-                raise ArgumentError(
-                    "With `initial_epoch`, `epochs` is the index of the final epoch (Keras), so it "
-                    f"must be >= initial_epoch. Received: epochs={epochs}, initial_epoch={initial_epoch}"
-                )
-        check_positive_int("steps_per_epoch", steps_per_epoch)
-        check_positive_int("validation_steps", validation_steps)
-        check_positive_int("validation_batch_size", validation_batch_size)
-        freq = check_validation_freq(validation_freq)
-        check_positive_int("checkpoint_steps", checkpoint_steps)
-        check_positive_int("keep_checkpoints", keep_checkpoints)
-        if checkpoint_steps is not None and checkpoint_dir is None:
-            raise ArgumentError(
-                "`checkpoint_steps` needs `checkpoint_dir`. Received: checkpoint_steps="
-                f"{checkpoint_steps}, checkpoint_dir=None"
-            )
-        if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
-            raise ArgumentTypeError(
-                f"Expected `checkpoint_dir` to be a path. Received: {type(checkpoint_dir).__name__}"
-            )
-
-        bs = batch_size or 32
-        train = make_source(
-            x, y, sample_weight, device=self.device, batch_size=bs, check_finite_values=check_finite
+        args = check_fit_arguments(
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            shuffle=shuffle,
+            class_weight=class_weight,
+            sample_weight=sample_weight,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            validation_batch_size=validation_batch_size,
+            validation_freq=validation_freq,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_steps=checkpoint_steps,
+            keep_checkpoints=keep_checkpoints,
         )
-        if batch_size_given and isinstance(train, IterableSource) and not train.is_map_dataset:
-            raise ArgumentError(
-                f"`batch_size` cannot be set when x is a {type(x).__name__}: its batches are "
-                f"already formed. Received: batch_size={batch_size}"
-            )
-        val: Source | None = None
-        if validation_data is not None:
-            val = validation_source(
-                validation_data, self.device, validation_batch_size or bs, check_finite
-            )
-        elif validation_split:
-            train, val = split_arrays(train, float(validation_split))
-        if class_weight is not None:
-            apply_class_weight(train, class_weight)
-        if (
-            checkpoint_steps is not None
-            and isinstance(train, IterableSource)
-            and not train.is_map_dataset
-        ):
-            raise ArgumentError(
-                "`checkpoint_steps` needs in-memory data or a map-style Dataset, which can resume "
-                f"at a batch without reading the ones before; x is a {type(x).__name__}. Use "
-                "epoch checkpoints (checkpoint_dir alone) for it"
-            )
+        verbose_level, user_callbacks, freq = args.verbose, args.callbacks, args.validation_freq
+        bs = batch_size or 32
+        train, val = fit_sources(
+            x,
+            y,
+            sample_weight,
+            device=self.device,
+            batch_size=bs,
+            batch_size_given=batch_size is not None,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            validation_batch_size=validation_batch_size or bs,
+            class_weight=class_weight,
+            check_finite=check_finite,
+            step_checkpoints=checkpoint_steps is not None,
+        )
         ckdir = None
         if checkpoint_dir is not None:
             ckdir = CheckpointDir(checkpoint_dir, keep_last=keep_checkpoints)

@@ -20,6 +20,7 @@ __all__ = [
     "IterableSource",
     "Source",
     "apply_class_weight",
+    "fit_sources",
     "looks_like_batches",
     "make_source",
     "split_arrays",
@@ -232,3 +233,43 @@ def validation_source(
         batch_size=batch_size,
         names=("validation_data", "validation_data y", "validation_data sample_weight"),
     )
+
+
+def fit_sources(
+    x: Any,
+    y: Any,
+    sample_weight: Any,
+    *,
+    device: torch.device,
+    batch_size: int,
+    batch_size_given: bool,
+    validation_data: Any,
+    validation_split: float,
+    validation_batch_size: int,
+    class_weight: Mapping[Any, float] | None,
+    check_finite: bool,
+    step_checkpoints: bool,
+) -> tuple[Source, Source | None]:
+    """The training and validation sources of a ``fit`` call, with every data check."""
+    train = make_source(
+        x, y, sample_weight, device=device, batch_size=batch_size, check_finite_values=check_finite
+    )
+    if batch_size_given and isinstance(train, IterableSource) and not train.is_map_dataset:
+        raise ArgumentError(
+            f"`batch_size` cannot be set when x is a {type(x).__name__}: its batches are "
+            f"already formed. Received: batch_size={batch_size}"
+        )
+    val: Source | None = None
+    if validation_data is not None:
+        val = validation_source(validation_data, device, validation_batch_size, check_finite)
+    elif validation_split:
+        train, val = split_arrays(train, float(validation_split))
+    if class_weight is not None:
+        apply_class_weight(train, class_weight)
+    if step_checkpoints and isinstance(train, IterableSource) and not train.is_map_dataset:
+        raise ArgumentError(
+            "`checkpoint_steps` needs in-memory data or a map-style Dataset, which can resume "
+            f"at a batch without reading the ones before; x is a {type(x).__name__}. Use "
+            "epoch checkpoints (checkpoint_dir alone) for it"
+        )
+    return train, val
