@@ -69,6 +69,12 @@ def test_terminal_gets_a_live_tqdm_bar_with_metrics():
     assert "\r" in text  # tqdm redraws in place
     assert "Epoch 1/2" in text and "Epoch 2/2" in text
     assert "5/5" in text and "val_accuracy" in text and "step/s" in text
+    # The full logs go on their own line below each finished bar, never cut by the width.
+    lines = [part.split("\r")[-1] for part in text.split("\n") if part]
+    assert [line.startswith("  loss: ") and "val_accuracy: " in line for line in lines] == [
+        False,
+        True,
+    ] * 2
 
 
 def test_epochs_shorter_than_a_refresh_get_one_line_even_in_a_terminal():

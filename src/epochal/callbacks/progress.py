@@ -95,6 +95,9 @@ class ProgbarLogger(Callback):
             dynamic_ncols=True,
             mininterval=REFRESH_SECONDS,
         )
+        # The bar starts late: date it back to the epoch's start so the rate is right.
+        started = self._bar._time() - (time.monotonic() - self._start)
+        self._bar.start_t = self._bar.last_print_t = started
 
     def _advance(self, logs: Mapping[str, Any] | None) -> None:
         self._seen += 1
@@ -114,11 +117,15 @@ class ProgbarLogger(Callback):
     def _close(self, desc: str | None, logs: Mapping[str, Any] | None) -> None:
         elapsed = time.monotonic() - self._start
         if self._bar is not None:
+            # The bar ends at its full count; all the epoch's logs (validation too) go on
+            # a line of their own below it, where a narrow terminal cannot cut them off.
             self._bar.update(self._seen - self._bar.n)
-            if logs:
-                self._bar.set_postfix_str(_format_logs(logs), refresh=False)
+            self._bar.set_postfix_str("", refresh=False)
             self._bar.close()
             self._bar = None
+            text = _format_logs(logs or {})
+            if text:
+                print(f"  {text}", file=self.stream, flush=True)
             return
         per_step = elapsed / max(self._seen, 1)
         total = self._steps if self._steps is not None else self._seen
