@@ -52,6 +52,8 @@ def report(run_dir: str | Path, output: str | Path | None = None) -> tuple[Path,
         "checkpoint": str(ckpt.path),
         **{k: v for k, v in (meta.get("compile") or {}).items() if k != "rebuildable"},
     }
+    if settings.get("learning_rate") is None:
+        settings["learning_rate"] = "the optimizer's default"
     if output is None:
         is_checkpoint = (root / "manifest.json").exists()
         output = root.parent / f"{root.name}-report.html" if is_checkpoint else root / "report.html"
