@@ -199,6 +199,15 @@ def test_save_then_load_continues_bit_for_bit(tmp_path):
     assert_same(whole, loaded)
 
 
+def test_load_restores_the_precision_setting(tmp_path):
+    model = ep.Model(module(), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=3, precision="bf16-mixed")
+    model.fit(X, Y, epochs=1, verbose=0)
+    model.save(tmp_path / "m")
+    loaded = ep.Model.load(tmp_path / "m", module=module())
+    assert loaded._compiled is not None and loaded._compiled.precision == "bf16-mixed"
+
+
 def test_load_with_compile_arguments_for_callables(tmp_path):
     model = ep.Model(module(), device="cpu")
     model.compile(optimizer=lambda p: torch.optim.SGD(p, lr=0.1), loss="bce", seed=1)

@@ -665,6 +665,8 @@ class Model:
                 metrics=description["metrics"],
                 learning_rate=description["learning_rate"],
                 seed=int(ckpt.meta["seed"]),
+                precision=description.get("precision", "32"),
+                compile=bool(description.get("compile", False)),
             )
         else:
             model.module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
@@ -704,6 +706,8 @@ class Model:
             "loss": loss,
             "metrics": metrics,
             "learning_rate": compiled.learning_rate,
+            "precision": compiled.precision,
+            "compile": compiled.compile,
             "rebuildable": rebuildable,
         }
 
