@@ -31,7 +31,15 @@ from torch import Tensor
 
 from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 
-__all__ = ["LOSSES", "LossSpec", "baseline_loss", "build_loss", "get", "prepare_targets"]
+__all__ = [
+    "LOSSES",
+    "LossSpec",
+    "baseline_loss",
+    "build_loss",
+    "elementwise",
+    "get",
+    "prepare_targets",
+]
 
 Kind = Literal["binary", "categorical", "sparse", "regression", "custom"]
 EPSILON = 1e-7
@@ -125,6 +133,15 @@ _CROSS_ENTROPY: dict[str, Kind] = {
 
 #: Every accepted loss name (canonical names and aliases).
 LOSSES: tuple[str, ...] = tuple(sorted({*_CROSS_ENTROPY, *_REGRESSION, *_ALIASES}))
+
+
+def elementwise(name: str) -> Callable[..., Tensor]:
+    """The element-wise form ``fn(y_pred, y_true, **params)`` of a regression loss name.
+
+    Before any reduction; `build_loss` and the Keras-order functions of
+    `epochal.keras.losses` both compute from it.
+    """
+    return _REGRESSION[_ALIASES.get(name, name)]
 
 
 @dataclass(frozen=True)

@@ -188,70 +188,60 @@ def sparse_categorical_crossentropy(
     return -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
 
+def _per_sample(name: str, y_true: Any, y_pred: Any, **params: float) -> Tensor:
+    """epochal's element-wise loss ``name``, averaged over the last axis (Keras's per-sample value)."""
+    true, pred = _pair(y_true, y_pred)
+    return _losses.elementwise(name)(pred, true, **params).mean(dim=-1)
+
+
 def mean_squared_error(y_true: Any, y_pred: Any) -> Tensor:
     """``mean((y_true - y_pred) ** 2)`` over the last axis, per sample."""
-    true, pred = _pair(y_true, y_pred)
-    return (pred - true).square().mean(dim=-1)
+    return _per_sample("mean_squared_error", y_true, y_pred)
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> Tensor:
     """``mean(|y_true - y_pred|)`` over the last axis, per sample."""
-    true, pred = _pair(y_true, y_pred)
-    return (pred - true).abs().mean(dim=-1)
+    return _per_sample("mean_absolute_error", y_true, y_pred)
 
 
 def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> Tensor:
     """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` over the last axis, per sample."""
-    true, pred = _pair(y_true, y_pred)
-    return (100.0 * (true - pred).abs() / true.abs().clamp_min(EPSILON)).mean(dim=-1)
+    return _per_sample("mean_absolute_percentage_error", y_true, y_pred)
 
 
 def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> Tensor:
     """``mean((log(1 + y_pred) - log(1 + y_true)) ** 2)`` over the last axis (values floored at 1e-7)."""
-    true, pred = _pair(y_true, y_pred)
-    diff = torch.log1p(pred.clamp_min(EPSILON)) - torch.log1p(true.clamp_min(EPSILON))
-    return diff.square().mean(dim=-1)
+    return _per_sample("mean_squared_logarithmic_error", y_true, y_pred)
 
 
 def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Tensor:
     """The Huber loss per sample: quadratic for errors up to ``delta``, linear beyond."""
-    true, pred = _pair(y_true, y_pred)
-    return F.huber_loss(pred, true, reduction="none", delta=float(delta)).mean(dim=-1)
+    return _per_sample("huber", y_true, y_pred, delta=float(delta))
 
 
 def log_cosh(y_true: Any, y_pred: Any) -> Tensor:
     """``mean(log(cosh(y_pred - y_true)))`` over the last axis, computed stably."""
-    true, pred = _pair(y_true, y_pred)
-    d = pred - true
-    return (d + F.softplus(-2.0 * d) - torch.log(torch.tensor(2.0, dtype=d.dtype))).mean(dim=-1)
+    return _per_sample("log_cosh", y_true, y_pred)
 
 
 def poisson(y_true: Any, y_pred: Any) -> Tensor:
     """``mean(y_pred - y_true * log(y_pred + 1e-7))`` over the last axis, per sample."""
-    true, pred = _pair(y_true, y_pred)
-    return (pred - true * torch.log(pred + EPSILON)).mean(dim=-1)
+    return _per_sample("poisson", y_true, y_pred)
 
 
 def kl_divergence(y_true: Any, y_pred: Any) -> Tensor:
     """``sum(y_true * log(y_true / y_pred))`` over the last axis (both clipped to ``[1e-7, 1]``)."""
-    true, pred = _pair(y_true, y_pred)
-    true = true.clamp(EPSILON, 1.0)
-    pred = pred.clamp(EPSILON, 1.0)
-    return (true * torch.log(true / pred)).sum(dim=-1)
+    return _per_sample("kl_divergence", y_true, y_pred)
 
 
 def hinge(y_true: Any, y_pred: Any) -> Tensor:
     """``mean(max(1 - y_true * y_pred, 0))`` over the last axis; 0/1 labels become -1/1."""
-    true, pred = _pair(y_true, y_pred)
-    true = torch.where(true == 0, -torch.ones_like(true), true)
-    return (1.0 - true * pred).clamp_min(0.0).mean(dim=-1)
+    return _per_sample("hinge", y_true, y_pred)
 
 
 def squared_hinge(y_true: Any, y_pred: Any) -> Tensor:
     """``mean(max(1 - y_true * y_pred, 0) ** 2)`` over the last axis; 0/1 labels become -1/1."""
-    true, pred = _pair(y_true, y_pred)
-    true = torch.where(true == 0, -torch.ones_like(true), true)
-    return (1.0 - true * pred).clamp_min(0.0).square().mean(dim=-1)
+    return _per_sample("squared_hinge", y_true, y_pred)
 
 
 def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> Tensor:
