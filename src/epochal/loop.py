@@ -136,6 +136,16 @@ def _update_metrics(engine: Engine, metrics: list[CompiledMetric], out: Any, y: 
             metric.update(probs, y)
 
 
+def _final_logs(
+    loss_sum: torch.Tensor, seen: int, metrics: list[CompiledMetric]
+) -> dict[str, float]:
+    """The mean loss and the metrics over everything seen, as floats: the one sync point."""
+    logs = {"loss": float(loss_sum) / seen}
+    for metric in metrics:
+        logs[metric.name] = float(metric.compute())
+    return logs
+
+
 def train_epoch(
     engine: Engine, run: RunState, plan: Plan, epoch: int, model: Model
 ) -> dict[str, float]:
@@ -183,10 +193,7 @@ def train_epoch(
 
     if seen == 0:
         return {}
-    logs = {"loss": float(loss_sum) / seen}  # the epoch's one sync point
-    for metric in metrics:
-        logs[metric.name] = float(metric.compute())
-    return logs
+    return _final_logs(loss_sum, seen, metrics)
 
 
 def _epoch_batches(
@@ -249,10 +256,7 @@ def evaluate(
     if seen == 0:
         warnings.warn("evaluation saw no data: the source was empty", RuntimeWarning, stacklevel=2)
         return {}
-    logs = {"loss": float(loss_sum) / seen}
-    for metric in metrics:
-        logs[metric.name] = float(metric.compute())
-    return logs
+    return _final_logs(loss_sum, seen, metrics)
 
 
 def predict(
