@@ -208,6 +208,7 @@ class MetricRequest:
     key: str | None = None  # registry key for names
     instance: torchmetrics.Metric | None = None
     fn: Callable[..., Any] | None = None
+    factory: Callable[[], MetricImpl] | None = None  # subclasses of keras.metrics.Metric
 
 
 def request(identifier: Any) -> MetricRequest:
@@ -231,6 +232,11 @@ def request(identifier: Any) -> MetricRequest:
         key, log_name = named
         resolved = request(key)
         return MetricRequest(log_name, resolved.direction, key=resolved.key)
+    factory = getattr(identifier, "_epochal_metric_state", None)
+    if callable(factory):  # a keras.metrics.Metric subclass: builds its own state
+        return MetricRequest(
+            identifier.name, getattr(identifier, "direction", None), factory=factory
+        )
     if isinstance(identifier, torchmetrics.Metric):
         hib = getattr(identifier, "higher_is_better", None)
         direction: Direction | None = None if hib is None else ("max" if hib else "min")
@@ -346,6 +352,8 @@ def build(req: MetricRequest, y_pred: Any, device: torch.device) -> CompiledMetr
     """Build the metric for outputs shaped like ``y_pred`` (a sample batch)."""
     if req.instance is not None:
         return CompiledMetric(req.name, req.direction, req.instance.to(device), "regression")
+    if req.factory is not None:
+        return CompiledMetric(req.name, req.direction, req.factory().to(device), "regression")
     if req.fn is not None:
         return CompiledMetric(
             req.name, req.direction, _CallableMean(req.fn).to(device), "regression"

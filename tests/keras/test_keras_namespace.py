@@ -26,7 +26,9 @@ MODULES = {
         "losses",
         "metrics",
         "models",
+        "ops",
         "optimizers",
+        "random",
         "utils",
     },
     "epochal.keras.layers": {
@@ -46,6 +48,7 @@ MODULES = {
         "Input",
         "InputLayer",
         "LSTM",
+        "Layer",
         "MaxPooling1D",
         "MaxPooling2D",
     },

@@ -26,7 +26,9 @@ from epochal.keras import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    random,
     utils,
 )
 from epochal.keras.layers import Input
@@ -43,6 +45,8 @@ __all__ = [
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
+    "random",
     "utils",
 ]

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import torch
 
 from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras._layer import Layer
 from epochal.layers import (
     GRU,
     LSTM,
@@ -60,6 +61,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "LSTM",
+    "Layer",
     "MaxPooling1D",
     "MaxPooling2D",
 ]

@@ -31,6 +31,7 @@ from torch import Tensor
 
 from epochal import losses as _losses
 from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras.ops import _convert as _ops_convert
 from epochal.losses import LossSpec
 
 __all__ = [
@@ -289,6 +290,8 @@ class Loss:
             ``"sum_over_batch_size"`` (Keras's default; ``"mean"`` is the same),
             ``"sum"``, ``"mean_with_sample_weight"``, or ``"none"``/None. ``compile``
             needs ``"sum_over_batch_size"``.
+        dtype: the dtype ``call`` sees ``y_true`` and ``y_pred`` in (default: the
+            outputs' float dtype; integer targets are cast to it, as Keras does).
 
     Example:
         >>> class WeightedMSE(Loss):
@@ -298,7 +301,10 @@ class Loss:
     """
 
     def __init__(
-        self, name: str | None = None, reduction: Reduction | None = "sum_over_batch_size"
+        self,
+        name: str | None = None,
+        reduction: Reduction | None = "sum_over_batch_size",
+        dtype: Any = None,
     ) -> None:
         owner = type(self).__name__
         if reduction not in _REDUCTIONS:
@@ -312,6 +318,7 @@ class Loss:
             )
         self.name = name or _snake(owner)
         self.reduction = reduction
+        self.dtype = _ops_convert.to_dtype(dtype, owner)
         self._named: LossSpec | None = None  # set by the built-in losses
         self._compile_blockers: dict[str, Any] = {}
 
@@ -332,10 +339,19 @@ class Loss:
         Returns:
             A scalar tensor (per-sample values with ``reduction="none"``).
         """
-        return _reduce(self.call(y_true, y_pred), sample_weight, self.reduction)
+        true, pred = self._keras_inputs(y_true, y_pred)
+        return _reduce(torch.as_tensor(self.call(true, pred)), sample_weight, self.reduction)
+
+    def _keras_inputs(self, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        """Both as tensors of the loss's dtype (the outputs' float dtype by default), as Keras converts them."""
+        pred = _float(y_pred)
+        if self.dtype is not None:
+            pred = pred.to(self.dtype)
+        true = torch.as_tensor(y_true, device=pred.device)
+        return (true if true.dtype == pred.dtype else true.to(pred.dtype)), pred
 
     def _torch_order(self, y_pred: Tensor, y_true: Tensor) -> Tensor:
-        values = self.call(y_true, y_pred)
+        values = torch.as_tensor(self.call(*self._keras_inputs(y_true, y_pred)))
         return values.reshape(values.shape[0], -1).mean(dim=1) if values.ndim > 1 else values
 
     @property
@@ -360,7 +376,15 @@ class Loss:
 
     def get_config(self) -> dict[str, Any]:
         """The loss's arguments."""
-        return {"name": self.name, "reduction": self.reduction}
+        config: dict[str, Any] = {"name": self.name, "reduction": self.reduction}
+        if self.dtype is not None:
+            config["dtype"] = _ops_convert.dtype_name(self.dtype)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Loss:
+        """A new loss from `get_config`'s dict."""
+        return cls(**config)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
