@@ -365,7 +365,9 @@ def test_crossentropy_ops_are_keras_per_element_forms():
     close(ops.binary_crossentropy(y, logits, from_logits=True), ops.binary_crossentropy(y, p))
     probs = p / p.sum(-1, keepdims=True)
     close(ops.categorical_crossentropy(y, p), -(y * np.log(probs)).sum(-1))
-    close(ops.categorical_crossentropy(y, np.log(p), from_logits=True), -(y * np.log(probs)).sum(-1))
+    close(
+        ops.categorical_crossentropy(y, np.log(p), from_logits=True), -(y * np.log(probs)).sum(-1)
+    )
     close(ops.sparse_categorical_crossentropy(np.array([0, 1]), p), -(y * np.log(probs)).sum(-1))
     close(
         ops.sparse_categorical_crossentropy(np.array([[0], [1]]), np.log(p), from_logits=True),
@@ -407,7 +409,9 @@ def test_axis_must_be_an_int_or_tuple():
 
 @pytest.mark.parametrize("name", ["conv", "cond", "while_loop", "fori_loop", "ctc_loss"])
 def test_a_keras_op_not_here_is_named_in_the_error(name):
-    with pytest.raises(AttributeError, match=rf"keras\.ops\.{name} is not available in epochal\.keras"):
+    with pytest.raises(
+        AttributeError, match=rf"keras\.ops\.{name} is not available in epochal\.keras"
+    ):
         getattr(ops, name)
     with pytest.raises(EpochalError):
         getattr(ops, name)

@@ -45,7 +45,9 @@ def test_an_int_seed_repeats_and_leaves_the_global_generator_alone():
     assert torch.equal(a, b)
     assert not torch.equal(a, krandom.normal((3,), seed=43))
     assert torch.equal(before, torch.get_rng_state())
-    assert torch.equal(krandom.dropout(torch.ones(50), 0.5, seed=1), krandom.dropout(torch.ones(50), 0.5, seed=1))
+    assert torch.equal(
+        krandom.dropout(torch.ones(50), 0.5, seed=1), krandom.dropout(torch.ones(50), 0.5, seed=1)
+    )
 
 
 @pytest.mark.parametrize("seed", [None, krandom.SeedGenerator(1337), krandom.SeedGenerator()])
@@ -103,7 +105,9 @@ def test_bad_shapes_and_dtypes_are_named():
 
 
 def test_a_sampler_keras_has_and_epochal_does_not_is_named():
-    with pytest.raises(AttributeError, match=r"keras\.random\.gamma is not available in epochal\.keras"):
+    with pytest.raises(
+        AttributeError, match=r"keras\.random\.gamma is not available in epochal\.keras"
+    ):
         krandom.gamma  # noqa: B018
 
 
@@ -135,7 +139,8 @@ X, Y, XV, YV = _X[:64], _Y[:64], _X[64:], _Y[64:]
 def noisy_model() -> keras.Model:
     keras.utils.set_random_seed(0)  # the initial weights
     model = keras.Sequential(
-        [keras.Input(shape=(6,)), NoisyDense(12), layers.Dense(1, activation="sigmoid")], device="cpu"
+        [keras.Input(shape=(6,)), NoisyDense(12), layers.Dense(1, activation="sigmoid")],
+        device="cpu",
     )
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], seed=9)
     return model

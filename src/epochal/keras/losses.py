@@ -86,6 +86,15 @@ def _float(value: Any) -> Tensor:
     return tensor if tensor.is_floating_point() else tensor.to(torch.get_default_dtype())
 
 
+def _same_rank(true: Tensor, pred: Tensor) -> Tensor:
+    """``true`` with a trailing axis of size 1 added or removed to match ``pred``'s rank, as Keras does."""
+    if true.ndim == pred.ndim - 1 and pred.shape[-1] == 1:
+        return true.unsqueeze(-1)
+    if true.ndim == pred.ndim + 1 and true.shape[-1] == 1:
+        return true.squeeze(-1)
+    return true
+
+
 def _pair(y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
     """Float tensors of the same rank (Keras squeezes or expands a trailing axis of size 1)."""
     pred = _float(y_pred)
@@ -348,7 +357,8 @@ class Loss:
         if self.dtype is not None:
             pred = pred.to(self.dtype)
         true = torch.as_tensor(y_true, device=pred.device)
-        return (true if true.dtype == pred.dtype else true.to(pred.dtype)), pred
+        true = true if true.dtype == pred.dtype else true.to(pred.dtype)
+        return _same_rank(true, pred), pred
 
     def _torch_order(self, y_pred: Tensor, y_true: Tensor) -> Tensor:
         values = torch.as_tensor(self.call(*self._keras_inputs(y_true, y_pred)))

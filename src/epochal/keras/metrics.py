@@ -24,6 +24,7 @@ from torch import Tensor
 from epochal import metrics as _metrics
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.keras import _layer
+from epochal.keras import losses as _keras_losses
 from epochal.keras._variable import Variable
 from epochal.keras.ops._convert import to_dtype
 
@@ -197,6 +198,9 @@ class KerasMetricState(_metrics.SumMetric):
         self.keras.reset_state()
 
     def update(self, preds: Tensor, target: Tensor) -> None:
+        # (N,) labels against (N, 1) outputs would broadcast to (N, N): match the ranks first.
+        if isinstance(target, Tensor) and isinstance(preds, Tensor):
+            target = _keras_losses._same_rank(target, preds)
         self.keras.update_state(target, preds)
 
     def compute(self) -> Tensor:
