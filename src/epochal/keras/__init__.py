@@ -29,13 +29,15 @@ from epochal.keras import (
     ops,
     optimizers,
     random,
+    saving,
     utils,
 )
-from epochal.keras.layers import Input
+from epochal.keras._symbolic import Input, KerasTensor
 from epochal.keras.models import Model, Sequential
 
 __all__ = [
     "Input",
+    "KerasTensor",
     "Model",
     "Sequential",
     "activations",
@@ -48,5 +50,6 @@ __all__ = [
     "ops",
     "optimizers",
     "random",
+    "saving",
     "utils",
 ]
