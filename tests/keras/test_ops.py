@@ -422,3 +422,106 @@ def test_every_exported_op_is_there():
     assert ops.__all__ == sorted(ops.__all__)
     for name in ops.__all__:
         assert callable(getattr(ops, name)), name
+
+
+# -- inside a functional model (keras.Input -> ops -> keras.Model) ---------------------------
+SYMBOLIC = {
+    "mean": lambda x: ops.mean(x, axis=-1, keepdims=True),
+    "sum": lambda x: ops.sum(x, axis=1),
+    "max": lambda x: ops.max(x, axis=-1),
+    "std": lambda x: ops.std(x, axis=-1),
+    "var": lambda x: ops.var(x, axis=-1),
+    "prod": lambda x: ops.prod(x, axis=-1),
+    "logsumexp": lambda x: ops.logsumexp(x, axis=-1),
+    "argmax": lambda x: ops.cast(ops.argmax(x, axis=-1), "float32"),
+    "square": ops.square,
+    "sqrt": lambda x: ops.sqrt(ops.abs(x)),
+    "exp": ops.exp,
+    "log1p": lambda x: ops.log1p(ops.abs(x)),
+    "erf": ops.erf,
+    "sign": ops.sign,
+    "round": ops.round,
+    "clip": lambda x: ops.clip(x, -0.5, 0.5),
+    "where": lambda x: ops.where(x > 0, x, 0.0),
+    "maximum": lambda x: ops.maximum(x, 0.0),
+    "add": lambda x: ops.add(x, 1),
+    "divide": lambda x: ops.divide(x, 2.0),
+    "logical": lambda x: ops.cast(ops.logical_and(x > 0, x < 1), "float32"),
+    "any": lambda x: ops.cast(ops.any(x > 0, axis=-1), "float32"),
+    "isnan": lambda x: ops.cast(ops.isnan(x), "float32"),
+    "expand_squeeze": lambda x: ops.squeeze(ops.expand_dims(x, 1), axis=1),
+    "reshape": lambda x: ops.reshape(x, (-1, 2, 3)),
+    "transpose": lambda x: ops.transpose(ops.reshape(x, (-1, 2, 3)), (0, 2, 1)),
+    "concatenate": lambda x: ops.concatenate([x, ops.square(x)], axis=-1),
+    "stack": lambda x: ops.stack([x, x], axis=1),
+    "split": lambda x: ops.split(x, 2, axis=-1)[1],
+    "tile": lambda x: ops.tile(x, (1, 2)),
+    "repeat": lambda x: ops.repeat(x, 2, axis=1),
+    "flip": lambda x: ops.flip(x, axis=-1),
+    "pad": lambda x: ops.pad(x, ((0, 0), (1, 2))),
+    "slice": lambda x: ops.slice(x, (0, 1), (-1, 2)),
+    "take": lambda x: ops.take(x, [0, 2], axis=1),
+    "take_along_axis": lambda x: ops.take_along_axis(x, ops.argsort(x, axis=-1), axis=-1),
+    "sort": ops.sort,
+    "top_k": lambda x: ops.top_k(x, 2)[0],
+    "cumsum": lambda x: ops.cumsum(x, axis=1),
+    "norm": lambda x: ops.norm(x, axis=-1),
+    "matmul": lambda x: ops.matmul(x, ops.ones((6, 2))),
+    "dot": lambda x: ops.dot(x, ops.ones((6,))),
+    "einsum": lambda x: ops.einsum("bi,bi->b", x, x),
+    "softmax": ops.softmax,
+    "log_softmax": ops.log_softmax,
+    "relu": ops.relu,
+    "sigmoid": ops.sigmoid,
+    "gelu": ops.gelu,
+    "silu": ops.silu,
+    "one_hot": lambda x: ops.one_hot(ops.argmax(x, axis=-1), 6),
+    "normalize": ops.normalize,
+    "moments": lambda x: ops.moments(x, axes=[-1])[1],
+    "cast": lambda x: ops.cast(x, "float64"),
+    "binary_crossentropy": lambda x: ops.binary_crossentropy(ops.sigmoid(x), ops.sigmoid(x)),
+    "shape": lambda x: ops.reshape(x, (-1, ops.shape(x)[1] // 2, 2)),
+    "constants": lambda x: (
+        x * ops.linspace(0, 1, 6) + ops.convert_to_tensor(np.ones(6, np.float32))
+    ),
+    "zeros_like": lambda x: ops.zeros_like(x) + x,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SYMBOLIC))
+def test_ops_on_symbolic_tensors_are_recorded_into_a_functional_model(name):
+    from epochal import keras
+
+    fn = SYMBOLIC[name]
+    inputs = keras.Input(shape=(6,))
+    model = keras.Model(inputs, fn(inputs))
+    x = torch.randn(4, 6)
+    got, want = model(x), fn(x)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    torch.testing.assert_close(got, want)
+
+
+def test_a_functional_model_with_ops_trains_and_predicts():
+    from _util import make_binary
+    from epochal import keras
+    from epochal.keras import layers
+
+    x, y = make_binary(n=64, features=6, seed=2)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(6,))
+    h = layers.Dense(8)(inputs)
+    h = ops.concatenate([ops.relu(h), ops.square(h)], axis=-1)
+    h = (h - ops.mean(h, axis=-1, keepdims=True)) / (ops.std(h, axis=-1, keepdims=True) + 1e-3)
+    outputs = layers.Dense(1, activation="sigmoid")(h)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], seed=0)
+    history = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.predict(x, verbose=0).shape == (64, 1)
+
+
+def test_convert_to_numpy_of_a_symbolic_tensor_says_why():
+    from epochal import keras
+
+    with pytest.raises(ArgumentTypeError, match="symbolic"):
+        ops.convert_to_numpy(keras.Input(shape=(2,)))

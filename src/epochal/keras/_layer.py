@@ -33,6 +33,7 @@ from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError
 from epochal.keras import random as _random
 from epochal.keras._variable import Variable
 from epochal.keras.ops._convert import dtype_name, to_dtype
+from epochal.layers import _base
 from epochal.layers._base import Layer as _BaseLayer
 from epochal.layers._base import snake_case
 
@@ -118,12 +119,6 @@ class Layer(_BaseLayer):
             cls._call_takes_training = "training" in params or any(
                 p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
             )
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
-        instance = super().__new__(cls)
-        # Keras's automatic config: the constructor's arguments, when they are plain values.
-        object.__setattr__(instance, "_init_arguments", (args, dict(kwargs)))
-        return instance
 
     _call_takes_training = False
 
@@ -374,15 +369,31 @@ class Layer(_BaseLayer):
         first = _first_tensor(args[0]) if args else _first_tensor(list(kwargs.values()))
         if not self.built:
             self._build_for(args[0] if args else next(iter(kwargs.values()), None), first)
-        if self._call_takes_training and kwargs.get("training") is None:
+        training = kwargs.get("training")
+        if training is not None and bool(training) != self.training:
+            # An explicit `training=` reaches the sublayers too, as in Keras.
+            return _base.call_in_mode(self, bool(training), args, kwargs)
+        if self._call_takes_training and training is None:
             kwargs["training"] = self.training
+        elif not self._call_takes_training:
+            kwargs.pop("training", None)
         self._last_losses = []
+        if first is not None and first.device.type == "meta":
+            self._meta_variables()
         device = first.device if first is not None and first.device.type != "meta" else None
         with _random.drawing_on(device):
             outputs = self.call(*args, **kwargs)
         if self.activity_regularizer is not None and self.training and torch.is_grad_enabled():
             self.add_loss(self.activity_regularizer(outputs))
         return outputs
+
+    def _meta_variables(self) -> None:
+        # A functional model infers shapes by running the layer with meta tensors in place of
+        # its weights (torch.func.functional_call, restored afterwards): give them the
+        # Variable methods (assign_add, ...) that call() may use.
+        for key, value in list(self._parameters.items()):
+            if isinstance(value, Tensor) and not isinstance(value, Variable):
+                self._parameters[key] = Variable(value, value.requires_grad)
 
     def _build_for(self, inputs: Any, first: Tensor | None) -> None:
         device = first.device if first is not None else torch.device("cpu")
@@ -458,62 +469,43 @@ class Layer(_BaseLayer):
 
     # -- config -------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        """The layer's arguments: ``name``, ``trainable``, ``dtype``, and the constructor's plain arguments.
+        """Keras's base config (``name``, ``trainable``, ``dtype``) and the constructor's arguments.
 
-        Raises:
-            NotImplementedError: the constructor took arguments that are not plain values
-                (override ``get_config`` then, as in Keras).
+        Override it (with `from_config`) when the constructor takes values a
+        JSON file cannot hold, as in Keras.
         """
         config: dict[str, Any] = {
             "name": self.name,
             "trainable": self.trainable,
             "dtype": self.dtype,
         }
-        args, kwargs = self.__dict__.get("_init_arguments", ((), {}))
-        try:
-            bound = inspect.signature(type(self).__init__).bind(None, *args, **kwargs)
-        except TypeError:
-            return config
-        extra: dict[str, Any] = {}
-        for key, value in bound.arguments.items():
-            if key == "self" or key == next(iter(bound.signature.parameters)):
-                continue
-            kind = bound.signature.parameters[key].kind
-            if kind is inspect.Parameter.VAR_KEYWORD:
-                extra.update(value)
-            elif kind is inspect.Parameter.VAR_POSITIONAL:
-                if value:
-                    raise NotImplementedError(
-                        f"{type(self).__name__} takes *args: override get_config()"
-                    )
-            else:
-                extra[key] = value
-        for key, value in extra.items():
-            if not _plain(value):
-                raise NotImplementedError(
-                    f"{type(self).__name__}.get_config: the argument {key}={value!r} is not a plain "
-                    "value; override get_config() to return the layer's config"
-                )
-        config.update({k: v for k, v in extra.items() if k not in ("name", "trainable", "dtype")})
+        config.update(super().get_config())
         return config
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Layer:
-        """A new layer from `get_config`'s dict."""
-        return cls(**dict(config))
+        """A new layer from `get_config`'s dict.
+
+        ``name``, ``trainable`` and ``dtype`` are set after construction when the
+        subclass's ``__init__`` does not take them (no ``**kwargs``).
+        """
+        config = dict(config)
+        params = inspect.signature(cls.__init__).parameters
+        open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        later = {
+            k: config.pop(k)
+            for k in ("name", "trainable", "dtype")
+            if k in config and not open_kwargs and k not in params
+        }
+        layer = cls(**config)
+        if "name" in later:
+            layer.name = later["name"]
+        if "trainable" in later:
+            layer.trainable = later["trainable"]
+        return layer
 
     def _describe(self) -> str:
         return f"name={self.name!r}"
-
-
-def _plain(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    return False
 
 
 def _build_wrapper(build: Callable[..., Any]) -> Callable[..., Any]:

@@ -226,7 +226,8 @@ def dropout(
         inputs: a tensor.
         rate: the fraction to drop, in ``[0, 1)``.
         noise_shape: the mask's shape, broadcast over ``inputs`` (None entries take the input's size).
-        seed: as `normal`.
+        seed: as `normal`; inside a functional model's graph every draw comes
+            from the run's generator (an int seed included).
 
     Raises:
         ArgumentError: ``rate`` outside ``[0, 1)``.
@@ -238,8 +239,16 @@ def dropout(
     x = tensor(inputs)
     if rate == 0:
         return x
-    if noise_shape is None and (seed is None or isinstance(seed, SeedGenerator)):
+    global_generator = seed is None or isinstance(seed, SeedGenerator) or not isinstance(x, Tensor)
+    if noise_shape is None and global_generator:
         return torch.nn.functional.dropout(x, rate, training=True)
+    if global_generator:
+        # A mask shaped like noise_shape (1 where it broadcasts), from torch's dropout.
+        axes = tuple(i for i, d in enumerate(noise_shape or ()) if d == 1)
+        base = torch.ones_like(x)
+        if axes:
+            base = torch.amax(base, dim=axes, keepdim=True)
+        return x * torch.nn.functional.dropout(base, rate, training=True)
     shape = (
         tuple(x.shape)
         if noise_shape is None

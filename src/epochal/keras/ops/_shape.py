@@ -173,11 +173,8 @@ def take(x: Any, indices: Any, axis: int | None = None) -> Any:
     idx = tensor(indices, like=x).long()
     if axis is None:
         x, axis = torch.reshape(x, (-1,)), 0
-    size = x.shape[axis]
-    idx = torch.where(torch.lt(idx, 0), idx + size, idx)
-    out = torch.index_select(x, axis, torch.reshape(idx, (-1,)))
-    axis = axis % x.ndim
-    return torch.reshape(out, (*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :]))
+    # One advanced index: the result is x.shape[:axis] + idx.shape + x.shape[axis + 1:], as numpy's take.
+    return x[(builtins.slice(None),) * (axis % x.ndim) + (idx,)]
 
 
 def take_along_axis(x: Any, indices: Any, axis: int | None = None) -> Any:
@@ -187,14 +184,16 @@ def take_along_axis(x: Any, indices: Any, axis: int | None = None) -> Any:
     if axis is None:
         x, axis = torch.reshape(x, (-1,)), 0
     axis = axis % x.ndim
-    shape = list(
-        torch.broadcast_shapes(
-            (*x.shape[:axis], 1, *x.shape[axis + 1 :]),
-            (*idx.shape[:axis], 1, *idx.shape[axis + 1 :]),
+    others = [(a, b) for i, (a, b) in enumerate(zip(x.shape, idx.shape, strict=True)) if i != axis]
+    if any(a != b for a, b in others):  # broadcast every axis but ``axis``
+        shape = list(
+            torch.broadcast_shapes(
+                (*x.shape[:axis], 1, *x.shape[axis + 1 :]),
+                (*idx.shape[:axis], 1, *idx.shape[axis + 1 :]),
+            )
         )
-    )
-    idx = torch.broadcast_to(idx, (*shape[:axis], idx.shape[axis], *shape[axis + 1 :]))
-    x = torch.broadcast_to(x, (*shape[:axis], x.shape[axis], *shape[axis + 1 :]))
+        idx = torch.broadcast_to(idx, (*shape[:axis], idx.shape[axis], *shape[axis + 1 :]))
+        x = torch.broadcast_to(x, (*shape[:axis], x.shape[axis], *shape[axis + 1 :]))
     return torch.gather(x, axis, idx)
 
 
