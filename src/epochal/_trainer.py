@@ -17,7 +17,7 @@ import hashlib
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
 from epochal._heads import loss_form
+from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
 from epochal._step import Precision, build_forward_loss, make_scaler
@@ -60,6 +61,7 @@ class Settings:
     scheduler_interval: Literal["epoch", "step"] = "epoch"
     compile: bool = False
     precision: Precision = "32"
+    step_options: StepOptions = field(default_factory=StepOptions)
 
     def description(self) -> dict[str, Any]:
         """The settings as JSON, with whether ``Model.load`` can rebuild them by name."""
@@ -157,6 +159,7 @@ class Trainer:
         form = loss_form(self.module, out, settings.loss)
         loss_fn = losses_mod.build_loss(settings.loss, logits=form.logits)
         optimizer = optimizers_mod.build(settings.optimizer, self.module, settings.learning_rate)
+        install(optimizer, settings.step_options)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
         if form.metric_input is not None:
             for metric in train_metrics:
@@ -382,6 +385,11 @@ class Trainer:
             with owned_rng(run, self.device):
                 loop.fit_loop(engine, run, plan)
                 callbacks.save_states(run.callback_states)
+            averaged = ema_weights(engine.optimizer, self.module)
+            if averaged is not None:
+                # Keras ends fit with the weights' moving averages; the run goes on
+                # from its own weights, as after EarlyStopping's restore.
+                self.show_weights(averaged)
         except BaseException:
             self._dirty = ckdir is not None
             raise

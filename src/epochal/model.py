@@ -20,11 +20,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from epochal import loop
+from epochal import _config, loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
-from epochal._args import check_callbacks, check_fit_arguments, check_positive_int, check_verbose
+from epochal._args import (
+    check_callbacks,
+    check_fit_arguments,
+    check_keras_compile_options,
+    check_positive_int,
+    check_verbose,
+)
+from epochal._optim_hooks import check_step_options
 from epochal._runio import read_checkpoint
 from epochal._step import check_precision
 from epochal._trainer import FitCall, Settings, Trainer
@@ -141,6 +148,13 @@ class Model:
         scheduler_interval: Literal["epoch", "step"] = "epoch",
         compile: bool = False,
         precision: Literal["32", "bf16-mixed", "16-mixed"] | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        gradient_accumulation_steps: int | None = None,
+        steps_per_execution: int = 1,
+        jit_compile: bool | Literal["auto"] = "auto",
+        run_eagerly: bool = False,
     ) -> None:
         """Configure training and start a new run.
 
@@ -169,6 +183,16 @@ class Model:
                 (falls back to eager execution, with a warning, where it fails).
             precision: ``"32"`` (default), ``"bf16-mixed"`` (autocast to bfloat16,
                 CPU or CUDA) or ``"16-mixed"`` (float16 with a gradient scaler, CUDA).
+            clipnorm, clipvalue, global_clipnorm: clip each parameter's gradient
+                norm, each gradient entry, or the norm of all gradients together,
+                before every update (Keras's optimizer options, for any optimizer).
+            gradient_accumulation_steps: apply the mean gradient of every N
+                batches (one update per N steps; the other steps update nothing).
+            steps_per_execution: accepted for Keras compatibility; epochal runs
+                one step per call and calls batch hooks at every step.
+            jit_compile: Keras's name for ``compile``: True compiles the step,
+                ``"auto"`` and False leave ``compile`` as given.
+            run_eagerly: True runs without compilation (``compile`` must be False).
 
         Raises:
             ArgumentError: unknown names (the message lists the valid ones).
@@ -206,11 +230,26 @@ class Model:
                 "Expected `scheduler_interval` to be 'epoch' or 'step'. "
                 f"Received: scheduler_interval={scheduler_interval!r}"
             )
-        if not isinstance(compile, bool):
-            raise ArgumentTypeError(
-                f"Expected `compile` to be a bool. Received: compile={compile!r}"
-            )
         checked_precision = check_precision(precision, self.device)
+        compile = check_keras_compile_options(
+            compile=compile,
+            jit_compile=jit_compile,
+            run_eagerly=run_eagerly,
+            steps_per_execution=steps_per_execution,
+        )
+        step_options = check_step_options(
+            "compile",
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
+        own = getattr(optimizer, "step_options", None)
+        if step_options.any() and own is not None and own.any():
+            raise ArgumentError(
+                "Gradient clipping and accumulation were given both to the optimizer and to "
+                "compile(): set them in one place"
+            )
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
         settings = Settings(
@@ -223,6 +262,7 @@ class Model:
             scheduler_interval,
             compile,
             checked_precision,
+            step_options,
         )
         self._trainer = Trainer(self._module, self.device, settings)
 
@@ -348,9 +388,9 @@ class Model:
             val=val,
             batch_size=bs,
             val_batch_size=validation_batch_size or bs,
-            epochs=epochs,
+            epochs=_config.capped_epochs(epochs, initial_epoch),
             initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
+            steps_per_epoch=_config.capped_steps(steps_per_epoch, train.steps(bs)),
             validation_steps=validation_steps,
             validation_freq=args.validation_freq,
             shuffle=shuffle,
