@@ -209,6 +209,38 @@ def test_a_lazy_custom_layer_takes_a_checkpoint_loaded_before_its_first_call():
     assert state_equal(lazy.state_dict(), built.state_dict())
 
 
+def test_a_lazy_custom_layer_builds_at_fit_from_the_run_seed():
+    def run(draws: int) -> ep.Model:
+        model = compiled(custom_module(input_layer=False))
+        torch.rand(draws)  # the user's generator does not decide the weights: the run's seed does
+        model.fit(X, Y, epochs=2, **FIT)
+        return model
+
+    a, b = run(1), run(9)
+    assert a.module.noisy_linear.builds == 1
+    assert state_equal(a.module.state_dict(), b.module.state_dict())
+
+
+def test_keras_initializer_objects_and_dtype_names():
+    class Init(keras.layers.Layer):
+        def build(self, input_shape):
+            self.a = self.add_weight(
+                shape=(50, 40), initializer=keras.initializers.RandomNormal(stddev=0.01)
+            )
+            self.b = self.add_weight(shape=(4,), initializer=keras.initializers.Constant(2.0))
+
+        def call(self, inputs):
+            return inputs
+
+    layer = Init()
+    layer(torch.zeros(1, 2))
+    assert float(layer.a.detach().std()) == pytest.approx(0.01, rel=0.1)
+    assert layer.b.tolist() == [2.0] * 4
+    assert (layer.dtype, layer.compute_dtype, layer.variable_dtype) == ("float32",) * 3
+    with pytest.raises(ArgumentError, match="initializer"):
+        layer.add_weight(shape=(2,), initializer="no_such_initializer")
+
+
 def test_a_checkpoint_that_build_does_not_fit_is_refused():
     lazy = custom_module(input_layer=False)
     state = custom_module().state_dict()
@@ -544,3 +576,30 @@ def test_a_custom_layer_in_a_functional_model_trains_splits_and_saves(tmp_path):
             custom_objects={"NoisyLinear": NoisyLinear, "Block": Block, "WeightedBCE": WeightedBCE},
         )
     np.testing.assert_array_equal(loaded.predict(XV, verbose=0), whole.predict(XV, verbose=0))
+
+
+def test_weight_regularizers_constraints_and_add_loss_follow_the_layers_penalty_protocol():
+    penalties = pytest.importorskip("epochal.layers._penalties")
+
+    class Penalized(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(
+                shape=(2,),
+                initializer="ones",
+                regularizer=lambda w: 0.5 * ops.sum(w),
+                constraint=lambda w: ops.clip(w, -0.5, 0.5),
+            )
+
+        def call(self, inputs):
+            return inputs * self.w
+
+    class AddsLoss(keras.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(ops.sum(inputs))
+            return inputs
+
+    net = torch.nn.Sequential(Penalized(), AddsLoss())
+    net(torch.full((2, 2), 3.0))
+    assert float(penalties.regularization_loss(net)) == pytest.approx(1.0 + 12.0)
+    penalties.apply_constraints(net)
+    assert net[0].w.tolist() == [0.5, 0.5]

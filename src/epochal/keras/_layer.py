@@ -154,7 +154,9 @@ class Layer(_BaseLayer):
         self._auto_names: set[str] = set()
         self._pending_state: dict[str, Tensor] = {}
         self._build_target: tuple[torch.device, torch.dtype] | None = None
-        self._weight_regularizers: dict[str, Any] = {}
+        # The regularization protocol of epochal.layers (a penalty per parameter path, the
+        # activity penalty of the last training call); always declared, for add_loss().
+        self._weight_regularizers: dict[str, Any] = _Declared()
         self._weight_constraints: dict[str, Any] = {}
         self.activity_regularizer = _regularizer(
             owner, "activity_regularizer", activity_regularizer
@@ -336,6 +338,16 @@ class Layer(_BaseLayer):
         """The weights' dtype name (``"float32"``)."""
         return dtype_name(self._weight_dtype or torch.get_default_dtype())
 
+    @property
+    def variable_dtype(self) -> str:
+        """As `dtype` (Keras's name for the weights' dtype)."""
+        return self.dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        """As `dtype`: mixed precision is ``compile(precision=...)``'s, not a layer's."""
+        return self.dtype
+
     def _free_name(self, base: str) -> str:
         key, count = base, 0
         while (
@@ -506,6 +518,13 @@ class Layer(_BaseLayer):
 
     def _describe(self) -> str:
         return f"name={self.name!r}"
+
+
+class _Declared(dict):
+    """A layer's regularizers, counted as declared even when empty: ``add_loss`` may add a penalty."""
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def _build_wrapper(build: Callable[..., Any]) -> Callable[..., Any]:
