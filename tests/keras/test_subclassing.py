@@ -443,6 +443,22 @@ def test_compile_copies_the_metric_for_training_and_validation():
     assert "val_tp_rate" in model.history.history
 
 
+def test_a_metric_direction_lets_early_stopping_pick_its_mode():
+    class Hits(TruePositiveRate):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._direction = "up"  # Keras's convention
+
+    model = compiled()
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[Hits()], seed=1)
+    stop = ep.EarlyStopping(monitor="val_tp_rate", patience=1)
+    model.fit(X, Y, epochs=2, callbacks=[stop], **FIT)
+    assert Hits().direction == "max" and TruePositiveRate().direction is None
+    undeclared = compiled()
+    with pytest.raises(ArgumentError, match="mode="):
+        undeclared.fit(X, Y, epochs=1, callbacks=[ep.EarlyStopping(monitor="val_tp_rate")], **FIT)
+
+
 def test_mean_sum_and_mean_metric_wrapper():
     mean = keras.metrics.Mean(name="loss")
     mean.update_state([1.0, 3.0])
