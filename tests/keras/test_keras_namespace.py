@@ -94,6 +94,7 @@ def test_model_and_callbacks_are_epochals():
     assert keras.Model is epochal.Model
     assert keras.callbacks.EarlyStopping is epochal.EarlyStopping
     expected = {
+        "BackupAndRestore",
         "CSVLogger",
         "Callback",
         "EarlyStopping",
