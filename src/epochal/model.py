@@ -41,6 +41,13 @@ from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
 from epochal.data import ArraySource, Batch, Source, fit_sources, make_source
+from epochal.data._checks import (
+    install_batch_checks,
+    prepare_inputs,
+    target_name,
+    warn_if_short,
+)
+from epochal.data._features import input_errors, structure_key, unbuilt_on_failure
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
 from epochal.run import RunState, derive_seed, owned_rng, seeded_rng
 
@@ -276,7 +283,11 @@ class Model:
         was_training = self._module.training
         self._module.eval()
         try:
-            with seeded_rng(derive_seed(compiled.seed, "build")), torch.enable_grad():
+            with (
+                input_errors("x", x2, self._module),
+                seeded_rng(derive_seed(compiled.seed, "build")),
+                torch.enable_grad(),
+            ):
                 out = call_module(self._module, x2)
         finally:
             self._module.train(was_training)
@@ -309,14 +320,17 @@ class Model:
         )
         return engine
 
-    def _sample_output(self, sample: Batch) -> Any:
+    def _sample_output(self, sample: Batch, name: str = "x") -> Any:
         """The module's output for two samples, to check targets against.
 
         The target checks only read the output's shape and dtype, so for inputs
         shaped like ones seen before an empty tensor of the remembered shape
         stands in, sparing a forward pass in every call of a fit(epochs=1) loop.
         """
-        signature = tuple((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x))
+        signature = (
+            structure_key(sample.x),
+            *((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x)),
+        )
         known = self._output_shapes.get(signature)
         if known is not None:
             shape, dtype = known
@@ -325,7 +339,7 @@ class Model:
         was_training = self._module.training
         self._module.eval()
         try:
-            with torch.no_grad():
+            with input_errors(name, x2, self._module, self._input_shape), torch.no_grad():
                 out = call_module(self._module, x2)
         finally:
             self._module.train(was_training)
@@ -333,12 +347,21 @@ class Model:
             self._output_shapes[signature] = (tuple(out.shape[1:]), out.dtype)
         return out
 
-    def _prepare(self, sources: Sequence[Source], what: str) -> loop.Engine:
+    def _prepare(
+        self, sources: Sequence[Source], what: str, names: Sequence[str] = ("x", "validation_data")
+    ) -> loop.Engine:
         """Check targets against the loss for every source; bind on first use.
 
         In-memory targets are conformed once here (dtype, shape), so the
-        training step does no per-batch work for them.
+        training step does no per-batch work for them; other sources check
+        and conform each batch as it is drawn. A failure leaves lazy layers unbuilt.
         """
+        with unbuilt_on_failure(self._module):
+            return self._prepare_sources(sources, what, names)
+
+    def _prepare_sources(
+        self, sources: Sequence[Source], what: str, names: Sequence[str]
+    ) -> loop.Engine:
         compiled = self._require_compiled(what)
         samples = []
         for source in sources:
@@ -357,22 +380,25 @@ class Model:
         # Check every source before changing any: in-memory targets are checked
         # (values too) and conformed whole, other sources by their first batch.
         conformed = []
-        for source, sample in zip(sources, samples, strict=True):
-            out = self._sample_output(sample)
+        outputs = []
+        for source, sample, name in zip(sources, samples, names, strict=False):
+            out = self._sample_output(sample, name)
+            outputs.append(out)
             if isinstance(source, ArraySource):
-                conformed.append(losses_mod.prepare_targets(compiled.loss, source.y, out))
+                conformed.append(
+                    losses_mod.prepare_targets(
+                        compiled.loss, source.y, out, where=target_name(name)
+                    )
+                )
             else:
-                losses_mod.prepare_targets(compiled.loss, sample.y, out)
+                losses_mod.prepare_targets(compiled.loss, sample.y, out, where=target_name(name))
                 conformed.append(None)
-        spec = compiled.loss
         engine.prepare_targets = None
-        for source, y in zip(sources, conformed, strict=True):
+        for source, y, out, name in zip(sources, conformed, outputs, names, strict=False):
             if isinstance(source, ArraySource):
                 source.y = y
-            else:  # conform batch by batch, without the syncing value checks
-                engine.prepare_targets = lambda y, out: losses_mod.prepare_targets(
-                    spec, y, out, check_values=False
-                )
+            else:  # each batch checked and conformed as it is drawn, before its step
+                install_batch_checks(source, compiled.loss, out, name)
         if self._engine is None:
             self._engine = engine
             pending, self._pending_engine_state = self._pending_engine_state, None
@@ -487,10 +513,16 @@ class Model:
             check_finite=check_finite,
             step_checkpoints=checkpoint_steps is not None,
         )
+        val_name = "validation_data" if validation_data is not None else "x (validation_split)"
+        prepare_inputs(self._module, [(train, "x")] + ([] if val is None else [(val, val_name)]))
+        warn_if_short(train, steps_per_epoch, bs, "x", "steps_per_epoch")
+        if val is not None:
+            val_bs = validation_batch_size or bs
+            warn_if_short(val, validation_steps, val_bs, val_name, "validation_steps")
         ckdir = None
         if checkpoint_dir is not None:
             ckdir = CheckpointDir(checkpoint_dir, keep_last=keep_checkpoints)
-        engine = self._prepare([train] if val is None else [train, val], "fit")
+        engine = self._prepare([train] if val is None else [train, val], "fit", ("x", val_name))
         if engine.scheduler is not None and isinstance(
             engine.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
         ):
@@ -789,6 +821,8 @@ class Model:
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, y, sample_weight, device=self.device, batch_size=bs)
+        prepare_inputs(self._module, [(source, "x")])
+        warn_if_short(source, steps, bs, "x", "steps")
         engine = self._prepare([source], "evaluate")
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
@@ -825,6 +859,11 @@ class Model:
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
+        prepare_inputs(self._module, [(source, "x")])
+        sample = source.head(2)
+        if sample is not None:  # a shape that does not fit: a clear error before any batch
+            with unbuilt_on_failure(self._module):
+                self._sample_output(sample)
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
