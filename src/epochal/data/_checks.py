@@ -61,7 +61,7 @@ def check_class_weight(class_weight: Any) -> None:
             f"Received: class_weight of type {type(class_weight).__name__}"
         )
     for key, value in class_weight.items():
-        if isinstance(key, bool) or not isinstance(key, (int, float)) or int(key) != key:
+        if not _is_index(key):
             raise ArgumentError(
                 f"Expected `class_weight` keys to be class indices (ints). Received key {key!r}"
             )
@@ -78,6 +78,16 @@ def check_class_weight(class_weight: Any) -> None:
                 "Expected `class_weight` values to be finite numbers >= 0. Received "
                 f"class_weight[{key!r}]={value!r}"
             )
+
+
+def _is_index(key: Any) -> bool:
+    """An int-valued class index (Python or numpy ints, integral floats); not a bool or str."""
+    if isinstance(key, (bool, str, bytes)):
+        return False
+    try:
+        return bool(int(key) == key)
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 class BatchCheck:
