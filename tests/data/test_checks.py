@@ -284,3 +284,13 @@ def test_a_module_with_int_targets_for_mse_still_works():
     m = ep.Model(nn.Sequential(nn.Linear(4, 1)), device="cpu")
     m.compile(optimizer="sgd", loss="mse", seed=0)
     m.fit(batches(X, Y.astype(np.int64)), epochs=1, verbose=0)
+
+
+def test_a_batch_whose_x_and_y_lengths_differ_is_named():
+    data = batches(X, Y)
+    data[1] = (data[1][0], data[1][1][:5])
+    m = binary_model()
+    with pytest.raises(DataError, match=r"`x batch 1` x and y to have the same number of samples"):
+        m.fit(data, epochs=1, verbose=0)
+    with pytest.raises(DataError, match="batch 0"):
+        m.evaluate([(torch.ones(3, 4), torch.ones(1))], verbose=0)

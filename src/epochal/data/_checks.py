@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from epochal import losses as losses_mod
+from epochal._tree import leaves
 from epochal.data._features import FeatureCast, check_features
 from epochal.data._sources import ArraySource, Batch, IterableSource, Source
 from epochal.errors import ArgumentError, ArgumentTypeError, DataError
@@ -110,6 +111,12 @@ class BatchCheck:
             raise DataError(
                 f"Expected every batch of `{self.name}` to be (x, y[, sample_weight]). "
                 f"Batch {index} has no targets"
+            )
+        lengths = {int(t.shape[0]) for t in leaves(batch.y) if isinstance(t, Tensor) and t.ndim}
+        if lengths - {batch.size}:
+            raise DataError(
+                f"Expected `{where}` x and y to have the same number of samples. Received x with "
+                f"{batch.size} samples, y with {sorted(lengths)}"
             )
         y = losses_mod.prepare_targets(self.spec, batch.y, self.output, where=f"{where} y")
         sw = batch.sample_weight
