@@ -306,3 +306,13 @@ def test_a_refused_predict_leaves_a_lazy_model_unbuilt():
     with pytest.raises(DataError):
         m.predict({"a": X}, verbose=0)
     assert not m.module.layers[0].built
+
+
+def test_float_ids_for_an_embedding_become_integer_ids():
+    rng = np.random.default_rng(1)
+    ids = pd.DataFrame(rng.integers(0, 10, size=(24, 3)).astype(np.float64))
+    y = rng.integers(0, 2, size=24).astype(np.float32)
+    torch.manual_seed(0)
+    m = model(nn.Sequential(nn.Embedding(10, 2), nn.Flatten(), nn.Linear(6, 1)))
+    m.fit(ids, y, epochs=1, batch_size=8, verbose=0)
+    assert m.predict(ids.to_numpy(), verbose=0).shape == (24, 1)

@@ -9,8 +9,10 @@ The dtype rule (as Keras: inputs are cast to the model's dtype once, up front):
 - integer features stay integer when the module takes indices: its first
   layer is an embedding (``nn.Embedding``, ``nn.EmbeddingBag``, epochal's
   ``Embedding``), or it declares an integer input (``Input(dtype=torch.long)``,
-  an ``input_dtype`` attribute). For multi-input data (a tuple or dict), integer
-  features stay integer when the module holds an embedding anywhere.
+  an ``input_dtype`` attribute); float features given to such a module become
+  ``int64`` ids, as Keras's ``Embedding`` casts them. For multi-input data (a
+  tuple or dict), integer features stay integer when the module holds an
+  embedding anywhere.
 
 In-memory data is cast once; batches of a Dataset/DataLoader/iterable are
 cast one by one as they come.
@@ -66,6 +68,9 @@ class FeatureCast:
     def __call__(self, x: Tree) -> Tree:
         keep_integers = self.single_indices if isinstance(x, Tensor) else self.multi_indices
         dtype = self.dtype
+
+        if isinstance(x, Tensor) and self.single_indices and x.is_floating_point():
+            return x.long()  # float ids for an embedding (a float DataFrame): cast, as Keras does
 
         def cast(t: Any) -> Any:
             if not isinstance(t, Tensor) or t.dtype == dtype:
