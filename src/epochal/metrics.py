@@ -26,6 +26,7 @@ from torch import Tensor
 
 from epochal import _metric_kinds as kinds
 from epochal._metric_kinds import SumMetric
+from epochal._names import snake_case
 from epochal.errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["METRICS", "CompiledMetric", "MetricRequest", "build", "request"]
@@ -244,25 +245,18 @@ def request(identifier: Any) -> MetricRequest:
     if isinstance(identifier, torchmetrics.Metric):
         hib = getattr(identifier, "higher_is_better", None)
         direction: Direction | None = None if hib is None else ("max" if hib else "min")
-        name = given or _snake(type(identifier).__name__)
+        name = given or snake_case(type(identifier).__name__)
         return MetricRequest(name, direction, instance=identifier)
     if callable(identifier):
-        name = given or _snake(getattr(identifier, "__name__", None) or type(identifier).__name__)
+        name = given or snake_case(
+            getattr(identifier, "__name__", None) or type(identifier).__name__
+        )
         direction = getattr(identifier, "direction", None)
         return MetricRequest(name, direction, fn=identifier)
     raise ArgumentTypeError(
         "Expected each metric to be a name, a callable metric(y_pred, y_true) or a "
         f"torchmetrics.Metric. Received: {identifier!r} of type {type(identifier).__name__}"
     )
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
 
 
 class _CallableMean(SumMetric):

@@ -19,13 +19,14 @@ import torch
 from torch import Tensor, nn
 
 from epochal import losses as losses_mod
-from epochal._tree import leaves
-from epochal.data._features import FeatureCast, check_features
+from epochal._tree import call_module, leaves, tree_map
+from epochal.data._features import FeatureCast, check_features, input_errors, unbuilt_on_failure
 from epochal.data._sources import ArraySource, Batch, IterableSource, Source
 from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 
 __all__ = [
     "BatchCheck",
+    "check_predict_input",
     "check_class_weight",
     "check_weights",
     "install_batch_checks",
@@ -152,11 +153,32 @@ def prepare_inputs(module: nn.Module, sources: Sequence[tuple[Source, str]]) -> 
             if source.sample_weight is not None:
                 check_weights(source.sample_weight, _weight_name(name))
     cast = FeatureCast(module)
-    for source, _ in sources:
+    for source, name in sources:
+        source.name = name
         if isinstance(source, ArraySource):
             source.x = cast(source.x)
         else:
             source.features = cast
+
+
+def check_predict_input(module: nn.Module, source: Source, seen: tuple[int, ...] | None) -> None:
+    """Run two samples through ``module`` so a shape that does not fit fails before any batch.
+
+    ``seen`` is the training features' shape, named as the expected one. A
+    lazy model that the failed probe built is put back unbuilt.
+    """
+    sample = source.head(2)
+    if sample is None:
+        return
+    x2 = tree_map(lambda t: t[:2], sample.x)
+    modes = {sub: sub.training for sub in module.modules()}
+    module.eval()
+    try:
+        with unbuilt_on_failure(module), input_errors("x", x2, module, seen), torch.no_grad():
+            call_module(module, x2)
+    finally:
+        for sub, mode in modes.items():
+            sub.training = mode
 
 
 def _weight_name(name: str) -> str:
