@@ -50,6 +50,7 @@ MODULES = {
         "LSTM",
         "MaxPooling1D",
         "MaxPooling2D",
+        "TorchModuleWrapper",
     },
     "epochal.keras.models": {
         "Model",

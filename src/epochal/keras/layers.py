@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from epochal.keras._symbolic import Input
+from epochal.keras._torch_module import TorchModuleWrapper
 from epochal.layers import (
     GRU,
     LSTM,
@@ -58,4 +59,5 @@ __all__ = [
     "LSTM",
     "MaxPooling1D",
     "MaxPooling2D",
+    "TorchModuleWrapper",
 ]

@@ -317,7 +317,9 @@ class Model(nn.Module):
         """Prints (and returns) a table of the layers, their output shapes and parameter counts."""
         from epochal.summary import summarize
 
-        text = summarize(self, None, line_length=line_length or 80)
+        trainer = self.__dict__.get("_trainer")
+        shape = trainer._input_shape if trainer is not None else None
+        text = summarize(self, shape, line_length=line_length or 80)
         text = text.replace(f'Model: "{type(self).__name__}"', f'Model: "{self.name}"', 1)
         (print_fn or print)(text)
         return text
@@ -414,7 +416,9 @@ class Sequential(Model):
         """The layer stack (a `epochal.layers.SequentialModule` sharing this model's layers)."""
         return self._stack
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, training: bool | None = None) -> Any:
+        if training is not None:
+            return run_in_mode(self, training, self.forward, x)
         for layer in self._modules.values():
             x = layer(x)  # type: ignore[misc]  # _modules values are never None here
         return x
@@ -502,6 +506,17 @@ class Sequential(Model):
         from epochal.keras import _serialize
 
         return _serialize.sequential_config(self)
+
+
+def run_in_mode(module: nn.Module, training: bool, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with ``module`` in training (or inference) mode; the modes put back after."""
+    modes = {sub: sub.training for sub in module.modules()}
+    module.train(bool(training))
+    try:
+        return fn(*args)
+    finally:
+        for sub, mode in modes.items():
+            sub.training = mode
 
 
 def _as_layer(layer: Any) -> Any:
