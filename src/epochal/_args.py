@@ -147,3 +147,31 @@ def check_fit_arguments(
             f"Expected `checkpoint_dir` to be a path. Received: {type(checkpoint_dir).__name__}"
         )
     return FitArguments(verbose_level, user_callbacks, freq)
+
+
+def check_keras_compile_options(
+    *, compile: Any, jit_compile: Any, run_eagerly: Any, steps_per_execution: Any
+) -> bool:
+    """Keras's ``compile`` options, checked; returns whether to compile the step.
+
+    ``jit_compile=True`` asks for compilation (epochal's ``compile=True``);
+    ``run_eagerly=True`` forbids it; ``steps_per_execution`` is accepted.
+    """
+    if not isinstance(compile, bool):
+        raise ArgumentTypeError(f"Expected `compile` to be a bool. Received: compile={compile!r}")
+    if jit_compile not in (True, False, "auto"):
+        raise ArgumentError(
+            f"Expected `jit_compile` to be True, False or 'auto'. Received: jit_compile={jit_compile!r}"
+        )
+    if not isinstance(run_eagerly, bool):
+        raise ArgumentTypeError(
+            f"Expected `run_eagerly` to be a bool. Received: run_eagerly={run_eagerly!r}"
+        )
+    check_positive_int("steps_per_execution", steps_per_execution, allow_none=False)
+    wants = compile or jit_compile is True
+    if run_eagerly and wants:
+        raise ArgumentError(
+            "run_eagerly=True asks for no compilation, but compile=True or jit_compile=True "
+            "asks for it: pass one of them"
+        )
+    return bool(wants)

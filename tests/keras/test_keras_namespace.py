@@ -22,6 +22,7 @@ MODULES = {
         "Sequential",
         "activations",
         "callbacks",
+        "config",
         "initializers",
         "layers",
         "losses",
@@ -60,7 +61,15 @@ MODULES = {
         "model_from_json",
         "save_model",
     },
-    "epochal.keras.utils": {"normalize", "set_random_seed", "to_categorical"},
+    "epochal.keras.utils": {
+        "PyDataset",
+        "normalize",
+        "pad_sequences",
+        "set_random_seed",
+        "split_dataset",
+        "timeseries_dataset_from_array",
+        "to_categorical",
+    },
 }
 
 
@@ -70,12 +79,14 @@ MODULES = {
         "epochal.keras",
         "epochal.keras.activations",
         "epochal.keras.callbacks",
+        "epochal.keras.config",
         "epochal.keras.initializers",
         "epochal.keras.layers",
         "epochal.keras.losses",
         "epochal.keras.metrics",
         "epochal.keras.models",
         "epochal.keras.optimizers",
+        "epochal.keras.schedules",
         "epochal.keras.utils",
     ],
 )
@@ -125,7 +136,7 @@ def test_sequential_with_input_builds_at_once_and_takes_a_name():
         "classifier",
     )
     assert isinstance(model, keras.Model) and isinstance(model, torch.nn.Module)
-    assert isinstance(model.trainer, epochal.Model) and model.trainer.module is model
+    assert isinstance(model.native, epochal.Model) and model.native.module is model
     shapes = [tuple(p.shape) for p in model.module.parameters()]
     assert shapes == [(4, 10), (4,), (1, 4), (1,)]
     assert model.module.name == "classifier"

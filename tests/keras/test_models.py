@@ -49,9 +49,9 @@ def test_everything_keras_builds_is_one_torch_module_class():
     ]
     for model in built:
         assert isinstance(model, keras.Model) and isinstance(model, nn.Module)
-        assert isinstance(model.trainer, epochal.Model)
+        assert isinstance(model.native, epochal.Model)
         # The trainer holds the model without the model holding it as a submodule.
-        assert all(not isinstance(m, type(model.trainer)) for m in model.modules())
+        assert all(not isinstance(m, type(model.native)) for m in model.modules())
 
 
 def test_sequential_keeps_keras_names_and_its_stack():

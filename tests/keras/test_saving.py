@@ -203,7 +203,7 @@ def test_compile_false_loads_only_architecture_and_weights(tmp_path):
     model.fit(x, y, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     restored = keras.models.load_model(tmp_path / "m.keras", compile=False)
-    assert restored.__dict__["_trainer"] is None
+    assert restored.__dict__["_native"] is None
     assert torch.equal(restored.layers[0].weight, model.layers[0].weight.cpu())
 
 

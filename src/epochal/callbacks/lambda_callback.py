@@ -106,13 +106,12 @@ class LambdaCallback(Callback):
         self.hooks: dict[str, Hook] = {
             hook: function for hook, function in given.items() if function is not None
         }
-        # The training loop decides which batch hooks to call from the class
-        # (see CallbackList), so the given functions go into a subclass made
-        # for this instance; hooks not given stay the base class's no-ops.
-        if self.hooks:
-            cls = type(self)
-            namespace: dict[str, Any] = {
-                hook: staticmethod(function) for hook, function in self.hooks.items()
-            }
-            namespace.update(__module__=cls.__module__, __qualname__=cls.__qualname__)
-            self.__class__ = type(cls.__name__, (cls,), namespace)
+        # The given functions shadow the class's no-op hooks on this instance
+        # (they take no ``self``, as in Keras); `wants_hook` tells the loop which
+        # batch hooks to call, so hooks not given cost nothing.
+        for hook, function in self.hooks.items():
+            setattr(self, hook, function)
+
+    def wants_hook(self, hook: str) -> bool:
+        """Whether ``hook`` was given (the loop calls only the batch hooks given)."""
+        return hook in self.hooks

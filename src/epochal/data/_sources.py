@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset, default_collate
+from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
 from epochal._tree import Tree, first_leaf, to_device, tree_map
 from epochal.data._convert import as_tensor_tree, is_array_tree
@@ -288,8 +288,3 @@ class IterableSource:
 
 
 Source = ArraySource | IterableSource
-
-
-def tensor_dataset_arrays(data: TensorDataset) -> tuple[Any, ...]:
-    """The tensors of a TensorDataset, to take the fast in-memory path."""
-    return tuple(data.tensors)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from epochal import losses as _losses
+from epochal._names import snake_case
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.losses import LossSpec
 
@@ -76,8 +77,6 @@ EPSILON = _losses.EPSILON
 
 
 # -- tensors ----------------------------------------------------------------------
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 def _float(value: Any) -> Tensor:
@@ -310,7 +309,7 @@ class Loss:
             raise ArgumentTypeError(
                 f"{owner}: expected `name` to be a str. Received: name={name!r}"
             )
-        self.name = name or _snake(owner)
+        self.name = name or snake_case(owner)
         self.reduction = reduction
         self._named: LossSpec | None = None  # set by the built-in losses
         self._compile_blockers: dict[str, Any] = {}
