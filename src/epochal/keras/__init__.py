@@ -28,13 +28,15 @@ from epochal.keras import (
     metrics,
     models,
     optimizers,
+    saving,
     utils,
 )
-from epochal.keras.layers import Input
+from epochal.keras._symbolic import Input, KerasTensor
 from epochal.keras.models import Model, Sequential
 
 __all__ = [
     "Input",
+    "KerasTensor",
     "Model",
     "Sequential",
     "activations",
@@ -46,5 +48,6 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "saving",
     "utils",
 ]
