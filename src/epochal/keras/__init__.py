@@ -27,7 +27,9 @@ from epochal.keras import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    random,
     saving,
     utils,
 )
@@ -47,7 +49,9 @@ __all__ = [
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
+    "random",
     "saving",
     "utils",
 ]

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+from epochal.keras._layer import Layer
 from epochal.keras._symbolic import Input
 from epochal.keras._torch_module import TorchModuleWrapper
 from epochal.layers import (
@@ -57,6 +58,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "LSTM",
+    "Layer",
     "MaxPooling1D",
     "MaxPooling2D",
     "TorchModuleWrapper",

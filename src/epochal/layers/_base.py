@@ -15,6 +15,7 @@ weights the same whatever device the model later runs on.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -91,6 +92,9 @@ class Layer(nn.Module):
         self.built = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs and "training" in kwargs and not _takes_training(type(self)):
+            # Keras's `layer(x, training=...)` on a layer whose forward has no such argument.
+            return call_in_mode(self, kwargs.pop("training"), args, kwargs)
         # The eager path pays one type test; anything but a plain tensor first is looked at.
         if (not args or type(args[0]) is not Tensor) and SYMBOLIC_HOOK is not None:
             is_symbolic, symbolic_call = SYMBOLIC_HOOK
@@ -182,6 +186,40 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return join_parts(self._describe(), "" if self.built else "unbuilt")
+
+
+_TAKES_TRAINING: dict[type, bool] = {}
+
+
+def _takes_training(cls: type) -> bool:
+    """Whether ``cls.forward`` accepts a ``training`` keyword (by name or ``**kwargs``)."""
+    known = _TAKES_TRAINING.get(cls)
+    if known is None:
+        params = inspect.signature(cls.forward).parameters  # type: ignore[attr-defined]
+        known = "training" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+        )
+        _TAKES_TRAINING[cls] = known
+    return known
+
+
+def call_in_mode(
+    module: nn.Module, training: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``module(*args, **kwargs)`` in training (True) or inference (False) mode; None keeps the mode.
+
+    The module and its sublayers take the mode for this call only, as Keras's
+    ``training`` argument reaches every layer inside the call.
+    """
+    if training is None or bool(training) == module.training:
+        return module(*args, **kwargs)
+    modes = [(sub, sub.training) for sub in module.modules()]
+    module.train(bool(training))
+    try:
+        return module(*args, **kwargs)
+    finally:
+        for sub, mode in modes:
+            sub.training = mode
 
 
 def symbolic_node(module: nn.Module, what: str) -> Any:
