@@ -21,6 +21,7 @@ MODULES = {
         "Sequential",
         "activations",
         "callbacks",
+        "config",
         "initializers",
         "layers",
         "losses",
@@ -50,7 +51,15 @@ MODULES = {
         "MaxPooling2D",
     },
     "epochal.keras.models": {"Model", "Sequential"},
-    "epochal.keras.utils": {"normalize", "set_random_seed", "to_categorical"},
+    "epochal.keras.utils": {
+        "PyDataset",
+        "normalize",
+        "pad_sequences",
+        "set_random_seed",
+        "split_dataset",
+        "timeseries_dataset_from_array",
+        "to_categorical",
+    },
 }
 
 
@@ -60,12 +69,14 @@ MODULES = {
         "epochal.keras",
         "epochal.keras.activations",
         "epochal.keras.callbacks",
+        "epochal.keras.config",
         "epochal.keras.initializers",
         "epochal.keras.layers",
         "epochal.keras.losses",
         "epochal.keras.metrics",
         "epochal.keras.models",
         "epochal.keras.optimizers",
+        "epochal.keras.schedules",
         "epochal.keras.utils",
     ],
 )

@@ -21,6 +21,7 @@ state, argument order of custom losses, ...) is listed in
 from epochal.keras import (
     activations,
     callbacks,
+    config,
     initializers,
     layers,
     losses,
@@ -38,6 +39,7 @@ __all__ = [
     "Sequential",
     "activations",
     "callbacks",
+    "config",
     "initializers",
     "layers",
     "losses",

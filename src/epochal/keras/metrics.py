@@ -26,16 +26,30 @@ __all__ = [
     "AUC",
     "Accuracy",
     "BinaryAccuracy",
+    "BinaryCrossentropy",
     "CategoricalAccuracy",
+    "CategoricalCrossentropy",
     "F1Score",
+    "FalseNegatives",
+    "FalsePositives",
+    "Hinge",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
+    "MeanIoU",
     "MeanSquaredError",
     "Precision",
+    "PrecisionAtRecall",
     "R2Score",
     "Recall",
+    "RecallAtPrecision",
     "RootMeanSquaredError",
     "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
+    "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
 ]
 
 
@@ -291,3 +305,218 @@ class R2Score(_Metric):
     """The coefficient of determination over the epoch."""
 
     _registry = "r2_score"
+
+
+class _Parameterized(_Metric):
+    """A metric whose epochal kind takes keyword arguments (read by `epochal.metrics.request`)."""
+
+    def __init__(self, name: str | None, dtype: Any, **options: Any) -> None:
+        super().__init__(name, dtype)
+        self._options = options
+
+    @property
+    def _epochal_options(self) -> dict[str, Any]:
+        return dict(self._options)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, **self._options}
+
+
+class Hinge(_Metric):
+    """Mean hinge loss ``max(1 - y_true * y_pred, 0)`` (0/1 targets become -1/1)."""
+
+    _registry = "hinge"
+
+
+class SquaredHinge(_Metric):
+    """Mean squared hinge loss ``max(1 - y_true * y_pred, 0) ** 2``."""
+
+    _registry = "squared_hinge"
+
+
+class _Crossentropy(_Metric):
+    def __init__(
+        self,
+        name: str | None = None,
+        dtype: Any = None,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        ignore_class: int | None = None,
+    ) -> None:
+        owner = type(self).__name__
+        _unsupported(owner, "from_logits", from_logits, (False,))
+        _unsupported(owner, "label_smoothing", label_smoothing, (0, 0.0))
+        _unsupported(owner, "axis", axis, (-1,))
+        _unsupported(owner, "ignore_class", ignore_class, (None,))
+        super().__init__(name, dtype)
+
+
+class BinaryCrossentropy(_Crossentropy):
+    """Mean binary cross-entropy of probabilities (a model with a cross-entropy loss
+    and logits outputs feeds its metrics probabilities)."""
+
+    _registry = "binary_crossentropy"
+
+
+class CategoricalCrossentropy(_Crossentropy):
+    """Mean categorical cross-entropy of class probabilities and one-hot targets."""
+
+    _registry = "categorical_crossentropy"
+
+
+class SparseCategoricalCrossentropy(_Crossentropy):
+    """Mean categorical cross-entropy of class probabilities and integer targets."""
+
+    _registry = "sparse_categorical_crossentropy"
+
+
+class _Count(_Parameterized):
+    def __init__(
+        self, thresholds: float | None = None, name: str | None = None, dtype: Any = None
+    ) -> None:
+        owner = type(self).__name__
+        if thresholds is not None and (
+            isinstance(thresholds, bool) or not isinstance(thresholds, (int, float))
+        ):
+            raise ArgumentError(
+                f"{owner}: `thresholds` must be one number (a list is not supported). "
+                f"Received: thresholds={thresholds!r}"
+            )
+        threshold = 0.5 if thresholds is None else float(thresholds)
+        super().__init__(name, dtype, threshold=threshold)
+
+
+class TruePositives(_Count):
+    """The number of positive predictions (output > ``thresholds``, default 0.5) that are right."""
+
+    _registry = "true_positives"
+
+
+class FalsePositives(_Count):
+    """The number of positive predictions that are wrong."""
+
+    _registry = "false_positives"
+
+
+class TrueNegatives(_Count):
+    """The number of negative predictions that are right."""
+
+    _registry = "true_negatives"
+
+
+class FalseNegatives(_Count):
+    """The number of negative predictions that are wrong."""
+
+    _registry = "false_negatives"
+
+
+def _fraction(owner: str, arg: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ArgumentError(f"{owner}: expected `{arg}` in [0, 1]. Received: {arg}={value!r}")
+    return float(value)
+
+
+class PrecisionAtRecall(_Parameterized):
+    """The best precision at which recall is at least ``recall`` (binary, exact thresholds).
+
+    Args:
+        recall: the recall to reach, in [0, 1].
+        num_thresholds: accepted for Keras compatibility; every threshold is tried.
+        class_id: only None is supported.
+        name, dtype: as Keras.
+    """
+
+    _registry = "precision_at_recall"
+
+    def __init__(
+        self,
+        recall: float,
+        num_thresholds: int = 200,
+        class_id: int | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        _unsupported("PrecisionAtRecall", "class_id", class_id, (None,))
+        super().__init__(name, dtype, value=_fraction("PrecisionAtRecall", "recall", recall))
+
+
+class RecallAtPrecision(_Parameterized):
+    """The best recall at which precision is at least ``precision`` (binary, exact thresholds).
+
+    Args: as `PrecisionAtRecall`, with ``precision`` the precision to reach.
+    """
+
+    _registry = "recall_at_precision"
+
+    def __init__(
+        self,
+        precision: float,
+        num_thresholds: int = 200,
+        class_id: int | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        _unsupported("RecallAtPrecision", "class_id", class_id, (None,))
+        super().__init__(name, dtype, value=_fraction("RecallAtPrecision", "precision", precision))
+
+
+class _TopK(_Parameterized):
+    def __init__(self, k: int = 5, name: str | None = None, dtype: Any = None) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ArgumentError(
+                f"{type(self).__name__}: expected `k` to be a positive int. Received: k={k!r}"
+            )
+        super().__init__(name, dtype, k=k)
+
+
+class TopKCategoricalAccuracy(_TopK):
+    """How often the one-hot target's class is among the ``k`` highest outputs."""
+
+    _registry = "top_k_categorical_accuracy"
+
+
+class SparseTopKCategoricalAccuracy(_TopK):
+    """How often the integer target is among the ``k`` highest outputs."""
+
+    _registry = "sparse_top_k_categorical_accuracy"
+
+
+class MeanIoU(_Parameterized):
+    """Mean intersection-over-union over ``num_classes`` classes.
+
+    Args:
+        num_classes: the number of classes (at least 2).
+        name, dtype: as Keras.
+        ignore_class: only None is supported.
+        sparse_y_true: targets are class ids (else one-hot).
+        sparse_y_pred: outputs are class ids, as Keras's default (else class
+            scores, reduced by argmax; set False for a softmax model's metric).
+        axis: only -1 is supported.
+    """
+
+    _registry = "mean_io_u"
+
+    def __init__(
+        self,
+        num_classes: int,
+        name: str | None = None,
+        dtype: Any = None,
+        ignore_class: int | None = None,
+        sparse_y_true: bool = True,
+        sparse_y_pred: bool = True,
+        axis: int = -1,
+    ) -> None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ArgumentError(
+                f"MeanIoU: expected `num_classes` to be an int >= 2. Received: {num_classes!r}"
+            )
+        _unsupported("MeanIoU", "ignore_class", ignore_class, (None,))
+        _unsupported("MeanIoU", "axis", axis, (-1,))
+        super().__init__(
+            name,
+            dtype,
+            num_classes=num_classes,
+            sparse_y_true=bool(sparse_y_true),
+            sparse_y_pred=bool(sparse_y_pred),
+        )
