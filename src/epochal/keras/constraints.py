@@ -36,16 +36,24 @@ def _number(owner: str, name: str, value: object, *, low: float = 0.0) -> float:
             f"Received: {name}={value!r} of type {type(value).__name__}"
         )
     if not math.isfinite(value) or value < low:
-        raise ArgumentError(f"{owner}: expected `{name}` to be a number >= {low:g}. Received: {name}={value!r}")
+        raise ArgumentError(
+            f"{owner}: expected `{name}` to be a number >= {low:g}. Received: {name}={value!r}"
+        )
     return float(value)
 
 
 def _axis(owner: str, axis: object) -> int | tuple[int, ...]:
     if isinstance(axis, int) and not isinstance(axis, bool):
         return axis
-    if isinstance(axis, (list, tuple)) and axis and all(isinstance(a, int) and not isinstance(a, bool) for a in axis):
+    if (
+        isinstance(axis, (list, tuple))
+        and axis
+        and all(isinstance(a, int) and not isinstance(a, bool) for a in axis)
+    ):
         return tuple(axis)
-    raise ArgumentTypeError(f"{owner}: expected `axis` to be an int or a list of ints. Received: axis={axis!r}")
+    raise ArgumentTypeError(
+        f"{owner}: expected `axis` to be an int or a list of ints. Received: axis={axis!r}"
+    )
 
 
 def _norms(w: Tensor, axis: int | tuple[int, ...]) -> Tensor:
@@ -97,7 +105,10 @@ class MaxNorm(Constraint):
         return w * (desired / (_EPSILON + norms))
 
     def get_config(self) -> dict[str, Any]:
-        return {"max_value": self.max_value, "axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis}
+        return {
+            "max_value": self.max_value,
+            "axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis,
+        }
 
 
 class NonNeg(Constraint):
@@ -165,7 +176,12 @@ class MinMaxNorm(Constraint):
 
     def get_config(self) -> dict[str, Any]:
         axis = list(self.axis) if isinstance(self.axis, tuple) else self.axis
-        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate, "axis": axis}
+        return {
+            "min_value": self.min_value,
+            "max_value": self.max_value,
+            "rate": self.rate,
+            "axis": axis,
+        }
 
 
 _NAMES: dict[str, type[Constraint]] = {

@@ -161,8 +161,7 @@ def get(identifier: Any) -> Regularizer | Any | None:
     if isinstance(identifier, str):
         if identifier not in _NAMES:
             raise ArgumentError(
-                "expected a regularizer name, one of 'l1', 'l2', 'l1_l2'. "
-                f"Received: {identifier!r}"
+                f"expected a regularizer name, one of 'l1', 'l2', 'l1_l2'. Received: {identifier!r}"
             )
         return _NAMES[identifier]()
     if isinstance(identifier, dict) and identifier.get("class_name") in _NAMES:
@@ -173,4 +172,3 @@ def get(identifier: Any) -> Regularizer | Any | None:
         "expected a regularizer: a name, a keras.regularizers object, a callable or None. "
         f"Received: {identifier!r} of type {type(identifier).__name__}"
     )
-

@@ -19,7 +19,7 @@ Example:
     torch.Size([8, 1])
 """
 
-from epochal.layers._activation_layers import ELU, PReLU, LeakyReLU, ReLU, Softmax
+from epochal.layers._activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from epochal.layers._attention import AdditiveAttention, Attention, MultiHeadAttention
 from epochal.layers._conv import Conv1D, Conv2D, Conv3D
 from epochal.layers._conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose

@@ -44,7 +44,9 @@ class ReLU(Layer):
     ) -> None:
         super().__init__(name=name, input_shape=input_shape, owner="ReLU")
         self.max_value = (
-            None if max_value is None else checks.number_in("ReLU", "max_value", max_value, 0.0, _INF)
+            None
+            if max_value is None
+            else checks.number_in("ReLU", "max_value", max_value, 0.0, _INF)
         )
         self.negative_slope = checks.number_in("ReLU", "negative_slope", negative_slope, 0.0, _INF)
         self.threshold = checks.number_in("ReLU", "threshold", threshold, -_INF, _INF)
@@ -206,22 +208,53 @@ class PReLU(Layer):
 
         super().__init__(name=name, input_shape=input_shape, owner="PReLU")
         self.alpha_initializer = checks.initializer("PReLU", "alpha_initializer", alpha_initializer)
-        axes = () if shared_axes is None else (shared_axes,) if isinstance(shared_axes, int) else shared_axes
+        axes = (
+            ()
+            if shared_axes is None
+            else (shared_axes,)
+            if isinstance(shared_axes, int)
+            else shared_axes
+        )
         if not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in axes):
             raise ArgumentError(
                 "PReLU: expected `shared_axes` to be axes >= 1 (0 is the batch axis). "
                 f"Received: shared_axes={shared_axes!r}"
             )
         self.shared_axes = tuple(axes)
-        _penalties.attach(self, "PReLU", {"alpha": (alpha_regularizer, alpha_constraint)})
+        _penalties.attach(
+            self,
+            "PReLU",
+            {
+                "alpha": (
+                    "alpha_regularizer",
+                    alpha_regularizer,
+                    "alpha_constraint",
+                    alpha_constraint,
+                )
+            },
+        )
         self.register_parameter("alpha", None)
         self.built = False
         if self.input_shape is not None and None not in self.input_shape:
-            self._build_shape(tuple(int(d) for d in self.input_shape), torch.device("cpu"), torch.get_default_dtype(), True)  # type: ignore[arg-type]
+            self._build_shape(
+                tuple(int(d or 0) for d in self.input_shape),
+                torch.device("cpu"),
+                torch.get_default_dtype(),
+                True,
+            )
 
-    def _build_shape(self, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype, initialize: bool) -> None:
+    def _build_shape(
+        self, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype, initialize: bool
+    ) -> None:
         dims = tuple(1 if i + 1 in self.shared_axes else d for i, d in enumerate(shape))
-        self.alpha = make_weight(dims, self.alpha_initializer, lambda t: t, device=device, dtype=dtype, initialize=initialize)
+        self.alpha = make_weight(
+            dims,
+            self.alpha_initializer,
+            lambda t: t,
+            device=device,
+            dtype=dtype,
+            initialize=initialize,
+        )
         self.built = True
 
     def _build_from_input(self, x: Tensor) -> None:
@@ -233,9 +266,11 @@ class PReLU(Layer):
         alpha = state_dict.get(prefix + "alpha")
         if not self.built and alpha is not None:
             with torch.inference_mode(False):
-                self._build_shape(tuple(alpha.shape), torch.device("cpu"), torch.get_default_dtype(), False)
+                self._build_shape(
+                    tuple(alpha.shape), torch.device("cpu"), torch.get_default_dtype(), False
+                )
         nn_load = super(Layer, self)._load_from_state_dict
-        nn_load(state_dict, prefix, *args)  # type: ignore[arg-type]
+        nn_load(state_dict, prefix, *args)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.built:
@@ -243,4 +278,6 @@ class PReLU(Layer):
         return torch.where(x >= 0, x, self.alpha * x)
 
     def _describe(self) -> str:
-        return join_parts(f"shared_axes={self.shared_axes}" if self.shared_axes else "", super()._describe())
+        return join_parts(
+            f"shared_axes={self.shared_axes}" if self.shared_axes else "", super()._describe()
+        )

@@ -99,7 +99,11 @@ class MultiHeadAttention(Layer):
         super().__init__(name=name, input_shape=None, owner=owner)
         self.num_heads = checks.positive_int(owner, "num_heads", num_heads)
         self.key_dim = checks.positive_int(owner, "key_dim", key_dim)
-        self.value_dim = self.key_dim if value_dim is None else checks.positive_int(owner, "value_dim", value_dim)
+        self.value_dim = (
+            self.key_dim
+            if value_dim is None
+            else checks.positive_int(owner, "value_dim", value_dim)
+        )
         self.dropout = checks.number_in(owner, "dropout", dropout, 0.0, 1.0, include_high=False)
         self.use_bias = checks.boolean(owner, "use_bias", use_bias)
         if output_shape is not None:
@@ -119,13 +123,25 @@ class MultiHeadAttention(Layer):
                 "Reshape the input so the attended axes are the middle ones"
             )
         self.attention_axes = None
-        self.kernel_initializer = checks.initializer(owner, "kernel_initializer", kernel_initializer)
+        self.kernel_initializer = checks.initializer(
+            owner, "kernel_initializer", kernel_initializer
+        )
         self.bias_initializer = checks.initializer(owner, "bias_initializer", bias_initializer)
         self.seed = checks.optional_int(owner, "seed", seed)
         specs: dict[str, tuple[str, Any, str, Any]] = {}
         for proj in _PROJECTIONS:
-            specs[f"{proj}_weight"] = ("kernel_regularizer", kernel_regularizer, "kernel_constraint", kernel_constraint)
-            specs[f"{proj}_bias"] = ("bias_regularizer", bias_regularizer, "bias_constraint", bias_constraint)
+            specs[f"{proj}_weight"] = (
+                "kernel_regularizer",
+                kernel_regularizer,
+                "kernel_constraint",
+                kernel_constraint,
+            )
+            specs[f"{proj}_bias"] = (
+                "bias_regularizer",
+                bias_regularizer,
+                "bias_constraint",
+                bias_constraint,
+            )
         _penalties.attach(self, owner, specs, activity_regularizer)
         for proj in _PROJECTIONS:
             self.register_parameter(f"{proj}_weight", None)
@@ -148,14 +164,28 @@ class MultiHeadAttention(Layer):
             setattr(
                 self,
                 f"{proj}_weight",
-                make_weight(keras_shape, self.kernel_initializer, to_torch, device=device, dtype=dtype, initialize=initialize),
+                make_weight(
+                    keras_shape,
+                    self.kernel_initializer,
+                    to_torch,
+                    device=device,
+                    dtype=dtype,
+                    initialize=initialize,
+                ),
             )
             if self.use_bias:
                 size = out if proj == "output" else heads * (vd if proj == "value" else kd)
                 setattr(
                     self,
                     f"{proj}_bias",
-                    make_weight((size,), self.bias_initializer, lambda b: b, device=device, dtype=dtype, initialize=initialize),
+                    make_weight(
+                        (size,),
+                        self.bias_initializer,
+                        lambda b: b,
+                        device=device,
+                        dtype=dtype,
+                        initialize=initialize,
+                    ),
                 )
         self._dims = dims
         self.built = True
@@ -172,13 +202,17 @@ class MultiHeadAttention(Layer):
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any) -> None:
         if not self.built and prefix + "query_weight" in state_dict:
-            dims = tuple(int(state_dict[prefix + f"{p}_weight"].shape[1]) for p in ("query", "key", "value"))
+            dims = tuple(
+                int(state_dict[prefix + f"{p}_weight"].shape[1]) for p in ("query", "key", "value")
+            )
             with torch.inference_mode(False):
                 self._build_dims(dims, torch.device("cpu"), torch.get_default_dtype(), False)  # type: ignore[arg-type]
-        nn.Module._load_from_state_dict(self, state_dict, prefix, *args)  # type: ignore[arg-type]
+        nn.Module._load_from_state_dict(self, state_dict, prefix, *args)
 
     def _heads(self, x: Tensor, proj: str, size: int) -> Tensor:
-        y = F.linear(x, getattr(self, f"{proj}_weight"), getattr(self, f"{proj}_bias"))
+        weight: Tensor = getattr(self, f"{proj}_weight")
+        bias: Tensor | None = getattr(self, f"{proj}_bias")
+        y = F.linear(x, weight, bias)
         return y.view(y.shape[0], y.shape[1], self.num_heads, size).transpose(1, 2)
 
     def forward(
@@ -207,11 +241,15 @@ class MultiHeadAttention(Layer):
         if not self.built:
             dtype = query.dtype if query.is_floating_point() else torch.get_default_dtype()
             with torch.inference_mode(False):
-                self._build_dims((query.shape[-1], key.shape[-1], value.shape[-1]), query.device, dtype, True)
+                self._build_dims(
+                    (query.shape[-1], key.shape[-1], value.shape[-1]), query.device, dtype, True
+                )
         batch, query_steps = query.shape[0], query.shape[1:-1]
         # Several middle axes attend jointly: flatten them (masks likewise).
         q_in, k_in, v_in = (t.reshape(t.shape[0], -1, t.shape[-1]) for t in (query, key, value))
-        mask = self._mask(q_in, k_in, query_mask, value_mask, key_mask, attention_mask, use_causal_mask)
+        mask = self._mask(
+            q_in, k_in, query_mask, value_mask, key_mask, attention_mask, use_causal_mask
+        )
         q = self._heads(q_in, "query", self.key_dim)
         k = self._heads(k_in, "key", self.key_dim)
         v = self._heads(v_in, "value", self.value_dim)
@@ -232,11 +270,13 @@ class MultiHeadAttention(Layer):
         else:
             attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)
         merged = attended.transpose(1, 2).reshape(batch, -1, self.num_heads * self.value_dim)
-        out = F.linear(merged, self.output_weight, self.output_bias)
+        out_weight: Tensor = self.output_weight  # type: ignore[assignment]
+        out_bias: Tensor | None = self.output_bias  # type: ignore[assignment]
+        out = F.linear(merged, out_weight, out_bias)
         out = out.reshape(batch, *query_steps, out.shape[-1])
         if query_mask is not None:
             set_mask(out, query_mask)
-        return (out, scores) if scores is not None else out  # type: ignore[return-value]
+        return (out, scores) if scores is not None else out
 
     @staticmethod
     def _mask(
@@ -267,7 +307,9 @@ class MultiHeadAttention(Layer):
                 )
             parts.append(am)
         if causal:
-            parts.append(torch.ones(q.shape[1], k.shape[1], dtype=torch.bool, device=q.device).tril())
+            parts.append(
+                torch.ones(q.shape[1], k.shape[1], dtype=torch.bool, device=q.device).tril()
+            )
         mask = merge_masks(*parts)
         return None if mask is None else (mask.unsqueeze(1) if mask.dim() == 3 else mask)
 
@@ -300,7 +342,11 @@ class _BaseAttention(Layer):
         use_causal_mask: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
         owner = type(self).__name__
-        if isinstance(inputs, Tensor) or not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
+        if (
+            isinstance(inputs, Tensor)
+            or not isinstance(inputs, (list, tuple))
+            or len(inputs) not in (2, 3)
+        ):
             raise DataError(f"{owner}: expected a list [query, value] or [query, value, key].")
         q, v = inputs[0], inputs[1]
         k = inputs[2] if len(inputs) == 3 else v
@@ -370,7 +416,8 @@ class Attention(_BaseAttention):
         total = q.unsqueeze(-2) + k.unsqueeze(-3)
         if self.scale is not None:
             total = total * self.scale
-        return self.concat_score_weight * torch.tanh(total).sum(-1)
+        weight: Any = self.concat_score_weight
+        return weight * torch.tanh(total).sum(-1)
 
 
 class AdditiveAttention(_BaseAttention):
@@ -386,10 +433,12 @@ class AdditiveAttention(_BaseAttention):
         torch.Size([2, 3, 4])
     """
 
-    def __init__(self, use_scale: bool = True, dropout: float = 0.0, *, name: str | None = None) -> None:
+    def __init__(
+        self, use_scale: bool = True, dropout: float = 0.0, *, name: str | None = None
+    ) -> None:
         super().__init__(dropout, name=name, owner="AdditiveAttention")
         self.use_scale = checks.boolean("AdditiveAttention", "use_scale", use_scale)
-        self.register_parameter("scale", None)
+        self.scale: nn.Parameter | None = None
 
     def _scores(self, q: Tensor, k: Tensor) -> Tensor:
         total = torch.tanh(q.unsqueeze(-2) + k.unsqueeze(-3))
@@ -397,8 +446,12 @@ class AdditiveAttention(_BaseAttention):
             if self.scale is None:
                 with torch.inference_mode(False):
                     self.scale = make_weight(
-                        (q.shape[-1],), initializers.glorot_uniform, lambda t: t,
-                        device=q.device, dtype=q.dtype, initialize=True,
+                        (q.shape[-1],),
+                        initializers.glorot_uniform,
+                        lambda t: t,
+                        device=q.device,
+                        dtype=q.dtype,
+                        initialize=True,
                     )
             total = total * self.scale
         return total.sum(-1)
@@ -407,4 +460,4 @@ class AdditiveAttention(_BaseAttention):
         found = state_dict.get(prefix + "scale")
         if self.use_scale and self.scale is None and found is not None:
             self.scale = nn.Parameter(torch.empty(found.shape))
-        nn.Module._load_from_state_dict(self, state_dict, prefix, *args)  # type: ignore[arg-type]
+        nn.Module._load_from_state_dict(self, state_dict, prefix, *args)

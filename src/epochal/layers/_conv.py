@@ -117,7 +117,12 @@ class _Conv(ActivationMixin, Layer):
             self,
             owner,
             {
-                self._kernel_path: ("kernel_regularizer", kernel_regularizer, "kernel_constraint", kernel_constraint),
+                self._kernel_path: (
+                    "kernel_regularizer",
+                    kernel_regularizer,
+                    "kernel_constraint",
+                    kernel_constraint,
+                ),
                 "bias": ("bias_regularizer", bias_regularizer, "bias_constraint", bias_constraint),
             },
             activity_regularizer,

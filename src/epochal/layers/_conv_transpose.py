@@ -79,7 +79,11 @@ class _ConvTranspose(ActivationMixin, Layer):
         if output_padding is None:
             self.output_padding: tuple[int, ...] | None = None
         else:
-            pads = (output_padding,) * rank if isinstance(output_padding, int) else tuple(output_padding)
+            pads = (
+                (output_padding,) * rank
+                if isinstance(output_padding, int)
+                else tuple(output_padding)
+            )
             if len(pads) != rank or not all(
                 isinstance(p, int) and 0 <= p < s for p, s in zip(pads, self.strides, strict=True)
             ):
@@ -91,13 +95,20 @@ class _ConvTranspose(ActivationMixin, Layer):
             self.output_padding = pads
         self.activation_name, self._activation_fn = checks.activation(owner, activation)
         self.use_bias = checks.boolean(owner, "use_bias", use_bias)
-        self.kernel_initializer = checks.initializer(owner, "kernel_initializer", kernel_initializer)
+        self.kernel_initializer = checks.initializer(
+            owner, "kernel_initializer", kernel_initializer
+        )
         self.bias_initializer = checks.initializer(owner, "bias_initializer", bias_initializer)
         _penalties.attach(
             self,
             owner,
             {
-                "weight": ("kernel_regularizer", kernel_regularizer, "kernel_constraint", kernel_constraint),
+                "weight": (
+                    "kernel_regularizer",
+                    kernel_regularizer,
+                    "kernel_constraint",
+                    kernel_constraint,
+                ),
                 "bias": ("bias_regularizer", bias_regularizer, "bias_constraint", bias_constraint),
             },
             activity_regularizer,
@@ -129,8 +140,12 @@ class _ConvTranspose(ActivationMixin, Layer):
         )
         if self.use_bias:
             self.bias = make_weight(
-                (self.filters,), self.bias_initializer, lambda b: b,
-                device=device, dtype=dtype, initialize=initialize,
+                (self.filters,),
+                self.bias_initializer,
+                lambda b: b,
+                device=device,
+                dtype=dtype,
+                initialize=initialize,
             )
         self.built = True
 
@@ -242,14 +257,27 @@ def _make(rank: int, conv: Callable[..., Tensor], example: str) -> type[_ConvTra
             name: str | None = None,
         ) -> None:
             super().__init__(
-                filters, kernel_size, strides, padding, output_padding, dilation_rate,
-                activation, use_bias, kernel_initializer, bias_initializer,
-                kernel_regularizer, bias_regularizer, activity_regularizer,
-                kernel_constraint, bias_constraint, input_shape, name,
+                filters,
+                kernel_size,
+                strides,
+                padding,
+                output_padding,
+                dilation_rate,
+                activation,
+                use_bias,
+                kernel_initializer,
+                bias_initializer,
+                kernel_regularizer,
+                bias_regularizer,
+                activity_regularizer,
+                kernel_constraint,
+                bias_constraint,
+                input_shape,
+                name,
             )
 
     ConvTranspose.rank = rank
-    ConvTranspose._conv = conv  # type: ignore[assignment]
+    ConvTranspose._conv = conv
     ConvTranspose.__doc__ = example + _ARGS_DOC
     return ConvTranspose
 

@@ -13,7 +13,6 @@ from epochal import activations, initializers
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.layers import _checks as checks
 from epochal.layers import _penalties
-from epochal.layers._masking import set_mask
 from epochal.layers._base import (
     ActivationMixin,
     Layer,
@@ -22,6 +21,7 @@ from epochal.layers._base import (
     join_parts,
     make_weight,
 )
+from epochal.layers._masking import set_mask
 
 
 class Dense(ActivationMixin, Layer):
@@ -94,7 +94,12 @@ class Dense(ActivationMixin, Layer):
             self,
             owner,
             {
-                "weight": ("kernel_regularizer", kernel_regularizer, "kernel_constraint", kernel_constraint),
+                "weight": (
+                    "kernel_regularizer",
+                    kernel_regularizer,
+                    "kernel_constraint",
+                    kernel_constraint,
+                ),
                 "bias": ("bias_regularizer", bias_regularizer, "bias_constraint", bias_constraint),
             },
             activity_regularizer,

@@ -12,6 +12,8 @@ pass the mask on; any other operation drops it, as Keras drops it.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import Tensor
 
@@ -29,10 +31,9 @@ def get_mask(x: object) -> Tensor | None:
 def set_mask(x: Tensor, mask: Tensor | None) -> Tensor:
     """Attach ``mask`` to ``x`` (nothing when ``mask`` is None); returns ``x``."""
     if mask is not None:
-        try:
+        # Some tensors (symbolic ones) refuse attributes: they go without the mask.
+        with contextlib.suppress(AttributeError, RuntimeError):
             setattr(x, MASK_ATTRIBUTE, mask)
-        except (AttributeError, RuntimeError):  # tensors that refuse attributes (symbolic ones)
-            pass
     return x
 
 

@@ -205,7 +205,11 @@ class Dot(_Merge):
     _exactly = 2
 
     def __init__(
-        self, axes: int | tuple[int, int] | list[int], normalize: bool = False, *, name: str | None = None
+        self,
+        axes: int | tuple[int, int] | list[int],
+        normalize: bool = False,
+        *,
+        name: str | None = None,
     ) -> None:
         super().__init__(name=name)
         if isinstance(axes, (list, tuple)):
@@ -250,39 +254,41 @@ def batch_dot(a: Tensor, b: Tensor, axis_a: int, axis_b: int) -> Tensor:
 
 def add(inputs: Sequence[Tensor], **kwargs: Any) -> Tensor:
     """Keras's ``add(inputs)``: ``Add(**kwargs)(inputs)``."""
-    return Add(**kwargs)(inputs)  # type: ignore[no-any-return]
+    return Add(**kwargs)(inputs)
 
 
 def subtract(inputs: Sequence[Tensor], **kwargs: Any) -> Tensor:
     """Keras's ``subtract(inputs)``: ``Subtract(**kwargs)(inputs)``."""
-    return Subtract(**kwargs)(inputs)  # type: ignore[no-any-return]
+    return Subtract(**kwargs)(inputs)
 
 
 def multiply(inputs: Sequence[Tensor], **kwargs: Any) -> Tensor:
     """Keras's ``multiply(inputs)``: ``Multiply(**kwargs)(inputs)``."""
-    return Multiply(**kwargs)(inputs)  # type: ignore[no-any-return]
+    return Multiply(**kwargs)(inputs)
 
 
 def average(inputs: Sequence[Tensor], **kwargs: Any) -> Tensor:
     """Keras's ``average(inputs)``: ``Average(**kwargs)(inputs)``."""
-    return Average(**kwargs)(inputs)  # type: ignore[no-any-return]
+    return Average(**kwargs)(inputs)
 
 
 def maximum(inputs: Sequence[Tensor], **kwargs: Any) -> Tensor:
     """Keras's ``maximum(inputs)``: ``Maximum(**kwargs)(inputs)``."""
-    return Maximum(**kwargs)(inputs)  # type: ignore[no-any-return]
+    return Maximum(**kwargs)(inputs)
 
 
 def minimum(inputs: Sequence[Tensor], **kwargs: Any) -> Tensor:
     """Keras's ``minimum(inputs)``: ``Minimum(**kwargs)(inputs)``."""
-    return Minimum(**kwargs)(inputs)  # type: ignore[no-any-return]
+    return Minimum(**kwargs)(inputs)
 
 
 def concatenate(inputs: Sequence[Tensor], axis: int = -1, **kwargs: Any) -> Tensor:
     """Keras's ``concatenate(inputs, axis)``: ``Concatenate(axis, **kwargs)(inputs)``."""
-    return Concatenate(axis, **kwargs)(inputs)  # type: ignore[no-any-return]
+    return Concatenate(axis, **kwargs)(inputs)
 
 
-def dot(inputs: Sequence[Tensor], axes: int | tuple[int, int], normalize: bool = False, **kwargs: Any) -> Tensor:
+def dot(
+    inputs: Sequence[Tensor], axes: int | tuple[int, int], normalize: bool = False, **kwargs: Any
+) -> Tensor:
     """Keras's ``dot(inputs, axes, normalize)``: ``Dot(axes, normalize, **kwargs)(inputs)``."""
-    return Dot(axes, normalize, **kwargs)(inputs)  # type: ignore[no-any-return]
+    return Dot(axes, normalize, **kwargs)(inputs)

@@ -26,7 +26,9 @@ class _SpatialDropout(Layer):
 
     rank: ClassVar[int]
 
-    def __init__(self, rate: float, seed: int | None, *, input_shape: Shape | None, name: str | None) -> None:
+    def __init__(
+        self, rate: float, seed: int | None, *, input_shape: Shape | None, name: str | None
+    ) -> None:
         owner = type(self).__name__
         super().__init__(name=name, input_shape=input_shape, owner=owner)
         self.rate = checks.number_in(owner, "rate", rate, 0.0, 1.0)
@@ -64,7 +66,12 @@ class SpatialDropout1D(_SpatialDropout):
     rank = 1
 
     def __init__(
-        self, rate: float, seed: int | None = None, *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        rate: float,
+        seed: int | None = None,
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(rate, seed, input_shape=input_shape, name=name)
 
@@ -86,7 +93,12 @@ class SpatialDropout2D(_SpatialDropout):
     rank = 2
 
     def __init__(
-        self, rate: float, seed: int | None = None, *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        rate: float,
+        seed: int | None = None,
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(rate, seed, input_shape=input_shape, name=name)
 
@@ -108,7 +120,12 @@ class SpatialDropout3D(_SpatialDropout):
     rank = 3
 
     def __init__(
-        self, rate: float, seed: int | None = None, *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        rate: float,
+        seed: int | None = None,
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(rate, seed, input_shape=input_shape, name=name)
 
@@ -128,7 +145,12 @@ class GaussianNoise(Layer):
     """
 
     def __init__(
-        self, stddev: float, seed: int | None = None, *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        stddev: float,
+        seed: int | None = None,
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=input_shape, owner="GaussianNoise")
         self.stddev = checks.number_in("GaussianNoise", "stddev", stddev, 0.0, float("inf"))
@@ -158,7 +180,12 @@ class GaussianDropout(Layer):
     """
 
     def __init__(
-        self, rate: float, seed: int | None = None, *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        rate: float,
+        seed: int | None = None,
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=input_shape, owner="GaussianDropout")
         self.rate = checks.number_in("GaussianDropout", "rate", rate, 0.0, 1.0, include_high=False)
@@ -189,7 +216,12 @@ class ActivityRegularization(Layer):
     """
 
     def __init__(
-        self, l1: float = 0.0, l2: float = 0.0, *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         from epochal.keras.regularizers import L1L2
 

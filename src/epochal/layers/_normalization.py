@@ -247,7 +247,9 @@ class LayerNormalization(Layer):
         self.rms_scaling = checks.boolean(owner, "rms_scaling", rms_scaling)
         self.beta_initializer = checks.initializer(owner, "beta_initializer", beta_initializer)
         self.gamma_initializer = checks.initializer(owner, "gamma_initializer", gamma_initializer)
-        _norm_penalties(self, owner, (beta_regularizer, beta_constraint), (gamma_regularizer, gamma_constraint))
+        _norm_penalties(
+            self, owner, (beta_regularizer, beta_constraint), (gamma_regularizer, gamma_constraint)
+        )
         self.register_parameter("weight", None)
         self.register_parameter("bias", None)
         self._param_shape: tuple[int, ...] | None = None
@@ -259,7 +261,12 @@ class LayerNormalization(Layer):
                     f"{owner}: expected the normalized axes of `input_shape` to have known sizes. "
                     f"Received: input_shape={self.input_shape!r}, axis={axis!r}"
                 )
-            self._build_sizes(tuple(int(d) for d in dims), torch.device("cpu"), torch.get_default_dtype(), True)  # type: ignore[arg-type]
+            self._build_sizes(
+                tuple(int(d or 0) for d in dims),
+                torch.device("cpu"),
+                torch.get_default_dtype(),
+                True,
+            )
 
     def _build_sizes(
         self, sizes: tuple[int, ...], device: torch.device, dtype: torch.dtype, initialize: bool
@@ -267,11 +274,21 @@ class LayerNormalization(Layer):
         self._param_shape = sizes
         if self.scale:
             self.weight = make_weight(
-                sizes, self.gamma_initializer, lambda t: t, device=device, dtype=dtype, initialize=initialize
+                sizes,
+                self.gamma_initializer,
+                lambda t: t,
+                device=device,
+                dtype=dtype,
+                initialize=initialize,
             )
         if self.center and not self.rms_scaling:
             self.bias = make_weight(
-                sizes, self.beta_initializer, lambda t: t, device=device, dtype=dtype, initialize=initialize
+                sizes,
+                self.beta_initializer,
+                lambda t: t,
+                device=device,
+                dtype=dtype,
+                initialize=initialize,
             )
         self.built = True
 
@@ -286,8 +303,10 @@ class LayerNormalization(Layer):
             found = state_dict.get(prefix + "weight", state_dict.get(prefix + "bias"))
             if found is not None:
                 with torch.inference_mode(False):
-                    self._build_sizes(tuple(found.shape), torch.device("cpu"), torch.get_default_dtype(), False)
-        nn.Module._load_from_state_dict(self, state_dict, prefix, *args)  # type: ignore[arg-type]
+                    self._build_sizes(
+                        tuple(found.shape), torch.device("cpu"), torch.get_default_dtype(), False
+                    )
+        nn.Module._load_from_state_dict(self, state_dict, prefix, *args)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.built:
@@ -298,7 +317,9 @@ class LayerNormalization(Layer):
         if trailing and not self.rms_scaling:
             # torch's fused kernel (the params' axis order is the input's).
             shape = tuple(x.shape[rank - len(axes) :])
-            weight = None if self.weight is None else self._aligned(self.weight, axes, rank, flat=True)
+            weight = (
+                None if self.weight is None else self._aligned(self.weight, axes, rank, flat=True)
+            )
             bias = None if self.bias is None else self._aligned(self.bias, axes, rank, flat=True)
             return F.layer_norm(x, shape, weight, bias, self.epsilon)
         xs = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
@@ -374,7 +395,7 @@ class GroupNormalization(Layer):
         if groups != -1:
             checks.positive_int(owner, "groups", groups)
         self.groups = int(groups)
-        self.axis = _axes(owner, axis)[0] if isinstance(axis, int) else _axes(owner, axis)[0]
+        self.axis = _axes(owner, axis)[0]
         self._channel_axis = self.axis
         self.epsilon = checks.number_in(
             owner, "epsilon", epsilon, 0.0, float("inf"), include_low=False, include_high=False
@@ -383,7 +404,9 @@ class GroupNormalization(Layer):
         self.scale = checks.boolean(owner, "scale", scale)
         self.beta_initializer = checks.initializer(owner, "beta_initializer", beta_initializer)
         self.gamma_initializer = checks.initializer(owner, "gamma_initializer", gamma_initializer)
-        _norm_penalties(self, owner, (beta_regularizer, beta_constraint), (gamma_regularizer, gamma_constraint))
+        _norm_penalties(
+            self, owner, (beta_regularizer, beta_constraint), (gamma_regularizer, gamma_constraint)
+        )
         self.register_parameter("weight", None)
         self.register_parameter("bias", None)
         self.built = False
@@ -401,11 +424,21 @@ class GroupNormalization(Layer):
             )
         if self.scale:
             self.weight = make_weight(
-                (channels,), self.gamma_initializer, lambda t: t, device=device, dtype=dtype, initialize=initialize
+                (channels,),
+                self.gamma_initializer,
+                lambda t: t,
+                device=device,
+                dtype=dtype,
+                initialize=initialize,
             )
         if self.center:
             self.bias = make_weight(
-                (channels,), self.beta_initializer, lambda t: t, device=device, dtype=dtype, initialize=initialize
+                (channels,),
+                self.beta_initializer,
+                lambda t: t,
+                device=device,
+                dtype=dtype,
+                initialize=initialize,
             )
         self._groups = groups
         self.built = True

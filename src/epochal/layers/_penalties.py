@@ -94,20 +94,20 @@ def _record_activity(module: nn.Module, inputs: Any, output: Any) -> None:
     # Only while training with gradients: inference never pays for the penalty.
     if not (module.training and torch.is_grad_enabled()):
         return
-    regularizer = module.activity_regularizer
+    regularizer: Any = module.activity_regularizer
     outputs = output if isinstance(output, (tuple, list)) else (output,)
     penalty = module._activity_penalty
     for item in outputs:
         if isinstance(item, Tensor) and item.is_floating_point():
-            value = regularizer(item)  # type: ignore[operator]
+            value = regularizer(item)
             penalty = value if penalty is None else penalty + value
-    module._activity_penalty = penalty
+    object.__setattr__(module, "_activity_penalty", penalty)
 
 
 def keras_layout(layer: nn.Module, path: str, tensor: Tensor) -> Tensor:
     """``tensor`` (the parameter at ``path``) viewed in Keras's layout."""
     view = getattr(layer, "_keras_layout", None)
-    return tensor if view is None else view(path, tensor)  # type: ignore[no-any-return]
+    return tensor if view is None else view(path, tensor)
 
 
 def _declared(module: nn.Module) -> list[nn.Module]:
@@ -157,7 +157,8 @@ def penalty_fn(module: nn.Module) -> Callable[[], Tensor] | None:
     def total() -> Tensor:
         parts: list[Tensor] = []
         for layer in layers:
-            for path, regularizer in layer._weight_regularizers.items():  # type: ignore[union-attr]
+            regularizers: dict[str, Any] = getattr(layer, "_weight_regularizers", {})
+            for path, regularizer in regularizers.items():
                 weight = _parameter(layer, path)
                 if weight is not None:
                     view = keras_layout(layer, path, weight)
@@ -165,7 +166,7 @@ def penalty_fn(module: nn.Module) -> Callable[[], Tensor] | None:
             activity = getattr(layer, "_activity_penalty", None)
             if activity is not None:
                 parts.append(_scalar(activity, layer, "activity"))
-                layer._activity_penalty = None
+                object.__setattr__(layer, "_activity_penalty", None)
         if not parts:
             return torch.zeros(())
         out = parts[0]
@@ -209,3 +210,18 @@ def _parameter(layer: nn.Module, path: str) -> Tensor | None:
         return layer.get_parameter(path)
     except AttributeError:  # a lazy layer not built yet, or a parameter turned off
         return None
+
+
+def install_constraints(optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
+    """Apply ``module``'s weight constraints after every ``optimizer.step`` (a step post-hook).
+
+    Installing again (a new compile on the same optimizer) replaces the hook.
+    """
+    previous = getattr(optimizer, "_epochal_constraints", None)
+    if previous is not None:
+        previous.remove()
+        optimizer._epochal_constraints = None  # type: ignore[attr-defined]
+    apply = constraint_fn(module)
+    if apply is not None:
+        handle = optimizer.register_step_post_hook(lambda opt, args, kwargs: apply())
+        optimizer._epochal_constraints = handle  # type: ignore[attr-defined]

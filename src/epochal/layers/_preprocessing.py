@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -36,7 +36,12 @@ class Rescaling(Layer):
     """
 
     def __init__(
-        self, scale: float, offset: float = 0.0, *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        scale: float,
+        offset: float = 0.0,
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=input_shape, owner="Rescaling")
         inf = float("inf")
@@ -48,7 +53,11 @@ class Rescaling(Layer):
         return y + self.offset if self.offset else y
 
     def _describe(self) -> str:
-        return join_parts(f"scale={self.scale}", f"offset={self.offset}" if self.offset else "", super()._describe())
+        return join_parts(
+            f"scale={self.scale}",
+            f"offset={self.offset}" if self.offset else "",
+            super()._describe(),
+        )
 
 
 def _batches(data: Any) -> Iterable[Tensor]:
@@ -216,9 +225,13 @@ class CategoryEncoding(Layer):
         owner = "CategoryEncoding"
         super().__init__(name=name, input_shape=input_shape, owner=owner)
         self.num_tokens = checks.positive_int(owner, "num_tokens", num_tokens)
-        self.output_mode = checks.choice(owner, "output_mode", output_mode, ("one_hot", "multi_hot", "count"))
+        self.output_mode = checks.choice(
+            owner, "output_mode", output_mode, ("one_hot", "multi_hot", "count")
+        )
         if sparse:
-            raise ArgumentError(f"{owner}: sparse=True is not supported (outputs are dense tensors)")
+            raise ArgumentError(
+                f"{owner}: sparse=True is not supported (outputs are dense tensors)"
+            )
         self.sparse = False
 
     def forward(self, x: Tensor) -> Tensor:
@@ -239,7 +252,11 @@ class CategoryEncoding(Layer):
         return counts if self.output_mode == "count" else (counts > 0).to(counts.dtype)
 
     def _describe(self) -> str:
-        return join_parts(f"num_tokens={self.num_tokens}", f"output_mode={self.output_mode!r}", super()._describe())
+        return join_parts(
+            f"num_tokens={self.num_tokens}",
+            f"output_mode={self.output_mode!r}",
+            super()._describe(),
+        )
 
 
 class Resizing(Layer):
@@ -260,7 +277,11 @@ class Resizing(Layer):
         torch.Size([2, 4, 6, 3])
     """
 
-    _MODES = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic"}
+    _MODES: ClassVar[dict[str, str]] = {
+        "bilinear": "bilinear",
+        "nearest": "nearest-exact",
+        "bicubic": "bicubic",
+    }
 
     def __init__(
         self,
@@ -277,8 +298,13 @@ class Resizing(Layer):
         super().__init__(name=name, input_shape=input_shape, owner=owner)
         self.height = checks.positive_int(owner, "height", height)
         self.width = checks.positive_int(owner, "width", width)
-        self.interpolation = checks.choice(owner, "interpolation", interpolation, tuple(self._MODES))
-        for flag, value in (("crop_to_aspect_ratio", crop_to_aspect_ratio), ("pad_to_aspect_ratio", pad_to_aspect_ratio)):
+        self.interpolation = checks.choice(
+            owner, "interpolation", interpolation, tuple(self._MODES)
+        )
+        for flag, value in (
+            ("crop_to_aspect_ratio", crop_to_aspect_ratio),
+            ("pad_to_aspect_ratio", pad_to_aspect_ratio),
+        ):
             if value:
                 raise ArgumentError(f"{owner}: {flag}=True is not supported by epochal.keras")
         self.crop_to_aspect_ratio = False
@@ -294,10 +320,16 @@ class Resizing(Layer):
         batch = _float(x.unsqueeze(0) if single else x)
         mode = self._MODES[self.interpolation]
         corners = False if mode in ("bilinear", "bicubic") else None
-        y = F.interpolate(batch.permute(0, 3, 1, 2), size=(self.height, self.width), mode=mode, align_corners=corners)
+        y = F.interpolate(
+            batch.permute(0, 3, 1, 2),
+            size=(self.height, self.width),
+            mode=mode,
+            align_corners=corners,
+        )
         y = y.permute(0, 2, 3, 1)
         return y[0] if single else y
 
     def _describe(self) -> str:
-        return join_parts(f"height={self.height}", f"width={self.width}", f"interpolation={self.interpolation!r}")
-
+        return join_parts(
+            f"height={self.height}", f"width={self.width}", f"interpolation={self.interpolation!r}"
+        )

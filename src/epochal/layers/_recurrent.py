@@ -116,12 +116,24 @@ class _RNN(Layer):
             self,
             owner,
             {
-                "rnn.weight_ih_l0": ("kernel_regularizer", p.get("kernel_regularizer"), "kernel_constraint", p.get("kernel_constraint")),
-                "rnn.weight_hh_l0": (
-                    "recurrent_regularizer", p.get("recurrent_regularizer"),
-                    "recurrent_constraint", p.get("recurrent_constraint"),
+                "rnn.weight_ih_l0": (
+                    "kernel_regularizer",
+                    p.get("kernel_regularizer"),
+                    "kernel_constraint",
+                    p.get("kernel_constraint"),
                 ),
-                "rnn.bias_ih_l0": ("bias_regularizer", p.get("bias_regularizer"), "bias_constraint", p.get("bias_constraint")),
+                "rnn.weight_hh_l0": (
+                    "recurrent_regularizer",
+                    p.get("recurrent_regularizer"),
+                    "recurrent_constraint",
+                    p.get("recurrent_constraint"),
+                ),
+                "rnn.bias_ih_l0": (
+                    "bias_regularizer",
+                    p.get("bias_regularizer"),
+                    "bias_constraint",
+                    p.get("bias_constraint"),
+                ),
             },
             p.get("activity_regularizer"),
         )
@@ -143,7 +155,14 @@ class _RNN(Layer):
         # numbers that Keras's initialization then discards.
         rnn = (
             type(self)
-            ._torch_rnn(channels, self.units, bias=self.use_bias, batch_first=True, device="meta", **self._torch_options())
+            ._torch_rnn(
+                channels,
+                self.units,
+                bias=self.use_bias,
+                batch_first=True,
+                device="meta",
+                **self._torch_options(),
+            )
             .to_empty(device="cpu")
         )
         rnn.train(self.training)
@@ -225,14 +244,18 @@ class _RNN(Layer):
         """``initial_state`` as a tuple of ``(N, units)`` tensors, checked."""
         if initial_state is None:
             return None
-        states = tuple(initial_state) if isinstance(initial_state, (list, tuple)) else (initial_state,)
+        states = (
+            tuple(initial_state) if isinstance(initial_state, (list, tuple)) else (initial_state,)
+        )
         owner = type(self).__name__
         expected = (x.shape[0], self.units)
         if len(states) != self._states or any(
             not isinstance(s, Tensor) or tuple(s.shape) != expected for s in states
         ):
             names = "[h, c]" if self._states == 2 else "[h]"
-            received = [tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__ for s in states]
+            received = [
+                tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__ for s in states
+            ]
             raise DataError(
                 f"{owner}: expected `initial_state` to be {names}, each of shape "
                 f"(batch, units) = {expected}. Received: {received}"
@@ -243,8 +266,8 @@ class _RNN(Layer):
         self, x: Tensor, mask: Tensor, state0: tuple[Tensor, ...] | None
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Step by step: a masked step keeps the state and repeats the previous output."""
-        rnn = self.rnn
-        weights = (
+        rnn: Any = self.rnn
+        weights: tuple[Any, ...] = (
             rnn.weight_ih_l0,
             rnn.weight_hh_l0,
             rnn.bias_ih_l0 if self.use_bias else None,
@@ -487,7 +510,7 @@ class GRU(_RNN):
     def _cell(
         self, x: Tensor, states: tuple[Tensor, ...], weights: tuple[Tensor | None, ...]
     ) -> tuple[Tensor, ...]:
-        return (torch.gru_cell(x, states[0], *weights),)
+        return (torch.gru_cell(x, states[0], *weights),)  # type: ignore[arg-type]
 
 
 def _penalty_args(args: dict[str, Any]) -> dict[str, Any]:
@@ -595,4 +618,4 @@ class SimpleRNN(_RNN):
         self, x: Tensor, states: tuple[Tensor, ...], weights: tuple[Tensor | None, ...]
     ) -> tuple[Tensor, ...]:
         cell = torch.rnn_relu_cell if self.activation == "relu" else torch.rnn_tanh_cell
-        return (cell(x, states[0], *weights),)
+        return (cell(x, states[0], *weights),)  # type: ignore[arg-type]

@@ -103,7 +103,11 @@ class Permute(Layer):
     """
 
     def __init__(
-        self, dims: tuple[int, ...] | list[int], *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        dims: tuple[int, ...] | list[int],
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=input_shape, owner="Permute")
         if not isinstance(dims, (tuple, list)) or sorted(dims) != list(range(1, len(dims) + 1)):
@@ -138,7 +142,9 @@ class RepeatVector(Layer):
         torch.Size([2, 3, 5])
     """
 
-    def __init__(self, n: int, *, input_shape: Shape | None = None, name: str | None = None) -> None:
+    def __init__(
+        self, n: int, *, input_shape: Shape | None = None, name: str | None = None
+    ) -> None:
         super().__init__(name=name, input_shape=input_shape, owner="RepeatVector")
         self.n = checks.positive_int("RepeatVector", "n", n)
 
@@ -157,7 +163,9 @@ class RepeatVector(Layer):
 def _spatial_rank(owner: str, x: Tensor, rank: int) -> None:
     if x.dim() != rank + 2:
         layout = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}[rank]
-        raise DataError(f"{owner}: expected an input of shape {layout}. Received: shape={tuple(x.shape)}")
+        raise DataError(
+            f"{owner}: expected an input of shape {layout}. Received: shape={tuple(x.shape)}"
+        )
 
 
 class UpSampling1D(Layer):
@@ -173,7 +181,9 @@ class UpSampling1D(Layer):
         torch.Size([1, 6, 4])
     """
 
-    def __init__(self, size: int = 2, *, input_shape: Shape | None = None, name: str | None = None) -> None:
+    def __init__(
+        self, size: int = 2, *, input_shape: Shape | None = None, name: str | None = None
+    ) -> None:
         super().__init__(name=name, input_shape=input_shape, owner="UpSampling1D")
         self.size = checks.positive_int("UpSampling1D", "size", size)
 
@@ -227,7 +237,9 @@ class UpSampling2D(Layer):
         return y.permute(0, 2, 3, 1)
 
     def _describe(self) -> str:
-        return join_parts(f"size={self.size}", f"interpolation={self.interpolation!r}", super()._describe())
+        return join_parts(
+            f"size={self.size}", f"interpolation={self.interpolation!r}", super()._describe()
+        )
 
 
 def _pairs(owner: str, name: str, value: Any, rank: int) -> tuple[tuple[int, int], ...]:
@@ -238,10 +250,18 @@ def _pairs(owner: str, name: str, value: Any, rank: int) -> tuple[tuple[int, int
     )
     if _int_or(value):
         pairs: Any = ((value, value),) * rank
-    elif isinstance(value, (tuple, list)) and rank == 1 and len(value) == 2 and all(map(_int_or, value)):
+    elif (
+        isinstance(value, (tuple, list))
+        and rank == 1
+        and len(value) == 2
+        and all(map(_int_or, value))
+    ):
         pairs = (tuple(value),)
     elif isinstance(value, (tuple, list)) and len(value) == rank:
-        pairs = tuple((v, v) if _int_or(v) else tuple(v) if isinstance(v, (tuple, list)) else None for v in value)
+        pairs = tuple(
+            (v, v) if _int_or(v) else tuple(v) if isinstance(v, (tuple, list)) else None
+            for v in value
+        )
     else:
         raise ArgumentError(f"{expected} Received: {name}={value!r}")
     if not all(
@@ -287,7 +307,11 @@ class ZeroPadding1D(_ZeroPadding):
     _rank = 1
 
     def __init__(
-        self, padding: int | tuple[int, int] = 1, *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        padding: int | tuple[int, int] = 1,
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(padding, input_shape=input_shape, name=name)
 
@@ -355,7 +379,11 @@ class Cropping1D(_Cropping):
     _rank = 1
 
     def __init__(
-        self, cropping: int | tuple[int, int] = (1, 1), *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        cropping: int | tuple[int, int] = (1, 1),
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(cropping, input_shape=input_shape, name=name)
 
@@ -377,6 +405,10 @@ class Cropping2D(_Cropping):
     _rank = 2
 
     def __init__(
-        self, cropping: Any = ((0, 0), (0, 0)), *, input_shape: Shape | None = None, name: str | None = None
+        self,
+        cropping: Any = ((0, 0), (0, 0)),
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(cropping, input_shape=input_shape, name=name)

@@ -103,7 +103,12 @@ class _Depthwise(_Conv):
             out = self.filters
         if self.use_bias:
             self.bias = make_weight(
-                (out,), self.bias_initializer, lambda b: b, device=device, dtype=dtype, initialize=initialize
+                (out,),
+                self.bias_initializer,
+                lambda b: b,
+                device=device,
+                dtype=dtype,
+                initialize=initialize,
             )
         self.built = True
 
@@ -150,10 +155,18 @@ class _Depthwise(_Conv):
 
 
 def _depthwise_penalties(
-    depthwise_regularizer: Any, bias_regularizer: Any, depthwise_constraint: Any, bias_constraint: Any
+    depthwise_regularizer: Any,
+    bias_regularizer: Any,
+    depthwise_constraint: Any,
+    bias_constraint: Any,
 ) -> dict[str, tuple[str, Any, str, Any]]:
     return {
-        "weight": ("depthwise_regularizer", depthwise_regularizer, "depthwise_constraint", depthwise_constraint),
+        "weight": (
+            "depthwise_regularizer",
+            depthwise_regularizer,
+            "depthwise_constraint",
+            depthwise_constraint,
+        ),
         "bias": ("bias_regularizer", bias_regularizer, "bias_constraint", bias_constraint),
     }
 
@@ -205,10 +218,23 @@ class DepthwiseConv2D(_Depthwise):
         name: str | None = None,
     ) -> None:
         super().__init__(
-            1, kernel_size, strides, padding, depth_multiplier, dilation_rate, activation, use_bias,
-            depthwise_initializer, "glorot_uniform", bias_initializer,
-            _depthwise_penalties(depthwise_regularizer, bias_regularizer, depthwise_constraint, bias_constraint),
-            activity_regularizer, input_shape, name,
+            1,
+            kernel_size,
+            strides,
+            padding,
+            depth_multiplier,
+            dilation_rate,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            "glorot_uniform",
+            bias_initializer,
+            _depthwise_penalties(
+                depthwise_regularizer, bias_regularizer, depthwise_constraint, bias_constraint
+            ),
+            activity_regularizer,
+            input_shape,
+            name,
         )
 
 
@@ -234,9 +260,14 @@ def _separable_penalties(
     pointwise_constraint: Any,
     bias_constraint: Any,
 ) -> dict[str, tuple[str, Any, str, Any]]:
-    penalties = _depthwise_penalties(depthwise_regularizer, bias_regularizer, depthwise_constraint, bias_constraint)
+    penalties = _depthwise_penalties(
+        depthwise_regularizer, bias_regularizer, depthwise_constraint, bias_constraint
+    )
     penalties["pointwise_weight"] = (
-        "pointwise_regularizer", pointwise_regularizer, "pointwise_constraint", pointwise_constraint,
+        "pointwise_regularizer",
+        pointwise_regularizer,
+        "pointwise_constraint",
+        pointwise_constraint,
     )
     return penalties
 
@@ -296,13 +327,28 @@ class SeparableConv2D(_Depthwise):
         name: str | None = None,
     ) -> None:
         super().__init__(
-            filters, kernel_size, strides, padding, depth_multiplier, dilation_rate, activation, use_bias,
-            depthwise_initializer, pointwise_initializer, bias_initializer,
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            depth_multiplier,
+            dilation_rate,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            pointwise_initializer,
+            bias_initializer,
             _separable_penalties(
-                depthwise_regularizer, pointwise_regularizer, bias_regularizer,
-                depthwise_constraint, pointwise_constraint, bias_constraint,
+                depthwise_regularizer,
+                pointwise_regularizer,
+                bias_regularizer,
+                depthwise_constraint,
+                pointwise_constraint,
+                bias_constraint,
             ),
-            activity_regularizer, input_shape, name,
+            activity_regularizer,
+            input_shape,
+            name,
         )
 
 

@@ -66,7 +66,9 @@ class Lambda(Layer):
         return out
 
     def _describe(self) -> str:
-        return join_parts(getattr(self.function, "__name__", type(self.function).__name__), super()._describe())
+        return join_parts(
+            getattr(self.function, "__name__", type(self.function).__name__), super()._describe()
+        )
 
 
 def _check_layer(owner: str, layer: object) -> nn.Module:
@@ -94,11 +96,15 @@ class TimeDistributed(Layer):
         torch.Size([2, 5, 8])
     """
 
-    def __init__(self, layer: nn.Module, *, input_shape: Shape | None = None, name: str | None = None) -> None:
+    def __init__(
+        self, layer: nn.Module, *, input_shape: Shape | None = None, name: str | None = None
+    ) -> None:
         super().__init__(name=name, input_shape=input_shape, owner="TimeDistributed")
         self.layer = _check_layer("TimeDistributed", layer)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, training: bool | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, mask: Tensor | None = None, training: bool | None = None
+    ) -> Tensor:
         if x.dim() < 3:
             raise DataError(
                 "TimeDistributed: expected an input of shape (batch, steps, ...). "
@@ -162,21 +168,24 @@ class Bidirectional(Layer):
                 f"None. Received: merge_mode={merge_mode!r}"
             )
         if weights is not None:
-            raise ArgumentError(f"{owner}: `weights` is not supported; use set_weights after building.")
+            raise ArgumentError(
+                f"{owner}: `weights` is not supported; use set_weights after building."
+            )
         self.merge_mode = merge_mode
         if backward_layer is None:
-            backward_layer = copy.deepcopy(layer)
-            backward_layer.go_backwards = not layer.go_backwards
-            if getattr(backward_layer, "built", False) and hasattr(backward_layer, "_build"):
+            backward: Any = copy.deepcopy(layer)
+            backward.go_backwards = not getattr(layer, "go_backwards", False)
+            if getattr(backward, "built", False) and hasattr(backward, "_build"):
                 # A copy of built weights: redraw them, as Keras builds a new layer.
-                rnn = backward_layer.rnn
+                weight = backward.rnn.weight_ih_l0
                 with torch.no_grad():
-                    backward_layer._build(
-                        int(backward_layer.in_features),
-                        device=rnn.weight_ih_l0.device,
-                        dtype=rnn.weight_ih_l0.dtype,
+                    backward._build(
+                        int(backward.in_features),
+                        device=weight.device,
+                        dtype=weight.dtype,
                         initialize=True,
                     )
+            backward_layer = backward
         else:
             _check_layer(owner, backward_layer)
             for attr in ("return_sequences", "return_state"):
@@ -187,10 +196,12 @@ class Bidirectional(Layer):
                     )
         self.forward_layer = layer
         self.backward_layer = backward_layer
-        self.return_sequences = bool(layer.return_sequences)
+        self.return_sequences = bool(getattr(layer, "return_sequences", False))
         self.return_state = bool(getattr(layer, "return_state", False))
         for sub in (self.forward_layer, self.backward_layer):
-            sub.zero_output_for_mask = self.return_sequences  # Keras's Bidirectional does this
+            object.__setattr__(
+                sub, "zero_output_for_mask", self.return_sequences
+            )  # Keras's Bidirectional does this
 
     def forward(
         self,
