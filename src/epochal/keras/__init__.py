@@ -22,12 +22,14 @@ from epochal.keras import (
     activations,
     callbacks,
     config,
+    constraints,
     initializers,
     layers,
     losses,
     metrics,
     models,
     optimizers,
+    regularizers,
     utils,
 )
 from epochal.keras.layers import Input
@@ -40,11 +42,13 @@ __all__ = [
     "activations",
     "callbacks",
     "config",
+    "constraints",
     "initializers",
     "layers",
     "losses",
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "utils",
 ]

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras._unavailable import unavailable
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "get"]
 
@@ -224,3 +225,15 @@ def get(identifier: Any) -> Constraint | Any | None:
         "expected a constraint: a name, a keras.constraints object, a callable or None. "
         f"Received: {identifier!r} of type {type(identifier).__name__}"
     )
+
+
+NOT_AVAILABLE: dict[str, str] = dict.fromkeys(
+    ["serialize", "deserialize"],
+    "write a function weight -> constrained weight (or a keras.constraints.Constraint subclass with __call__) and pass it as the constraint",
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in NOT_AVAILABLE:
+        raise unavailable("keras.constraints", name, NOT_AVAILABLE[name])
+    raise AttributeError(f"module 'epochal.keras.constraints' has no attribute {name!r}")

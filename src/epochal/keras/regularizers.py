@@ -22,6 +22,7 @@ from typing import Any
 from torch import Tensor
 
 from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras._unavailable import unavailable
 
 __all__ = ["L1", "L1L2", "L2", "Regularizer", "get", "l1", "l1_l2", "l2"]
 
@@ -172,3 +173,15 @@ def get(identifier: Any) -> Regularizer | Any | None:
         "expected a regularizer: a name, a keras.regularizers object, a callable or None. "
         f"Received: {identifier!r} of type {type(identifier).__name__}"
     )
+
+
+NOT_AVAILABLE: dict[str, str] = dict.fromkeys(
+    ["OrthogonalRegularizer", "serialize", "deserialize"],
+    "write a function weight -> scalar penalty (or a keras.regularizers.Regularizer subclass with __call__) and pass it as the regularizer",
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in NOT_AVAILABLE:
+        raise unavailable("keras.regularizers", name, NOT_AVAILABLE[name])
+    raise AttributeError(f"module 'epochal.keras.regularizers' has no attribute {name!r}")
