@@ -46,8 +46,6 @@ def test_rescaling_and_normalization_adapt():
     assert streamed.mean.tolist() == [1.0, 20.0]
     inverse = layers.Normalization(mean=[1.0, 20.0], variance=[1.0, 100.0], invert=True)
     assert inverse(torch.tensor([[1.0, 1.0]])).tolist() == [[2.0, 30.0]]
-    with pytest.raises(DataError, match="adapt"):
-        layers.Normalization()(torch.zeros(1, 2))
 
 
 def test_category_encoding_modes_and_errors():
@@ -69,3 +67,14 @@ def test_resizing_shapes():
     assert layers.Resizing(4, 6)(torch.zeros(2, 8, 8, 3)).shape == (2, 4, 6, 3)
     assert layers.Resizing(4, 6, interpolation="nearest")(torch.zeros(8, 8, 3)).shape == (4, 6, 3)
     assert torch.allclose(layers.Resizing(2, 2)(torch.ones(1, 4, 4, 1)), torch.ones(1, 2, 2, 1))
+
+
+def test_normalization_before_adapt_is_the_identity_and_vectors_follow_the_axis():
+    layer = layers.Normalization()
+    x = torch.randn(3, 4)
+    assert torch.allclose(layer(x), x)
+    layer.adapt(np.array([[0.0] * 4, [2.0] * 4]))
+    assert torch.allclose(layer(torch.ones(1, 4)), torch.zeros(1, 4))
+    middle = layers.Normalization(axis=1, mean=[0.0, 10.0], variance=[1.0, 4.0])
+    out = middle(torch.tensor([[[0.0, 0.0], [10.0, 10.0]]]))
+    assert out.tolist() == [[[0.0, 0.0], [0.0, 0.0]]]

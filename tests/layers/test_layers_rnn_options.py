@@ -124,3 +124,22 @@ def test_time_distributed_and_lambda():
         3.0,
     ]
     assert layers.Lambda(lambda ts: ts[0] + ts[1])([torch.ones(1), torch.ones(1)]).tolist() == [2.0]
+
+
+@pytest.mark.parametrize("cls", RNNS)
+def test_packed_and_stepwise_masked_paths_agree(cls):
+    torch.manual_seed(6)
+    rnn = cls(3, return_sequences=True, return_state=True)
+    x = torch.randn(3, 6, 2)
+    mask = torch.tensor(
+        [[True] * 4 + [False] * 2, [False] * 2 + [True] * 4, [False, True, True, True, True, False]]
+    )
+    packed = rnn(x, mask=mask)
+    stepwise = rnn._stepwise(x, mask, None)
+    assert torch.allclose(packed[0], stepwise[0], atol=1e-6)
+    for a, b in zip(packed[1:], stepwise[1], strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    holes = mask.clone()
+    holes[0, 1] = False  # not one run: the step-by-step path
+    out = rnn(x, mask=holes)
+    assert torch.allclose(out[0][0, 1], out[0][0, 0])

@@ -172,18 +172,21 @@ class Normalization(Layer):
         self.variance = variance[0].to(device=device, dtype=torch.get_default_dtype())
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.mean is None or self.variance is None:
-            raise DataError(
-                "Normalization: the layer has no statistics: call layer.adapt(data) before using "
-                "it, or pass mean= and variance="
-            )
         x = _float(x)
-        mean, variance = self.mean.to(x.dtype), self.variance.to(x.dtype)
-        if mean.dim() == 1 and x.dim() > 1 and self._axes in ((-1,),):
-            pass  # (features,) broadcasts against channels-last inputs as is
-        elif mean.dim() >= 1 and mean.dim() < x.dim() - 1 and mean.numel() > 1:
-            mean = mean.reshape(*(1,) * (x.dim() - 1 - mean.dim()), *mean.shape)
-            variance = variance.reshape(mean.shape)
+        if self.mean is None or self.variance is None:
+            # Not adapted yet: mean 0 and variance 1 until adapt() (Keras builds them so too).
+            keep = [a % x.dim() for a in self._axes]
+            shape = [x.shape[d] if d in keep else 1 for d in range(1, x.dim())]
+            device = x.device if x.device.type != "meta" else torch.device("cpu")
+            self.mean = torch.zeros(shape, device=device)
+            self.variance = torch.ones(shape, device=device)
+        mean = self.mean.to(device=x.device, dtype=x.dtype)
+        variance = self.variance.to(device=x.device, dtype=x.dtype)
+        if mean.numel() > 1 and mean.dim() != x.dim() - 1:
+            # Given as a vector: lay it along the kept axes.
+            keep = [a % x.dim() for a in self._axes]
+            shape = [x.shape[d] if d in keep else 1 for d in range(1, x.dim())]
+            mean, variance = mean.reshape(shape), variance.reshape(shape)
         if self.invert:
             return x * torch.sqrt(variance) + mean
         return (x - mean) / torch.sqrt(variance).clamp(min=_EPSILON)
@@ -236,7 +239,11 @@ class CategoryEncoding(Layer):
 
     def forward(self, x: Tensor) -> Tensor:
         ids = x.long() if x.is_floating_point() else x.to(torch.long)
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.num_tokens):
+        if (
+            ids.device.type != "meta"
+            and ids.numel()
+            and (int(ids.min()) < 0 or int(ids.max()) >= self.num_tokens)
+        ):
             raise DataError(
                 f"CategoryEncoding: expected ids in [0, {self.num_tokens - 1}]. Received ids from "
                 f"{int(ids.min())} to {int(ids.max())}"

@@ -224,7 +224,7 @@ class _RNN(Layer):
                 f"{type(self).__name__}: expected a mask of shape (batch, steps) = "
                 f"{tuple(x.shape[:2])}. Received: shape={tuple(mask.shape)}"
             )
-        if mask is not None and not bool(mask.all()):
+        if mask is not None and x.device.type != "meta" and not bool(mask.all()):
             output, states = self._masked(x, mask.to(torch.bool), state0)
         else:
             hx: Any = None
@@ -265,7 +265,48 @@ class _RNN(Layer):
     def _masked(
         self, x: Tensor, mask: Tensor, state0: tuple[Tensor, ...] | None
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Step by step: a masked step keeps the state and repeats the previous output."""
+        """A masked step keeps the state and repeats the previous output (zeros before any)."""
+        steps = x.shape[1]
+        positions = torch.arange(steps, device=x.device)
+        lengths = mask.sum(dim=1)
+        starts = mask.to(torch.int8).argmax(dim=1)
+        run = (positions >= starts[:, None]) & (positions < (starts + lengths)[:, None])
+        # One unmasked run per sequence (left or right padding): torch's fused kernel on packed
+        # sequences. Anything else (holes, empty sequences) goes step by step.
+        if bool((run == mask).all()) and bool((lengths > 0).all()):
+            return self._packed(x, starts, lengths, state0)
+        return self._stepwise(x, mask, state0)
+
+    def _packed(
+        self, x: Tensor, starts: Tensor, lengths: Tensor, state0: tuple[Tensor, ...] | None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        steps = x.shape[1]
+        positions = torch.arange(steps, device=x.device)
+        # Left-align each sequence's unmasked run, run it packed, then put outputs back.
+        gather = (positions[None] + starts[:, None]).clamp(max=steps - 1)
+        aligned = x.gather(1, gather[..., None].expand(-1, -1, x.shape[2]))
+        packed = nn.utils.rnn.pack_padded_sequence(
+            aligned, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        hx: Any = None
+        if state0 is not None:
+            hx = tuple(s.unsqueeze(0) for s in state0)
+            hx = hx if len(hx) > 1 else hx[0]
+        out_packed, state = self.rnn(packed, hx)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out_packed, batch_first=True, total_length=steps)
+        offset = positions[None] - starts[:, None]
+        source = torch.minimum(offset.clamp(min=0), (lengths - 1)[:, None])
+        result = out.gather(1, source[..., None].expand(-1, -1, out.shape[2]))
+        keep = offset >= 0
+        if self.zero_output_for_mask:
+            keep = keep & (offset < lengths[:, None])
+        result = result * keep[..., None].to(result.dtype)
+        states = tuple(s[0] for s in (state if isinstance(state, tuple) else (state,)))
+        return result, states
+
+    def _stepwise(
+        self, x: Tensor, mask: Tensor, state0: tuple[Tensor, ...] | None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
         rnn: Any = self.rnn
         weights: tuple[Any, ...] = (
             rnn.weight_ih_l0,
