@@ -143,3 +143,18 @@ def test_packed_and_stepwise_masked_paths_agree(cls):
     holes[0, 1] = False  # not one run: the step-by-step path
     out = rnn(x, mask=holes)
     assert torch.allclose(out[0][0, 1], out[0][0, 0])
+
+
+def test_masks_pass_through_dense_dropout_normalization_and_merges():
+    emb = layers.Embedding(10, 4, mask_zero=True)
+    x = emb(torch.tensor([[1, 2, 0]]))
+    expected = torch.tensor([[True, True, False]])
+    for layer in (
+        layers.Dense(3),
+        layers.Dropout(0.1),
+        layers.LayerNormalization(),
+        layers.Activation("relu"),
+    ):
+        assert torch.equal(layer(x)._keras_mask, expected), type(layer).__name__
+    assert torch.equal(layers.Add()([x, x])._keras_mask, expected)
+    assert not hasattr(layers.Dense(3)(torch.zeros(2, 4)), "_keras_mask")

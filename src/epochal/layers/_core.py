@@ -21,7 +21,7 @@ from epochal.layers._base import (
     join_parts,
     make_weight,
 )
-from epochal.layers._masking import set_mask
+from epochal.layers._masking import pass_mask, set_mask
 
 
 class Dense(ActivationMixin, Layer):
@@ -146,7 +146,8 @@ class Dense(ActivationMixin, Layer):
             self._build_from_input(x)
         y = F.linear(x, self.weight, self.bias)
         fn = self._activation_fn
-        return y if fn is None else fn(y)
+        y = y if fn is None else fn(y)
+        return pass_mask(x, y) if x.dim() > 2 else y  # sequences keep Keras's mask
 
     def forward_preactivation(self, x: Tensor) -> Tensor:
         """``x @ kernel + bias``, without the activation."""
@@ -197,7 +198,8 @@ class Dropout(Layer):
         self.seed = checks.optional_int("Dropout", "seed", seed)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.rate, self.training)
+        y = F.dropout(x, self.rate, self.training)
+        return pass_mask(x, y) if x.dim() > 2 else y
 
     def _describe(self) -> str:
         return join_parts(f"rate={self.rate}", super()._describe())
@@ -250,7 +252,9 @@ class Activation(ActivationMixin, Layer):
 
     def forward(self, x: Tensor) -> Tensor:
         fn = self._activation_fn
-        return x if fn is None else fn(x)
+        if fn is None:
+            return x
+        return pass_mask(x, fn(x)) if x.dim() > 2 else fn(x)
 
     def forward_preactivation(self, x: Tensor) -> Tensor:
         """The input unchanged."""

@@ -17,6 +17,7 @@ from torch import Tensor
 from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 from epochal.layers import _checks as checks
 from epochal.layers._base import Layer, join_parts
+from epochal.layers._masking import get_mask, merge_masks, set_mask
 
 
 def _tensors(owner: str, inputs: object, *, exactly: int | None = None) -> list[Tensor]:
@@ -48,7 +49,14 @@ class _Merge(Layer):
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
         items = _tensors(type(self).__name__, inputs, exactly=self._exactly)
-        return self._merge(items)
+        out = self._merge(items)
+        masks = [get_mask(t) for t in items]
+        if any(m is not None for m in masks) and not isinstance(self, (Concatenate, Dot)):
+            # Keras: the output's mask is the logical and of the inputs' masks.
+            mask = merge_masks(*masks)
+            if mask is not None and tuple(mask.shape) == tuple(out.shape[: mask.dim()]):
+                set_mask(out, mask)
+        return out
 
     def _merge(self, items: list[Tensor]) -> Tensor:
         raise NotImplementedError

@@ -15,6 +15,7 @@ from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.layers import _checks as checks
 from epochal.layers import _penalties
 from epochal.layers._base import Layer, Shape, channels_from, join_parts, make_weight
+from epochal.layers._masking import pass_mask
 
 
 class BatchNormalization(Layer):
@@ -321,7 +322,7 @@ class LayerNormalization(Layer):
                 None if self.weight is None else self._aligned(self.weight, axes, rank, flat=True)
             )
             bias = None if self.bias is None else self._aligned(self.bias, axes, rank, flat=True)
-            return F.layer_norm(x, shape, weight, bias, self.epsilon)
+            return pass_mask(x, F.layer_norm(x, shape, weight, bias, self.epsilon))
         xs = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         if self.rms_scaling:
             y = xs * torch.rsqrt(xs.square().mean(dim=axes, keepdim=True) + self.epsilon)
@@ -333,7 +334,7 @@ class LayerNormalization(Layer):
             y = y * self._aligned(self.weight, axes, rank, flat=False)
         if self.bias is not None:
             y = y + self._aligned(self.bias, axes, rank, flat=False)
-        return y
+        return pass_mask(x, y)
 
     def _aligned(self, param: Tensor, axes: list[int], rank: int, *, flat: bool) -> Tensor:
         """``param`` (in ``axis`` order) with its axes in input order, broadcastable if not ``flat``."""
