@@ -74,3 +74,20 @@ def test_zero_padding_and_cropping_specs():
 def test_identity():
     x = torch.randn(2, 3)
     assert layers.Identity()(x) is x
+
+
+def test_input_layer_accepts_a_scalar_shape_and_a_model_trains_on_scalars():
+    import numpy as np
+
+    from epochal import keras
+
+    assert layers.InputLayer(()).input_shape == ()
+    with pytest.raises(ArgumentError, match="positive ints"):
+        layers.InputLayer((0,))
+    model = keras.Sequential(
+        [keras.Input(shape=()), layers.Lambda(lambda x: x[:, None]), layers.Dense(1)]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    x = np.arange(8, dtype="float32")
+    model.fit(x, x[:, None], epochs=1, verbose=0)
+    assert model.predict(x, verbose=0).shape == (8, 1)

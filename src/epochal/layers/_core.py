@@ -379,7 +379,7 @@ class InputLayer(Layer):
                 "InputLayer: expected `shape` to be a tuple of positive ints. Received: shape=None"
             )
         super().__init__(name=name, input_shape=None, owner="InputLayer")
-        self.input_shape = checks.shape("InputLayer", "shape", shape)
+        self.input_shape = checks.shape("InputLayer", "shape", shape, allow_scalar=True)
         if dtype is not None and not isinstance(dtype, torch.dtype):
             raise ArgumentTypeError(
                 "InputLayer: expected `dtype` to be a torch.dtype or None. "
