@@ -36,11 +36,13 @@ from epochal._runio import read_checkpoint
 from epochal._step import check_precision
 from epochal._trainer import FitCall, Settings, Trainer
 from epochal._tree import all_tensors, concat_batches, leaf_device, tree_map
+from epochal.callbacks.backup_and_restore import backup_plan
 from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import save_checkpoint
 from epochal.data import fit_sources, make_source
+from epochal.data._checks import check_predict_input, prepare_inputs, warn_if_short
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
 from epochal.run import RunState
 
@@ -79,6 +81,9 @@ class Model:
         self.device = torch.device(device) if device is not None else _default_device()
         self._module = module.to(self.device)
         self._trainer: Trainer | None = None
+        #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
+        self.stop_evaluating = False
+        self.stop_predicting = False
 
     # -- properties -----------------------------------------------------------
     @property
@@ -368,6 +373,7 @@ class Model:
         )
         for callback in args.callbacks:
             callback.check_state()
+        backup = backup_plan(args.callbacks, checkpoint_dir, checkpoint_steps)
         bs = batch_size or 32
         train, val = fit_sources(
             x,
@@ -381,8 +387,14 @@ class Model:
             validation_batch_size=validation_batch_size or bs,
             class_weight=class_weight,
             check_finite=check_finite,
-            step_checkpoints=checkpoint_steps is not None,
+            step_checkpoints=backup.checkpoint_steps is not None,
         )
+        val_name = "validation_data" if validation_data is not None else "x (validation_split)"
+        prepare_inputs(self._module, [(train, "x")] + ([] if val is None else [(val, val_name)]))
+        warn_if_short(train, steps_per_epoch, bs, "x", "steps_per_epoch")
+        if val is not None:
+            val_bs = validation_batch_size or bs
+            warn_if_short(val, validation_steps, val_bs, val_name, "validation_steps")
         call = FitCall(
             train=train,
             val=val,
@@ -396,12 +408,13 @@ class Model:
             shuffle=shuffle,
             callbacks=args.callbacks,
             verbose=args.verbose,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_steps=checkpoint_steps,
+            checkpoint_dir=backup.checkpoint_dir,
+            checkpoint_steps=backup.checkpoint_steps,
             keep_checkpoints=keep_checkpoints,
         )
         start = self.run.epoch
         history = trainer.fit(call, self)
+        backup.finish()
         if args.verbose and (self.run.epoch - start > 1 or self.run.stopped):
             self._print_verdict()
         return history
@@ -543,6 +556,8 @@ class Model:
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, y, sample_weight, device=self.device, batch_size=bs)
+        prepare_inputs(self._module, [(source, "x")])
+        warn_if_short(source, steps, bs, "x", "steps")
         engine, conform = trainer.prepare([source], "evaluate")
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
@@ -586,6 +601,9 @@ class Model:
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
+        prepare_inputs(self._module, [(source, "x")])
+        seen = self._trainer.input_shape if self._trainer is not None else None
+        check_predict_input(self._module, source, seen)
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))

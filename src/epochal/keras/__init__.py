@@ -22,6 +22,7 @@ from epochal.keras import (
     activations,
     callbacks,
     config,
+    constraints,
     initializers,
     layers,
     losses,
@@ -30,6 +31,7 @@ from epochal.keras import (
     ops,
     optimizers,
     random,
+    regularizers,
     saving,
     utils,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "activations",
     "callbacks",
     "config",
+    "constraints",
     "initializers",
     "layers",
     "losses",
@@ -52,6 +55,7 @@ __all__ = [
     "ops",
     "optimizers",
     "random",
+    "regularizers",
     "saving",
     "utils",
 ]

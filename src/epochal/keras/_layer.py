@@ -570,26 +570,14 @@ def _initializer(owner: str, initializer: Any) -> Callable[[Tensor], Any]:
 def _regularizer(owner: str, argument: str, value: Any) -> Any:
     if value is None or (callable(value) and not isinstance(value, str)):
         return value
-    try:
-        from epochal.keras import regularizers  # type: ignore[attr-defined]
-    except ImportError:
-        regularizers = None
-    if regularizers is None:
-        raise ArgumentTypeError(
-            f"{owner}: expected `{argument}` to be callable. Received: {value!r}"
-        )
+    from epochal.keras import regularizers  # lazily: epochal.keras imports this module first
+
     return regularizers.get(value)
 
 
 def _constraint(owner: str, value: Any) -> Any:
     if callable(value) and not isinstance(value, str):
         return value
-    try:
-        from epochal.keras import constraints  # type: ignore[attr-defined]
-    except ImportError:
-        constraints = None
-    if constraints is None:
-        raise ArgumentTypeError(
-            f"{owner}: expected `constraint` to be callable. Received: {value!r}"
-        )
+    from epochal.keras import constraints  # lazily: epochal.keras imports this module first
+
     return constraints.get(value)

@@ -29,7 +29,7 @@ from torch.utils import _pytree as pytree
 
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.keras._symbolic import KerasTensor, Node
-from epochal.keras.models import Model
+from epochal.keras.models import Model, run_in_mode
 from epochal.layers._base import Layer, snake_case
 
 __all__ = ["Functional"]
@@ -254,6 +254,9 @@ class Functional(Model):
     # -- running -------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != len(self._input_list):
+            training = kwargs.pop("training", None)
+            if training is not None:
+                return run_in_mode(self, training, lambda: self.forward(*args, **kwargs))
             args = self._arrange(args, kwargs)
         # The generated forward reads this model's layers (self.<name>): no extra module level.
         return type(self._graph_module).forward(self, *args)
@@ -314,47 +317,58 @@ class Functional(Model):
             rows.append(
                 (f"{self._display_names[id(layer)]} (InputLayer)", str(tensor.shape), 0, [])
             )
+        row_of: dict[int, int] = {}  # a shared layer is one row, connected to each call
         for node in self._graph_nodes:
-            label = self._node_label(node)
-            out = pytree.tree_leaves(node.outputs)
-            shape = ", ".join(str(t.shape) for t in out if isinstance(t, KerasTensor))
-            shape = f"[{shape}]" if len(out) > 1 else shape
-            params = (
-                sum(p.numel() for p in node.target.parameters()) if node.kind == "module" else 0
-            )
             inbound = [self._inbound_label(t) for t in node.parents()]
-            rows.append((label, shape, params, inbound))
+            if node.kind == "module" and id(node.target) in row_of:
+                rows[row_of[id(node.target)]][3].extend(inbound)
+                continue
+            out = [t for t in pytree.tree_leaves(node.outputs) if isinstance(t, KerasTensor)]
+            shape = ", ".join(str(t.shape) for t in out)
+            shape = f"[{shape}]" if len(out) > 1 else shape
+            params = 0
+            if node.kind == "module":
+                row_of[id(node.target)] = len(rows)
+                params = sum(p.numel() for p in node.target.parameters())
+            rows.append((self._node_label(node), shape, params, inbound))
         text = connected_table(self, self.name, rows, line_length=line_length or 100)
         (print_fn or print)(text)
         return text
 
+    def _op_names(self) -> dict[int, str]:
+        """Unique names of the recorded operations: ``add``, ``add_1``, ..."""
+        names: dict[int, str] = self.__dict__.get("_op_name_cache") or {}
+        if not names:
+            counts: dict[str, int] = {}
+            for node in self._graph_nodes:
+                if node.kind == "module":
+                    continue
+                base = (
+                    node.target
+                    if isinstance(node.target, str)
+                    else getattr(node.target, "__name__", "op")
+                )
+                count = counts.get(base, 0)
+                counts[base] = count + 1
+                names[id(node)] = base if count == 0 else f"{base}_{count}"
+            self.__dict__["_op_name_cache"] = names
+        return names
+
     def _node_label(self, node: Node) -> str:
         if node.kind == "module":
             return f"{self._display_names[id(node.target)]} ({type(node.target).__name__})"
-        target = (
-            node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "op")
-        )
-        return f"{target} (Operation)"
+        return f"{self._op_names()[id(node)]} (Operation)"
 
     def _inbound_label(self, tensor: KerasTensor) -> str:
         node = tensor._node
         if node.kind in ("module", "input"):
             name = self._display_names[id(node.target)]
+            calls = [n for n in self._graph_nodes if n.target is node.target]
+            index = calls.index(node) if node in calls else 0
         else:
-            name = (
-                node.target
-                if isinstance(node.target, str)
-                else getattr(node.target, "__name__", "op")
-            )
-        index = self._call_index(node)
+            name, index = self._op_names()[id(node)], 0
         position = tensor._path[0] if tensor._path and isinstance(tensor._path[0], int) else 0
         return f"{name}[{index}][{position}]"
-
-    def _call_index(self, node: Node) -> int:
-        if node.kind not in ("module", "input"):
-            return 0
-        calls = [n for n in self._graph_nodes if n.target is node.target]
-        return calls.index(node) if node in calls else 0
 
     def get_config(self) -> dict[str, Any]:
         """The graph as a JSON-able dict: layers with their configs and inbound calls."""

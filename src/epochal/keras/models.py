@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from epochal import model as native
+from epochal import model as native_model
 from epochal.callbacks.history import History
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.keras._symbolic import KerasTensor, is_symbolic, symbolic_call
@@ -71,7 +71,7 @@ class Model(nn.Module):
     """
 
     _call_takes_training: bool = False
-    _trainer: native.Model | None
+    _native: native_model.Model | None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -105,7 +105,7 @@ class Model(nn.Module):
         self.name: str = checks.layer_name("Model", name) or snake_case(type(self).__name__)
         self._auto_name = name is None
         self._device = torch.device(device) if device is not None else None
-        self._trainer: native.Model | None = None
+        self._native: native_model.Model | None = None
 
     # -- the module -------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -197,19 +197,25 @@ class Model(nn.Module):
         return node.args[0] if len(node.args) == 1 and not node.kwargs else node.args
 
     # -- the training face --------------------------------------------------------------
-    def _face(self) -> native.Model:
+    def _face(self) -> native_model.Model:
         """The `epochal.Model` that trains this module (made on first use)."""
-        if self._trainer is None:
+        if self._native is None:
             # Not a submodule: it holds this module, which must not hold it back as a child.
-            self.__dict__["_trainer"] = native.Model(self, device=self._device)
-        trainer = self.__dict__["_trainer"]
+            self.__dict__["_native"] = native_model.Model(self, device=self._device)
+        trainer = self.__dict__["_native"]
         assert trainer is not None
         return trainer
 
     @property
-    def trainer(self) -> native.Model:
-        """The `epochal.Model` that trains this model and owns its run."""
+    def native(self) -> native_model.Model:
+        """The `epochal.Model` that trains this model (native face: its own conventions)."""
         return self._face()
+
+    def _fit_input_shape(self) -> Any:
+        """The input shape (without batch axis) the run learned from its data, if any."""
+        face = self.__dict__.get("_native")
+        run_owner = getattr(face, "_trainer", None) if face is not None else None
+        return getattr(run_owner, "input_shape", None)
 
     @property
     def device(self) -> torch.device:
@@ -317,7 +323,8 @@ class Model(nn.Module):
         """Prints (and returns) a table of the layers, their output shapes and parameter counts."""
         from epochal.summary import summarize
 
-        text = summarize(self, None, line_length=line_length or 80)
+        shape = self._fit_input_shape()
+        text = summarize(self, shape, line_length=line_length or 80)
         text = text.replace(f'Model: "{type(self).__name__}"', f'Model: "{self.name}"', 1)
         (print_fn or print)(text)
         return text
@@ -414,7 +421,9 @@ class Sequential(Model):
         """The layer stack (a `epochal.layers.SequentialModule` sharing this model's layers)."""
         return self._stack
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, training: bool | None = None) -> Any:
+        if training is not None:
+            return run_in_mode(self, training, self.forward, x)
         for layer in self._modules.values():
             x = layer(x)  # type: ignore[misc]  # _modules values are never None here
         return x
@@ -451,7 +460,7 @@ class Sequential(Model):
             ArgumentError: its name is taken, it does not fit, or training already started.
         """
         layer = _as_layer(layer)
-        trainer = self.__dict__.get("_trainer")
+        trainer = self.__dict__.get("_native")
         if trainer is not None and trainer._engine is not None:
             raise ArgumentError(
                 "Cannot add layers after training started: the optimizer already holds the "
@@ -467,7 +476,7 @@ class Sequential(Model):
         Raises:
             ArgumentError: the model has no layers, or training already started.
         """
-        trainer = self.__dict__.get("_trainer")
+        trainer = self.__dict__.get("_native")
         if trainer is not None and trainer._engine is not None:
             raise ArgumentError(
                 "Cannot pop layers after training started: compile again after changing the model"
@@ -489,8 +498,7 @@ class Sequential(Model):
         """Prints (and returns) a table of the layers, their output shapes and parameter counts."""
         from epochal.summary import summarize
 
-        trainer = self.__dict__.get("_trainer")
-        shape = trainer._input_shape if trainer is not None else None
+        shape = self._fit_input_shape()
         text = summarize(self._stack, shape, line_length=line_length or 80)
         if self._stack.name is None:
             text = text.replace('Model: "SequentialModule"', f'Model: "{self.name}"', 1)
@@ -502,6 +510,17 @@ class Sequential(Model):
         from epochal.keras import _serialize
 
         return _serialize.sequential_config(self)
+
+
+def run_in_mode(module: nn.Module, training: bool, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with ``module`` in training (or inference) mode; the modes put back after."""
+    modes = {sub: sub.training for sub in module.modules()}
+    module.train(bool(training))
+    try:
+        return fn(*args)
+    finally:
+        for sub, mode in modes.items():
+            sub.training = mode
 
 
 def _as_layer(layer: Any) -> Any:

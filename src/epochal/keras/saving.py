@@ -35,7 +35,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from epochal import model as native
+from epochal import model as native_model
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError
 from epochal.keras._serialize import (
     custom_object_scope,
@@ -124,7 +124,7 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
     weights = save_safetensors(
         {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     )
-    trainer = model.__dict__.get("_trainer")
+    trainer = model.__dict__.get("_native")
     with tempfile.TemporaryDirectory() as scratch:
         run_files: list[Path] = []
         if trainer is not None and trainer._compiled is not None:
@@ -262,8 +262,8 @@ def load_model(
                     target = Path(scratch) / "run" / PurePosixPath(name[len(_RUN) :])
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(_read_member(archive, name))
-                trainer = native.Model.load(Path(scratch) / "run", module=model)
-            model.__dict__["_trainer"] = trainer
+                trainer = native_model.Model.load(Path(scratch) / "run", module=model)
+            model.__dict__["_native"] = trainer
     return model
 
 
