@@ -616,6 +616,51 @@ def test_weight_regularizers_constraints_and_add_loss_follow_the_layers_penalty_
 
     net = torch.nn.Sequential(Penalized(), AddsLoss())
     net(torch.full((2, 2), 3.0))
-    assert float(penalties.regularization_loss(net)) == pytest.approx(1.0 + 12.0)
+    assert float(penalties.regularization_loss(net).detach()) == pytest.approx(1.0 + 12.0)
     penalties.apply_constraints(net)
     assert net[0].w.tolist() == [0.5, 0.5]
+
+
+class Regularized(keras.layers.Layer):
+    def __init__(self, reg=None, constraint=None, extra=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.reg, self.constraint, self.extra = reg, constraint, extra
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], 1), regularizer=self.reg, constraint=self.constraint
+        )
+
+    def call(self, inputs):
+        if self.extra:
+            self.add_loss(self.extra * ops.mean(ops.square(inputs)))
+        return ops.matmul(inputs, self.kernel)
+
+
+@pytest.mark.parametrize(
+    "reg", ["l2", keras.regularizers.L2(0.5), lambda w: 0.5 * ops.sum(ops.square(w))]
+)
+def test_fit_adds_a_custom_layers_penalties_to_the_logged_loss(reg):
+    def run(layer_reg, extra=0.0):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input(shape=(6,)), Regularized(layer_reg, extra=extra)])
+        model.compile(optimizer="sgd", loss="mse", seed=0)
+        kernel = model.layers[0].kernel.detach().clone()
+        return kernel, model.fit(X, Y, epochs=1, batch_size=80, verbose=0).history["loss"][0]
+
+    kernel, with_penalty = run(reg)
+    _, without = run(None)
+    factor = 0.01 if reg == "l2" else 0.5  # Keras's default l2 factor
+    assert with_penalty == pytest.approx(without + factor * float(kernel.square().sum()), rel=1e-5)
+    _, with_added = run(None, extra=2.0)
+    assert with_added == pytest.approx(without + 2.0 * float(np.square(X).mean()), rel=1e-5)
+
+
+def test_fit_applies_a_custom_layers_constraint_after_each_step():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input(shape=(6,)), Regularized(constraint=keras.constraints.NonNeg())]
+    )
+    model.compile(optimizer="adam", loss="mse", learning_rate=0.1, seed=0)
+    model.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    assert float(model.layers[0].kernel.detach().min()) >= 0.0

@@ -568,16 +568,20 @@ def _initializer(owner: str, initializer: Any) -> Callable[[Tensor], Any]:
 
 
 def _regularizer(owner: str, argument: str, value: Any) -> Any:
-    if value is None or (callable(value) and not isinstance(value, str)):
-        return value
-    from epochal.keras import regularizers  # lazily: epochal.keras imports this module first
+    if value is None:
+        return None
+    from epochal.keras import regularizers  # keras.regularizers imports the layers
 
-    return regularizers.get(value)
+    try:
+        return regularizers.get(value)
+    except (ArgumentError, ArgumentTypeError) as error:
+        raise type(error)(f"{owner}: `{argument}`: {error}") from None
 
 
 def _constraint(owner: str, value: Any) -> Any:
-    if callable(value) and not isinstance(value, str):
-        return value
-    from epochal.keras import constraints  # lazily: epochal.keras imports this module first
+    from epochal.keras import constraints
 
-    return constraints.get(value)
+    try:
+        return constraints.get(value)
+    except (ArgumentError, ArgumentTypeError) as error:
+        raise type(error)(f"{owner}: `constraint`: {error}") from None
