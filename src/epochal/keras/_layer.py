@@ -30,9 +30,8 @@ from torch import Tensor, nn
 
 from epochal import initializers
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError
-from epochal.keras import random as _random
 from epochal.keras._variable import Variable
-from epochal.keras.ops._convert import dtype_name, to_dtype
+from epochal.keras.ops._convert import creating_on, dtype_name, to_dtype
 from epochal.layers import _base
 from epochal.layers._base import Layer as _BaseLayer
 from epochal.layers._base import snake_case
@@ -392,8 +391,7 @@ class Layer(_BaseLayer):
         self._last_losses = []
         if first is not None and first.device.type == "meta":
             self._meta_variables()
-        device = first.device if first is not None and first.device.type != "meta" else None
-        with _random.drawing_on(device):
+        with creating_on(first.device if first is not None else None):
             outputs = self.call(*args, **kwargs)
         if self.activity_regularizer is not None and self.training and torch.is_grad_enabled():
             self.add_loss(self.activity_regularizer(outputs))
