@@ -664,3 +664,31 @@ def test_fit_applies_a_custom_layers_constraint_after_each_step():
     model.compile(optimizer="adam", loss="mse", learning_rate=0.1, seed=0)
     model.fit(X, Y, epochs=2, batch_size=16, verbose=0)
     assert float(model.layers[0].kernel.detach().min()) >= 0.0
+
+
+def test_masks_reach_call_and_pass_on_with_supports_masking():
+    class MaskedMean(keras.layers.Layer):
+        def call(self, inputs, mask=None):
+            weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
+            return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    class Double(keras.layers.Layer):
+        supports_masking = True
+
+        def call(self, inputs):
+            return inputs * 2
+
+    class Drops(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs + 1.0
+
+    ids = torch.tensor([[1, 2, 0, 0], [3, 0, 0, 0]])
+    embedded = layers.Embedding(10, 3, mask_zero=True)(ids)
+    doubled = Double()(embedded)
+    assert doubled._keras_mask.tolist() == [[True, True, False, False], [True, False, False, False]]
+    assert getattr(Drops()(embedded), "_keras_mask", None) is None
+    means = MaskedMean()(doubled)
+    torch.testing.assert_close(means[0], 2 * embedded[0, :2].mean(0))
+    torch.testing.assert_close(means[1], 2 * embedded[1, 0])
+    explicit = MaskedMean()(embedded, mask=torch.ones(2, 4, dtype=torch.bool))
+    torch.testing.assert_close(explicit, embedded.mean(1))

@@ -35,6 +35,7 @@ from epochal.keras.ops._convert import creating_on, dtype_name, to_dtype
 from epochal.layers import _base
 from epochal.layers._base import Layer as _BaseLayer
 from epochal.layers._base import snake_case
+from epochal.layers._masking import get_mask, set_mask
 
 _KERAS_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
 
@@ -48,6 +49,14 @@ def _shape_of(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _shape_of(v) for k, v in value.items()}
     return None
+
+
+def _masks_of(value: Any) -> Any:
+    """The Keras mask(s) carried by a call's first argument: one, a list (None for unmasked), or None."""
+    if isinstance(value, (list, tuple)):
+        masks = [get_mask(v) for v in value]
+        return masks if any(m is not None for m in masks) else None
+    return get_mask(value)
 
 
 def _first_tensor(value: Any) -> Tensor | None:
@@ -118,8 +127,12 @@ class Layer(_BaseLayer):
             cls._call_takes_training = "training" in params or any(
                 p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
             )
+            cls._call_takes_mask = "mask" in params
 
     _call_takes_training = False
+    _call_takes_mask = False
+    #: Keras's flag: the input's mask passes to the output unchanged (see `compute_mask`).
+    supports_masking = False
 
     def __init__(
         self,
@@ -391,11 +404,23 @@ class Layer(_BaseLayer):
         self._last_losses = []
         if first is not None and first.device.type == "meta":
             self._meta_variables()
+        mask = kwargs.get("mask")
+        if mask is None and args:
+            mask = _masks_of(args[0])
+            if mask is not None and self._call_takes_mask:
+                kwargs["mask"] = mask  # Keras hands call() the inputs' mask
         with creating_on(first.device if first is not None else None):
             outputs = self.call(*args, **kwargs)
+        out_mask = self.compute_mask(args[0] if args else None, mask)
+        if out_mask is not None and isinstance(outputs, Tensor):
+            set_mask(outputs, out_mask)
         if self.activity_regularizer is not None and self.training and torch.is_grad_enabled():
             self.add_loss(self.activity_regularizer(outputs))
         return outputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The output's mask: the input's when `supports_masking` is True, else None (Keras's default)."""
+        return mask if self.supports_masking else None
 
     def _meta_variables(self) -> None:
         # A functional model infers shapes by running the layer with meta tensors in place of
