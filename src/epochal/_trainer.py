@@ -277,9 +277,9 @@ class Trainer:
         if call.checkpoint_dir is not None:
             ckdir = CheckpointDir(call.checkpoint_dir, keep_last=call.keep_checkpoints)
         engine, conform = self.prepare(sources, "fit")
-        run = self.run
         if ckdir is not None:
             self._recover_or_find(ckdir)
+        run = self.run
         if call.initial_epoch is not None and call.initial_epoch < run.epoch:
             raise ArgumentError(
                 f"initial_epoch={call.initial_epoch} is behind the run, which has trained "
