@@ -478,3 +478,40 @@ def test_make_binary_is_learnable_to_high_accuracy():
     model.fit(x, y, epochs=15, verbose=0)
     assert model.evaluate(x, y, verbose=0)["accuracy"] > 0.95
     assert make_multiclass()[0].shape == (300, 8)
+
+
+# -- fine-tuning: parameters unfrozen between fit calls are trained -----------------------
+def _fine_tune(model_dir=None, *, save_after_unfreeze=False):
+    x, y = make_binary(n=96, features=10, seed=2)
+    torch.manual_seed(1)
+    module = nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())
+    model = ep.Model(module, device="cpu")
+    module[0].requires_grad_(False)
+    model.compile(optimizer="adam", loss="bce", learning_rate=0.01, seed=3)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    frozen = module[0].weight.detach().clone()
+    module[0].requires_grad_(True)
+    model.new_phase()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    return model, frozen, (x, y)
+
+
+def test_parameters_unfrozen_between_calls_are_trained_by_the_next_call():
+    model, frozen, _ = _fine_tune()
+    assert not torch.equal(model.module[0].weight, frozen)
+    groups = model.optimizer.param_groups
+    assert len(groups) == 2 and groups[1]["lr"] == 0.01
+    assert any(id(p) == id(model.module[0].weight) for p in groups[1]["params"])
+
+
+def test_a_fine_tuned_run_saved_and_loaded_trains_on_with_its_optimizer_state(tmp_path):
+    model, _, (x, y) = _fine_tune()
+    model.save(tmp_path / "ft")
+    torch.manual_seed(9)
+    fresh = nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())
+    loaded = ep.Model.load(tmp_path / "ft", module=fresh)
+    loaded.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    for a, b in zip(model.module.state_dict().values(), loaded.module.state_dict().values()):
+        assert torch.equal(a, b)
+    assert repr(model.optimizer.state_dict()) == repr(loaded.optimizer.state_dict())
