@@ -512,6 +512,8 @@ def test_a_fine_tuned_run_saved_and_loaded_trains_on_with_its_optimizer_state(tm
     loaded = ep.Model.load(tmp_path / "ft", module=fresh)
     loaded.fit(x, y, epochs=2, batch_size=16, verbose=0)
     model.fit(x, y, epochs=2, batch_size=16, verbose=0)
-    for a, b in zip(model.module.state_dict().values(), loaded.module.state_dict().values()):
+    for a, b in zip(
+        model.module.state_dict().values(), loaded.module.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b)
     assert repr(model.optimizer.state_dict()) == repr(loaded.optimizer.state_dict())

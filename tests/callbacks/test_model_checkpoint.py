@@ -156,7 +156,9 @@ def _reference(save: ep.ModelCheckpoint) -> ep.Model:
 def _same(a: ep.Model, b: ep.Model) -> None:
     assert a.history.history == b.history.history
     assert (a.run.epoch, a.run.step, a.run.stopped) == (b.run.epoch, b.run.step, b.run.stopped)
-    for (name, ta), tb in zip(a.module.state_dict().items(), b.module.state_dict().values()):
+    for (name, ta), tb in zip(
+        a.module.state_dict().items(), b.module.state_dict().values(), strict=True
+    ):
         assert torch.equal(ta, tb), name
 
 
