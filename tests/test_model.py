@@ -517,3 +517,33 @@ def test_a_fine_tuned_run_saved_and_loaded_trains_on_with_its_optimizer_state(tm
     ):
         assert torch.equal(a, b)
     assert repr(model.optimizer.state_dict()) == repr(loaded.optimizer.state_dict())
+
+
+def test_evaluate_before_the_first_fit_leaves_the_runs_baseline_loss_alone(binary_data):
+    x, y = binary_data
+    plain = compiled()
+    plain.fit(x[:200], y[:200], epochs=1, verbose=0)
+    evaluated = compiled()
+    evaluated.evaluate(x[200:], y[200:] * 0, verbose=0)
+    evaluated.fit(x[:200], y[:200], epochs=1, verbose=0)
+    assert evaluated.history.baseline_loss == plain.history.baseline_loss
+
+
+def test_a_failing_verdict_line_never_loses_the_calls_history(binary_data, monkeypatch, capsys):
+    x, y = binary_data
+
+    def broken(self, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(ep.History, "diagnose", broken)
+    model = compiled()
+    history = model.fit(x, y, epochs=3, verbose=2)
+    assert history.epoch == [0, 1, 2] and model.run.epoch == 3
+    assert "no verdict" in capsys.readouterr().out
+
+
+def test_constant_targets_train_and_return_their_history(binary_data):
+    x, _ = binary_data
+    model = compiled()
+    history = model.fit(x, np.zeros(len(x), dtype=np.float32), epochs=3, verbose=2)
+    assert len(history.history["loss"]) == 3
