@@ -17,7 +17,7 @@ import hashlib
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
 from epochal._heads import loss_form
+from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
 from epochal._step import Precision, build_forward_loss, make_scaler
@@ -39,6 +40,8 @@ from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
 from epochal.data import ArraySource, Batch, IterableSource, Source
+from epochal.data._checks import install_batch_checks, target_name
+from epochal.data._features import input_errors, structure_key, unbuilt_on_failure
 from epochal.errors import ArgumentError, CheckpointError
 from epochal.run import CallRecord, RunState, derive_seed, owned_rng, preserved_rng, seeded_rng
 
@@ -60,6 +63,7 @@ class Settings:
     scheduler_interval: Literal["epoch", "step"] = "epoch"
     compile: bool = False
     precision: Precision = "32"
+    step_options: StepOptions = field(default_factory=StepOptions)
 
     def description(self) -> dict[str, Any]:
         """The settings as JSON, with whether ``Model.load`` can rebuild them by name."""
@@ -144,14 +148,18 @@ class Trainer:
         self._stream: tuple[Any, Any] | None = None
 
     # -- binding --------------------------------------------------------------
-    def bind(self, sample: Batch) -> loop.Engine:
+    def bind(self, sample: Batch, name: str = "x") -> loop.Engine:
         """Build lazy layers, decide the loss form, build optimizer and metrics."""
         settings = self.settings
         x2 = tree_map(lambda t: t[:2], sample.x)
         was_training = self.module.training
         self.module.eval()
         try:
-            with seeded_rng(derive_seed(settings.seed, "build")), torch.enable_grad():
+            with (
+                input_errors(name, x2, self.module),
+                seeded_rng(derive_seed(settings.seed, "build")),
+                torch.enable_grad(),
+            ):
                 out = call_module(self.module, x2)
         finally:
             self.module.train(was_training)
@@ -160,6 +168,7 @@ class Trainer:
         form = loss_form(self.module, out, settings.loss)
         loss_fn = losses_mod.build_loss(settings.loss, logits=form.logits)
         optimizer = optimizers_mod.build(settings.optimizer, self.module, settings.learning_rate)
+        install(optimizer, settings.step_options)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
         if form.metric_input is not None:
             for metric in train_metrics:
@@ -191,14 +200,17 @@ class Trainer:
         engine.prepare_targets = conforming.prepare_targets
         return engine
 
-    def _sample_output(self, sample: Batch) -> Any:
+    def _sample_output(self, sample: Batch, name: str = "x") -> Any:
         """The module's output for two samples, to check targets against.
 
         The target checks only read the output's shape and dtype, so for inputs
         shaped like ones seen before an empty tensor of the remembered shape
         stands in, sparing a forward pass in every call of a fit(epochs=1) loop.
         """
-        signature = tuple((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x))
+        signature = (
+            structure_key(sample.x),
+            *((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x)),
+        )
         known = self._output_shapes.get(signature)
         if known is not None:
             shape, dtype = known
@@ -207,7 +219,7 @@ class Trainer:
         was_training = self.module.training
         self.module.eval()
         try:
-            with torch.no_grad():
+            with input_errors(name, x2, self.module, self.input_shape), torch.no_grad():
                 out = call_module(self.module, x2)
         finally:
             self.module.train(was_training)
@@ -219,9 +231,16 @@ class Trainer:
         """Check targets against the loss for every source; bind on first use.
 
         In-memory targets are conformed once here (dtype, shape), so the
-        training step does no per-batch work for them. Returns the engine and
-        whether batch targets must be conformed step by step.
+        training step does no per-batch work for them; iterable sources check
+        and conform each batch as it is drawn (`epochal.data._checks`).
+        Returns the engine and whether batch targets must be conformed step
+        by step. A failure leaves lazy layers unbuilt.
         """
+        with unbuilt_on_failure(self.module):
+            return self._prepare(sources, what)
+
+    def _prepare(self, sources: Sequence[Source], what: str) -> tuple[loop.Engine, bool]:
+        names = [source.name for source in sources]
         samples = []
         for source in sources:
             with preserved_rng():  # a probe never draws from anyone's random state
@@ -236,24 +255,27 @@ class Trainer:
                     f"model.{what}() needs targets: pass y, or batches of (x, y[, sample_weight])"
                 )
             samples.append(sample)
-        engine = self.engine if self.engine is not None else self.bind(samples[0])
+        engine = self.engine if self.engine is not None else self.bind(samples[0], names[0])
         # Check every source before changing any: in-memory targets are checked
         # (values too) and conformed whole, other sources by their first batch.
         spec = self.settings.loss
         conformed = []
-        for source, sample in zip(sources, samples, strict=True):
-            out = self._sample_output(sample)
+        outputs = []
+        for source, sample, name in zip(sources, samples, names, strict=True):
+            out = self._sample_output(sample, name)
+            outputs.append(out)
+            where = target_name(name)
             if isinstance(source, ArraySource):
-                conformed.append(losses_mod.prepare_targets(spec, source.y, out))
+                conformed.append(losses_mod.prepare_targets(spec, source.y, out, where=where))
             else:
-                losses_mod.prepare_targets(spec, sample.y, out)
+                losses_mod.prepare_targets(spec, sample.y, out, where=where)
                 conformed.append(None)
         conform = False
-        for source, y in zip(sources, conformed, strict=True):
+        for source, y, out, name in zip(sources, conformed, outputs, names, strict=True):
             if isinstance(source, ArraySource):
                 source.y = y
-            else:
-                conform = True
+            else:  # each batch checked and conformed as it is drawn, before its step
+                install_batch_checks(source, spec, out, name)
         if self.engine is None:
             self.engine = engine
             pending, self._pending_engine_state = self._pending_engine_state, None
@@ -389,6 +411,11 @@ class Trainer:
             with owned_rng(run, self.device):
                 loop.fit_loop(engine, run, plan)
                 callbacks.save_states(run.callback_states)
+            averaged = ema_weights(engine.optimizer, self.module)
+            if averaged is not None:
+                # Keras ends fit with the weights' moving averages; the run goes on
+                # from its own weights, as after EarlyStopping's restore.
+                self.show_weights(averaged)
         except BaseException:
             self._dirty = ckdir is not None
             raise

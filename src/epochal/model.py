@@ -20,20 +20,29 @@ import numpy as np
 import torch
 from torch import nn
 
-from epochal import loop
+from epochal import _config, loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
-from epochal._args import check_callbacks, check_fit_arguments, check_positive_int, check_verbose
+from epochal._args import (
+    check_callbacks,
+    check_fit_arguments,
+    check_keras_compile_options,
+    check_positive_int,
+    check_verbose,
+)
+from epochal._optim_hooks import check_step_options
 from epochal._runio import read_checkpoint
 from epochal._step import check_precision
 from epochal._trainer import FitCall, Settings, Trainer
 from epochal._tree import all_tensors, concat_batches, leaf_device, tree_map
+from epochal.callbacks.backup_and_restore import backup_plan
 from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import save_checkpoint
 from epochal.data import fit_sources, make_source
+from epochal.data._checks import check_predict_input, prepare_inputs, warn_if_short
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
 from epochal.run import RunState
 
@@ -72,6 +81,9 @@ class Model:
         self.device = torch.device(device) if device is not None else _default_device()
         self._module = module.to(self.device)
         self._trainer: Trainer | None = None
+        #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
+        self.stop_evaluating = False
+        self.stop_predicting = False
 
     # -- properties -----------------------------------------------------------
     @property
@@ -141,6 +153,13 @@ class Model:
         scheduler_interval: Literal["epoch", "step"] = "epoch",
         compile: bool = False,
         precision: Literal["32", "bf16-mixed", "16-mixed"] | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        gradient_accumulation_steps: int | None = None,
+        steps_per_execution: int = 1,
+        jit_compile: bool | Literal["auto"] = "auto",
+        run_eagerly: bool = False,
     ) -> None:
         """Configure training and start a new run.
 
@@ -169,6 +188,16 @@ class Model:
                 (falls back to eager execution, with a warning, where it fails).
             precision: ``"32"`` (default), ``"bf16-mixed"`` (autocast to bfloat16,
                 CPU or CUDA) or ``"16-mixed"`` (float16 with a gradient scaler, CUDA).
+            clipnorm, clipvalue, global_clipnorm: clip each parameter's gradient
+                norm, each gradient entry, or the norm of all gradients together,
+                before every update (Keras's optimizer options, for any optimizer).
+            gradient_accumulation_steps: apply the mean gradient of every N
+                batches (one update per N steps; the other steps update nothing).
+            steps_per_execution: accepted for Keras compatibility; epochal runs
+                one step per call and calls batch hooks at every step.
+            jit_compile: Keras's name for ``compile``: True compiles the step,
+                ``"auto"`` and False leave ``compile`` as given.
+            run_eagerly: True runs without compilation (``compile`` must be False).
 
         Raises:
             ArgumentError: unknown names (the message lists the valid ones).
@@ -206,11 +235,26 @@ class Model:
                 "Expected `scheduler_interval` to be 'epoch' or 'step'. "
                 f"Received: scheduler_interval={scheduler_interval!r}"
             )
-        if not isinstance(compile, bool):
-            raise ArgumentTypeError(
-                f"Expected `compile` to be a bool. Received: compile={compile!r}"
-            )
         checked_precision = check_precision(precision, self.device)
+        compile = check_keras_compile_options(
+            compile=compile,
+            jit_compile=jit_compile,
+            run_eagerly=run_eagerly,
+            steps_per_execution=steps_per_execution,
+        )
+        step_options = check_step_options(
+            "compile",
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
+        own = getattr(optimizer, "step_options", None)
+        if step_options.any() and own is not None and own.any():
+            raise ArgumentError(
+                "Gradient clipping and accumulation were given both to the optimizer and to "
+                "compile(): set them in one place"
+            )
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
         settings = Settings(
@@ -223,6 +267,7 @@ class Model:
             scheduler_interval,
             compile,
             checked_precision,
+            step_options,
         )
         self._trainer = Trainer(self._module, self.device, settings)
 
@@ -328,6 +373,7 @@ class Model:
         )
         for callback in args.callbacks:
             callback.check_state()
+        backup = backup_plan(args.callbacks, checkpoint_dir, checkpoint_steps)
         bs = batch_size or 32
         train, val = fit_sources(
             x,
@@ -341,27 +387,34 @@ class Model:
             validation_batch_size=validation_batch_size or bs,
             class_weight=class_weight,
             check_finite=check_finite,
-            step_checkpoints=checkpoint_steps is not None,
+            step_checkpoints=backup.checkpoint_steps is not None,
         )
+        val_name = "validation_data" if validation_data is not None else "x (validation_split)"
+        prepare_inputs(self._module, [(train, "x")] + ([] if val is None else [(val, val_name)]))
+        warn_if_short(train, steps_per_epoch, bs, "x", "steps_per_epoch")
+        if val is not None:
+            val_bs = validation_batch_size or bs
+            warn_if_short(val, validation_steps, val_bs, val_name, "validation_steps")
         call = FitCall(
             train=train,
             val=val,
             batch_size=bs,
             val_batch_size=validation_batch_size or bs,
-            epochs=epochs,
+            epochs=_config.capped_epochs(epochs, initial_epoch),
             initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
+            steps_per_epoch=_config.capped_steps(steps_per_epoch, train.steps(bs)),
             validation_steps=validation_steps,
             validation_freq=args.validation_freq,
             shuffle=shuffle,
             callbacks=args.callbacks,
             verbose=args.verbose,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_steps=checkpoint_steps,
+            checkpoint_dir=backup.checkpoint_dir,
+            checkpoint_steps=backup.checkpoint_steps,
             keep_checkpoints=keep_checkpoints,
         )
         start = self.run.epoch
         history = trainer.fit(call, self)
+        backup.finish()
         if args.verbose and (self.run.epoch - start > 1 or self.run.stopped):
             self._print_verdict()
         return history
@@ -503,6 +556,8 @@ class Model:
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, y, sample_weight, device=self.device, batch_size=bs)
+        prepare_inputs(self._module, [(source, "x")])
+        warn_if_short(source, steps, bs, "x", "steps")
         engine, conform = trainer.prepare([source], "evaluate")
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
@@ -546,6 +601,9 @@ class Model:
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
+        prepare_inputs(self._module, [(source, "x")])
+        seen = self._trainer.input_shape if self._trainer is not None else None
+        check_predict_input(self._module, source, seen)
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
