@@ -291,6 +291,9 @@ def evaluate(
                     running.count = seen
                     if wants_end:
                         callbacks.batch_hook("on_test_batch_end", i, running)
+                    # Keras's model.stop_evaluating, set by a batch hook
+                    if callbacks.stop_requested("evaluating"):
+                        break
     finally:
         engine.module.train(was_training)
     if seen == 0:
@@ -321,6 +324,8 @@ def predict(
                 outputs.append(call_module(module, x))
                 if wants_end:
                     callbacks.batch_hook("on_predict_batch_end", i, {"outputs": outputs[-1]})
+                if (wants_begin or wants_end) and callbacks.stop_requested("predicting"):
+                    break  # Keras's model.stop_predicting, set by a batch hook
     finally:
         module.train(was_training)
     return outputs

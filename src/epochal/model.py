@@ -36,6 +36,7 @@ from epochal._runio import read_checkpoint
 from epochal._step import check_precision
 from epochal._trainer import FitCall, Settings, Trainer
 from epochal._tree import all_tensors, concat_batches, leaf_device, tree_map
+from epochal.callbacks.backup_and_restore import backup_plan
 from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
@@ -80,6 +81,9 @@ class Model:
         self.device = torch.device(device) if device is not None else _default_device()
         self._module = module.to(self.device)
         self._trainer: Trainer | None = None
+        #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
+        self.stop_evaluating = False
+        self.stop_predicting = False
 
     # -- properties -----------------------------------------------------------
     @property
@@ -369,6 +373,7 @@ class Model:
         )
         for callback in args.callbacks:
             callback.check_state()
+        backup = backup_plan(args.callbacks, checkpoint_dir, checkpoint_steps)
         bs = batch_size or 32
         train, val = fit_sources(
             x,
@@ -382,7 +387,7 @@ class Model:
             validation_batch_size=validation_batch_size or bs,
             class_weight=class_weight,
             check_finite=check_finite,
-            step_checkpoints=checkpoint_steps is not None,
+            step_checkpoints=backup.checkpoint_steps is not None,
         )
         val_name = "validation_data" if validation_data is not None else "x (validation_split)"
         prepare_inputs(self._module, [(train, "x")] + ([] if val is None else [(val, val_name)]))
@@ -403,12 +408,13 @@ class Model:
             shuffle=shuffle,
             callbacks=args.callbacks,
             verbose=args.verbose,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_steps=checkpoint_steps,
+            checkpoint_dir=backup.checkpoint_dir,
+            checkpoint_steps=backup.checkpoint_steps,
             keep_checkpoints=keep_checkpoints,
         )
         start = self.run.epoch
         history = trainer.fit(call, self)
+        backup.finish()
         if args.verbose and (self.run.epoch - start > 1 or self.run.stopped):
             self._print_verdict()
         return history
