@@ -143,7 +143,9 @@ def shape(owner: str, name: str, value: object, *, allow_scalar: bool = False) -
     if not isinstance(value, (tuple, list)):
         hint = f" Did you mean {name}=({value},)?" if _is_int(value) else ""
         raise ArgumentTypeError(f"{expected} {_received(name, value, with_type=True)}{hint}")
-    if (not value and not allow_scalar) or not all(d is None or (_is_int(d) and int(d) >= 1) for d in value):
+    if (not value and not allow_scalar) or not all(
+        d is None or (_is_int(d) and int(d) >= 1) for d in value
+    ):
         raise ArgumentError(f"{expected} {_received(name, value)}")
     return tuple(None if d is None else int(d) for d in value)
 
