@@ -47,3 +47,9 @@ if ModelCheckpoint is not None:
     __all__ = sorted([*__all__, "ModelCheckpoint"])
 else:
     del ModelCheckpoint
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.callbacks")

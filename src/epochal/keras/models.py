@@ -64,3 +64,9 @@ def Sequential(
     if name is not None and isinstance(module, SequentialModule):
         module.name = name
     return model
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.models")
