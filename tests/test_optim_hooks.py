@@ -145,3 +145,91 @@ def test_split_fits_with_step_options_equal_one_fit():
     for a, b in zip(whole, split, strict=True):
         assert torch.equal(a, b)
     assert whole_opt["param_groups"][0]["iterations"] == split_opt["param_groups"][0]["iterations"]
+
+
+def _tiny(seed=0, **compile_kwargs):
+    import epochal as ep
+
+    torch.manual_seed(seed)
+    model = ep.Model(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)))
+    model.compile(optimizer="sgd", loss="mse", learning_rate=0.1, seed=0, **compile_kwargs)
+    return model
+
+
+def _xy():
+    import numpy as np
+
+    x = np.random.default_rng(2).normal(size=(32, 3)).astype("float32")
+    return x, (x.sum(axis=1, keepdims=True) * 3).astype("float32")
+
+
+def test_native_compile_clipnorm_matches_a_hand_loop():
+    x, y = _xy()
+    model = _tiny(clipnorm=0.05)
+    model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0)
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
+    opt = torch.optim.SGD(module.parameters(), lr=0.1)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(module(xt), yt).backward()
+        for p in module.parameters():
+            norm = p.grad.norm()
+            p.grad.mul_(torch.clamp(0.05 / torch.clamp(norm, min=1e-12), max=1.0))
+        opt.step()
+    for a, b in zip(model.module.parameters(), module.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_native_accumulation_equals_one_big_batch_step():
+    x, y = _xy()
+    accumulated = _tiny(gradient_accumulation_steps=4)
+    accumulated.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    whole = _tiny()
+    whole.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(accumulated.module.parameters(), whole.module.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert iterations(accumulated.optimizer) == 1
+
+
+def test_clipping_in_both_places_and_bad_keras_compile_options_are_refused():
+    import epochal as ep
+    from epochal.errors import ArgumentError
+
+    model = ep.Model(torch.nn.Linear(3, 1))
+    with pytest.raises(ArgumentError, match="one place"):
+        model.compile(optimizer=optimizers.SGD(clipnorm=1.0), loss="mse", clipvalue=0.5)
+    with pytest.raises(ArgumentError, match="run_eagerly"):
+        model.compile(optimizer="sgd", loss="mse", run_eagerly=True, jit_compile=True)
+    with pytest.raises(ArgumentError, match="jit_compile"):
+        model.compile(optimizer="sgd", loss="mse", jit_compile="yes")
+    with pytest.raises(ArgumentError, match="steps_per_execution"):
+        model.compile(optimizer="sgd", loss="mse", steps_per_execution=0)
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=8, run_eagerly=True)
+
+
+def test_use_ema_shows_the_averages_after_fit_and_the_run_goes_on_from_its_weights():
+    import epochal as ep
+
+    x, y = _xy()
+
+    def make():
+        torch.manual_seed(0)
+        model = ep.Model(torch.nn.Linear(3, 1))
+        model.compile(
+            optimizer=optimizers.SGD(0.05, use_ema=True, ema_momentum=0.9), loss="mse", seed=0
+        )
+        return model
+
+    one = make()
+    one.fit(x, y, batch_size=8, epochs=4, verbose=0)
+    shown = [p.detach().clone() for p in one.module.parameters()]
+    buffers = one.optimizer.state_dict()["step_options"]["ema"]
+    for p, average in zip(shown, buffers, strict=True):
+        assert torch.equal(p, average)
+    split = make()
+    split.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    split.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    for a, b in zip(one.module.parameters(), split.module.parameters(), strict=True):
+        assert torch.equal(a, b)

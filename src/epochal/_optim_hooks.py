@@ -36,7 +36,14 @@ import torch
 
 from epochal.errors import ArgumentError, ArgumentTypeError
 
-__all__ = ["StepOptions", "check_step_options", "finalize_ema", "install", "iterations"]
+__all__ = [
+    "StepOptions",
+    "check_step_options",
+    "ema_weights",
+    "finalize_ema",
+    "install",
+    "iterations",
+]
 
 
 @dataclass(frozen=True)
@@ -265,6 +272,28 @@ def finalize_ema(optimizer: torch.optim.Optimizer) -> bool:
                 p.copy_(average)
                 done = True
     return done
+
+
+def ema_weights(
+    optimizer: torch.optim.Optimizer, module: torch.nn.Module
+) -> dict[str, torch.Tensor] | None:
+    """``module``'s state dict with every averaged parameter replaced by its average.
+
+    None when the optimizer keeps no averages (no ``use_ema``, or no update yet).
+    """
+    buffers = getattr(optimizer, "_epochal_step_buffers", None)
+    if buffers is None or all(a is None for a in buffers.ema):
+        return None
+    averages = {
+        id(p): a for p, a in zip(_params(optimizer), buffers.ema, strict=True) if a is not None
+    }
+    named = dict(module.named_parameters())
+    state = dict(module.state_dict())
+    for name in list(state):
+        param = named.get(name)
+        if param is not None and id(param) in averages:
+            state[name] = averages[id(param)].clone()
+    return state
 
 
 def install(optimizer: torch.optim.Optimizer, options: StepOptions) -> torch.optim.Optimizer:

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from epochal._names import snake_case
 from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 
 __all__ = [
@@ -184,20 +185,11 @@ def get(identifier: Any, *, from_logits: bool | None = None) -> LossSpec:
         return spec
     if callable(identifier):
         name = getattr(identifier, "__name__", None) or type(identifier).__name__
-        return LossSpec(_snake(name), "custom", None, identifier)
+        return LossSpec(snake_case(name), "custom", None, identifier)
     raise ArgumentTypeError(
         "Expected `loss` to be a loss name, a callable loss(y_pred, y_true) or an nn.Module. "
         f"Received: loss of type {type(identifier).__name__}"
     )
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
 
 
 def _reduce(per_element: Tensor, sample_weight: Tensor | None) -> Tensor:

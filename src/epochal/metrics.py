@@ -26,6 +26,7 @@ from torch import Tensor
 
 from epochal import _metric_kinds as kinds
 from epochal._metric_kinds import SumMetric
+from epochal._names import snake_case
 from epochal.errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["METRICS", "CompiledMetric", "MetricRequest", "build", "request"]
@@ -213,6 +214,7 @@ class MetricRequest:
     instance: torchmetrics.Metric | None = None
     fn: Callable[..., Any] | None = None
     options: dict[str, Any] | None = None  # keyword arguments of a parameterized kind
+    factory: Callable[[], MetricImpl] | None = None  # subclasses of keras.metrics.Metric
 
 
 def request(identifier: Any) -> MetricRequest:
@@ -237,6 +239,11 @@ def request(identifier: Any) -> MetricRequest:
         resolved = request(key)
         options = getattr(identifier, "_epochal_options", None)
         return MetricRequest(log_name, resolved.direction, key=resolved.key, options=options)
+    factory = getattr(identifier, "_epochal_metric_state", None)
+    if callable(factory):  # a keras.metrics.Metric subclass: builds its own state
+        return MetricRequest(
+            identifier.name, getattr(identifier, "direction", None), factory=factory
+        )
     # An explicit `name` attribute (Keras's convention; settable on torchmetrics objects
     # and functions) is the log name, so two metrics of one class can be told apart.
     given = getattr(identifier, "name", None)
@@ -244,25 +251,18 @@ def request(identifier: Any) -> MetricRequest:
     if isinstance(identifier, torchmetrics.Metric):
         hib = getattr(identifier, "higher_is_better", None)
         direction: Direction | None = None if hib is None else ("max" if hib else "min")
-        name = given or _snake(type(identifier).__name__)
+        name = given or snake_case(type(identifier).__name__)
         return MetricRequest(name, direction, instance=identifier)
     if callable(identifier):
-        name = given or _snake(getattr(identifier, "__name__", None) or type(identifier).__name__)
+        name = given or snake_case(
+            getattr(identifier, "__name__", None) or type(identifier).__name__
+        )
         direction = getattr(identifier, "direction", None)
         return MetricRequest(name, direction, fn=identifier)
     raise ArgumentTypeError(
         "Expected each metric to be a name, a callable metric(y_pred, y_true) or a "
         f"torchmetrics.Metric. Received: {identifier!r} of type {type(identifier).__name__}"
     )
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
 
 
 class _CallableMean(SumMetric):
@@ -357,6 +357,8 @@ def build(req: MetricRequest, y_pred: Any, device: torch.device) -> CompiledMetr
     """Build the metric for outputs shaped like ``y_pred`` (a sample batch)."""
     if req.instance is not None:
         return CompiledMetric(req.name, req.direction, req.instance.to(device), "regression")
+    if req.factory is not None:
+        return CompiledMetric(req.name, req.direction, req.factory().to(device), "regression")
     if req.fn is not None:
         return CompiledMetric(
             req.name, req.direction, _CallableMean(req.fn).to(device), "regression"

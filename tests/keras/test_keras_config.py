@@ -52,3 +52,26 @@ def test_max_epochs_and_steps_settings():
         keras.config.set_max_epochs(0)
     with pytest.raises(ArgumentTypeError):
         keras.config.set_max_steps_per_epoch(2.5)
+
+
+def test_max_epochs_and_steps_cap_fit():
+    import numpy as np
+    from torch import nn
+
+    import epochal as ep
+
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    y = x[:, :1]
+    model = ep.Model(nn.Linear(2, 1))
+    model.compile(optimizer="sgd", loss="mse", seed=0)
+    keras.config.set_max_epochs(2)
+    keras.config.set_max_steps_per_epoch(3)
+    try:
+        history = model.fit(x, y, batch_size=8, epochs=10, verbose=0)
+        assert len(history.history["loss"]) == 2
+        assert model.run.step == 6
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # 2 steps: under the cap
+        assert model.run.step == 8
+    finally:
+        keras.config.set_max_epochs(None)
+        keras.config.set_max_steps_per_epoch(None)

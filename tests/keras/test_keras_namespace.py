@@ -17,6 +17,7 @@ from epochal.keras import layers
 MODULES = {
     "epochal.keras": {
         "Input",
+        "KerasTensor",
         "Model",
         "Sequential",
         "activations",
@@ -28,8 +29,11 @@ MODULES = {
         "losses",
         "metrics",
         "models",
+        "ops",
         "optimizers",
+        "random",
         "regularizers",
+        "saving",
         "utils",
     },
     "epochal.keras.layers": {
@@ -92,6 +96,7 @@ MODULES = {
         "InputLayer",
         "LSTM",
         "Lambda",
+        "Layer",
         "LayerNormalization",
         "LeakyReLU",
         "Masking",
@@ -124,6 +129,7 @@ MODULES = {
         "SpatialDropout3D",
         "Subtract",
         "TimeDistributed",
+        "TorchModuleWrapper",
         "UnitNormalization",
         "UpSampling1D",
         "UpSampling2D",
@@ -138,7 +144,14 @@ MODULES = {
         "multiply",
         "subtract",
     },
-    "epochal.keras.models": {"Model", "Sequential"},
+    "epochal.keras.models": {
+        "Model",
+        "Sequential",
+        "clone_model",
+        "load_model",
+        "model_from_json",
+        "save_model",
+    },
     "epochal.keras.utils": {
         "PyDataset",
         "normalize",
@@ -180,10 +193,14 @@ def test_all_is_sorted_and_every_name_exists(module_name):
         assert set(module.__all__) == MODULES[module_name]
 
 
-def test_model_and_callbacks_are_epochals():
-    assert keras.Model is epochal.Model
+def test_model_is_a_torch_module_with_the_training_face_and_callbacks_are_epochals():
+    assert issubclass(keras.Model, torch.nn.Module)
+    assert issubclass(keras.Sequential, keras.Model)
+    for method in ("compile", "fit", "evaluate", "predict", "save", "summary", "get_weights"):
+        assert callable(getattr(keras.Model, method)), method
     assert keras.callbacks.EarlyStopping is epochal.EarlyStopping
     expected = {
+        "BackupAndRestore",
         "CSVLogger",
         "Callback",
         "EarlyStopping",
@@ -212,7 +229,8 @@ def test_sequential_with_input_builds_at_once_and_takes_a_name():
         [keras.Input(shape=(10,)), layers.Dense(4, activation="relu"), layers.Dense(1)],
         "classifier",
     )
-    assert isinstance(model, epochal.Model)
+    assert isinstance(model, keras.Model) and isinstance(model, torch.nn.Module)
+    assert isinstance(model.native, epochal.Model) and model.native.module is model
     shapes = [tuple(p.shape) for p in model.module.parameters()]
     assert shapes == [(4, 10), (4,), (1, 4), (1,)]
     assert model.module.name == "classifier"
@@ -226,7 +244,8 @@ def test_sequential_rejects_a_non_string_name():
 
 def test_input_maps_keras_dtype_names_and_batch_shape():
     assert keras.Input(shape=(5,), dtype="int32").dtype == torch.int32
-    assert keras.Input(batch_shape=(None, 7)).input_shape == (7,)
+    assert keras.Input(batch_shape=(None, 7)).shape == (None, 7)
+    assert keras.Input(shape=(7,), batch_size=4).shape == (4, 7)
     with pytest.raises(ArgumentError, match="unknown dtype 'float128'"):
         keras.Input(shape=(5,), dtype="float128")
     with pytest.raises(ArgumentError, match="exactly one of `shape` and `batch_shape`"):

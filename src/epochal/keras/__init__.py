@@ -28,15 +28,19 @@ from epochal.keras import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    random,
     regularizers,
+    saving,
     utils,
 )
-from epochal.keras.layers import Input
+from epochal.keras._symbolic import Input, KerasTensor
 from epochal.keras.models import Model, Sequential
 
 __all__ = [
     "Input",
+    "KerasTensor",
     "Model",
     "Sequential",
     "activations",
@@ -48,8 +52,11 @@ __all__ = [
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
+    "random",
     "regularizers",
+    "saving",
     "utils",
 ]
 

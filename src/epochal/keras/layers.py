@@ -18,11 +18,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import torch
-
-from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras._layer import Layer
+from epochal.keras._symbolic import Input
+from epochal.keras._torch_module import TorchModuleWrapper
 from epochal.keras._unavailable import unavailable
 from epochal.layers import (
     ELU,
@@ -192,6 +190,7 @@ __all__ = [
     "InputLayer",
     "LSTM",
     "Lambda",
+    "Layer",
     "LayerNormalization",
     "LeakyReLU",
     "Masking",
@@ -224,6 +223,7 @@ __all__ = [
     "SpatialDropout3D",
     "Subtract",
     "TimeDistributed",
+    "TorchModuleWrapper",
     "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
@@ -238,76 +238,6 @@ __all__ = [
     "multiply",
     "subtract",
 ]
-
-_DTYPES: dict[str, torch.dtype] = {
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "int8": torch.int8,
-    "uint8": torch.uint8,
-    "int16": torch.int16,
-    "int32": torch.int32,
-    "int64": torch.int64,
-    "bool": torch.bool,
-}
-
-
-def Input(
-    shape: Sequence[int | None] | None = None,
-    batch_size: int | None = None,
-    dtype: str | torch.dtype | None = None,
-    name: str | None = None,
-    batch_shape: Sequence[int | None] | None = None,
-) -> InputLayer:
-    """Keras's ``Input``: declares the input shape as the first entry of a ``Sequential`` list.
-
-    Args:
-        shape: the input shape without the batch axis, e.g. ``(784,)``.
-        batch_size: accepted for Keras compatibility (batches may have any size).
-        dtype: a Keras dtype name (``"float32"``, ``"int32"``, ...) or a torch dtype;
-            integer dtypes make the build dry run feed integer ids (for ``Embedding``).
-        name: the input's name.
-        batch_shape: Keras's alternative to ``shape``: the shape with the batch axis first.
-
-    Returns:
-        An `InputLayer`, which a sequential model reads and does not run.
-
-    Raises:
-        ArgumentError: neither or both of ``shape`` and ``batch_shape``, or an unknown dtype name.
-
-    Example:
-        >>> Input(shape=(100,), dtype="int32").dtype
-        torch.int32
-    """
-    if (shape is None) == (batch_shape is None):
-        raise ArgumentError(
-            "Input: expected exactly one of `shape` and `batch_shape`. "
-            f"Received: shape={shape!r}, batch_shape={batch_shape!r}"
-        )
-    dims = tuple(shape) if shape is not None else tuple(batch_shape or ())[1:]
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
-    ):
-        raise ArgumentError(
-            f"Input: expected `batch_size` to be a positive int or None. Received: batch_size={batch_size!r}"
-        )
-    torch_dtype: torch.dtype | None
-    if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise ArgumentError(
-                f"Input: unknown dtype {dtype!r}. Expected one of: {', '.join(_DTYPES)}, "
-                "or a torch.dtype"
-            )
-        torch_dtype = _DTYPES[dtype]
-    elif dtype is None or isinstance(dtype, torch.dtype):
-        torch_dtype = dtype
-    else:
-        raise ArgumentTypeError(
-            f"Input: expected `dtype` to be a dtype name or a torch.dtype. Received: dtype={dtype!r}"
-        )
-    return InputLayer(dims, dtype=torch_dtype, name=name)
-
 
 # Keras 3's public layer names epochal.keras does not have, with what to do instead.
 _WRITE_IT = "wrap a torch.nn.Module in a Lambda layer or write it as a keras.layers.Layer"
