@@ -44,6 +44,7 @@ def test_callbacks_and_errors_names():
         "History",
         "LambdaCallback",
         "LearningRateScheduler",
+        "MLflowLogger",
         "ModelCheckpoint",
         "ProgbarLogger",
         "ReduceLROnPlateau",

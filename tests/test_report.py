@@ -224,6 +224,7 @@ def test_checkpoint_report_settings_agree_with_tables_and_weights(tmp_path: Path
     assert dict(zip(cells[::2], cells[1::2], strict=False))["learning_rate"] == "0.05"
 
 
+@pytest.mark.slow
 def test_demo_without_scikit_learn_prints_one_line(tmp_path: Path) -> None:
     import subprocess
 
