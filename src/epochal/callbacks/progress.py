@@ -10,7 +10,6 @@ logs (a device sync) only then.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from collections.abc import Mapping
@@ -39,7 +38,11 @@ def _in_notebook() -> bool:
 
 
 def _has_widgets() -> bool:
-    return importlib.util.find_spec("ipywidgets") is not None
+    try:
+        import ipywidgets  # noqa: F401  # tqdm's notebook bar is an ipywidgets widget
+    except ImportError:
+        return False
+    return True
 
 
 def _interactive(stream: TextIO) -> bool:
