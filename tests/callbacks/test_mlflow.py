@@ -89,7 +89,12 @@ def test_split_fits_log_into_one_run_with_every_epoch_once(store):
     assert float(params["learning_rate"]) == pytest.approx(0.01)
     assert params["seed"] == "3"
     assert int(params["parameter_count"]) == 4 * 8 + 8 + 8 + 1
-    assert "accuracy" in params["compiled_metrics"]
+    assert params["compiled_metrics"] == "accuracy"
+    assert params["batch_size"] == "32"
+    assert params["loss"] == "binary_crossentropy"
+    assert params["samples"] == "72" and params["validation"] == "True"
+    assert params["epochs"] == "2"  # the first call's; MLflow params cannot change
+    assert run.data.tags["epochal.latest.epochs"] == "5"
     assert run.info.status == "FINISHED"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"report.html", "curves.png"} <= artifacts

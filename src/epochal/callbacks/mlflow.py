@@ -178,7 +178,7 @@ class MLflowLogger(Callback):
         self._logged_up_to = max((int(m.step) for m in history), default=-1)
 
     def _settings(self) -> dict[str, str]:
-        """The run's settings from ``self.params``, with fallbacks read from the model."""
+        """The run's settings from ``self.params``; what is missing is read from the context."""
         params = self.params
         values: dict[str, Any] = {k: params.get(k) for k in _PARAM_KEYS}
         optimizer = getattr(self.model, "optimizer", None)
@@ -192,8 +192,6 @@ class MLflowLogger(Callback):
         run = getattr(self.model, "run", None)
         if values["seed"] is None and run is not None:
             values["seed"] = getattr(run, "seed", None)
-        if values["compiled_metrics"] is None and getattr(self.model, "metrics_names", None):
-            values["compiled_metrics"] = list(self.model.metrics_names)[1:]  # type: ignore[union-attr]
         return {k: _param_text(v) for k, v in values.items() if v is not None}
 
     def _log_params(self, client: Any) -> None:
@@ -240,7 +238,7 @@ class MLflowLogger(Callback):
             client.set_terminated(self.run_id)
 
     def _write_artifacts(self, client: Any) -> None:
-        history = getattr(self.model, "history", None)
+        history = getattr(getattr(self.model, "run", None), "history", None)
         if history is None or not getattr(history, "history", None):
             return
         from epochal.report import run_facts, write_report
