@@ -7,6 +7,7 @@ Usage, from the repository root::
     python bench/run.py --device cuda          # the GPU variant, same table
     .venv-bench/bin/python bench/run.py --peers --workloads a,b,c
     python bench/run.py --quick --repeats 1    # tiny sizes: a smoke test
+    python bench/run.py --threads 1 --repeats 9 --compile   # the speed suite (issue 14)
 
 Progress goes to stderr; the Markdown table to stdout (and ``--json PATH``
 saves every measurement). See ``bench/README.md``.
@@ -71,6 +72,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also time epochal with verbose=1 (the bar is drawn to a fake terminal)",
     )
     parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time epochal with compile=True (steady state; warm-up reported apart)",
+    )
+    parser.add_argument(
         "--peers",
         action="store_true",
         help="also time Keras 3, Lightning, Poutyne and skorch on a-c, where installed",
@@ -109,6 +115,7 @@ def _to_json(results: list[WorkloadResult], peer_results: list[peers.PeerResult]
             "steps": result.steps,
             "ms_per_step": {s.name: s.ms_per_step for s in result.sides},
             "ratio": {s.name: asdict(stats(s.ratios(result.hand))) for s in result.sides[1:]},
+            "warmup_seconds": {s.name: s.warmup_seconds for s in result.sides if s.warmup_seconds},
         }
     return out
 
@@ -133,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             device=device,
             verbose_bar=args.verbose_bar,
+            compiled=args.compile,
             progress=_log,
         )
         results.append(result)

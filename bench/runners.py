@@ -9,7 +9,10 @@ agree (bitwise on the CPU), which is what the tests check.
 
 What is timed: for the hand loop, building the optimizer and the epoch loop;
 for epochal, ``Model(...)``, ``compile`` and every ``fit`` call. Building the
-module and making the data are outside the clock, for both.
+module and making the data are outside the clock, for both. With
+``compile=True`` epochal first trains one untimed warm-up epoch (where
+``torch.compile`` compiles), timed apart as ``warmup_seconds``, then the
+workload's schedule is timed: the steady state.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import epochal as ep
-from bench.workloads import Data, Workload, make_optimizer
+from bench.workloads import Data, Workload, make_fused_optimizer, make_optimizer
 from epochal.run import derive_seed
 
 __all__ = [
@@ -49,12 +52,15 @@ class RunResult:
         history: per-epoch values by key (``loss``, ``accuracy``, ``val_loss``,
             ``val_accuracy``), as epochal's ``History`` names them.
         state: the final weights (``state_dict`` on the CPU).
+        warmup_seconds: epochal ``compile=True`` only: the untimed warm-up
+            epoch's time (compilation included).
     """
 
     seconds: float
     steps: int
     history: dict[str, list[float]]
     state: dict[str, Tensor]
+    warmup_seconds: float | None = None
 
     @property
     def ms_per_step(self) -> float:
@@ -87,13 +93,20 @@ def _final_state(module: nn.Module) -> dict[str, Tensor]:
 
 # -- the hand-written loop -------------------------------------------------------
 def hand_run(
-    workload: Workload, data: Data, module: nn.Module, *, seed: int, device: torch.device
+    workload: Workload,
+    data: Data,
+    module: nn.Module,
+    *,
+    seed: int,
+    device: torch.device,
+    fused: bool = False,
 ) -> RunResult:
     """Train ``module`` (logits out) the way a careful PyTorch user writes it by hand.
 
     Tensors already on the device, one ``randperm`` per epoch, batches cut by
     index, ``zero_grad(set_to_none=True)``, the loss and hit counts summed on
-    the device, and one host sync per epoch to read them.
+    the device, and one host sync per epoch to read them. ``fused``: Adam with
+    torch's fused kernel (the best hand loop) instead of torch's default one.
     """
     x, y, x_val, y_val = workload.split(data)
     n, bs = x.shape[0], workload.batch_size
@@ -108,7 +121,7 @@ def hand_run(
     history: dict[str, list[float]] = {}
     synchronize(device)
     start = time.perf_counter()
-    optimizer = make_optimizer(module.parameters())
+    optimizer = (make_fused_optimizer if fused else make_optimizer)(module.parameters())
     for epoch in range(workload.epochs):
         module.train()
         order = epoch_order(seed, epoch, n, device)
@@ -175,11 +188,13 @@ def epochal_run(
     seed: int,
     device: torch.device,
     verbose: int = 0,
+    compile: bool = False,
 ) -> RunResult:
     """Train ``module`` with epochal: ``Model``, ``compile``, then ``fit`` as the workload says.
 
     ``verbose=1`` draws the progress bar to a `NullTTY` (stdout is redirected
-    there for the run).
+    there for the run). ``compile=True``: one untimed warm-up epoch first
+    (see the module docstring), so the weights differ from the other sides'.
     """
     kwargs: dict[str, object] = {
         "batch_size": workload.batch_size,
@@ -193,15 +208,27 @@ def epochal_run(
     with contextlib.ExitStack() as stack:
         if verbose:
             stack.enter_context(contextlib.redirect_stdout(stack.enter_context(NullTTY())))
+        warmup_seconds = None
         synchronize(device)
         start = time.perf_counter()
         model = ep.Model(module, device=device)
         model.compile(
-            optimizer=make_optimizer, loss=workload.loss, metrics=list(workload.metrics), seed=seed
+            optimizer=make_optimizer,
+            loss=workload.loss,
+            metrics=list(workload.metrics),
+            seed=seed,
+            compile=compile,
         )
+        if compile:
+            model.fit(data.x, data.y, **{**kwargs, "epochs": 1})  # type: ignore[arg-type]
+            synchronize(device)
+            warmup_seconds = time.perf_counter() - start
+            start = time.perf_counter()
         for _ in range(workload.fit_calls):
             model.fit(data.x, data.y, **kwargs)  # type: ignore[arg-type]
         synchronize(device)
         seconds = time.perf_counter() - start
     history = {k: list(v) for k, v in model.history.history.items() if k != "learning_rate"}
-    return RunResult(seconds, workload.train_steps(data), history, _final_state(module))
+    return RunResult(
+        seconds, workload.train_steps(data), history, _final_state(module), warmup_seconds
+    )

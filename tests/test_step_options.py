@@ -1,4 +1,4 @@
-"""Options around the training step: mixed precision and torch.compile."""
+"""The training step and the options around it: closures, mixed precision, torch.compile."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 
 import epochal as ep
 from _util import make_binary, mlp
+from epochal._step import build_train_step, needs_closure
 from epochal.errors import ArgumentError
 
 X, Y = make_binary(n=256, features=10, seed=41)
@@ -82,3 +83,148 @@ def test_compile_failure_falls_back_with_a_clear_warning(monkeypatch):
     ):
         history = model.fit(X, Y, epochs=2, verbose=0)
     assert len(history.epoch) == 2
+
+
+# -- the training step ------------------------------------------------------------
+
+
+def _lbfgs(params):
+    return torch.optim.LBFGS(params, lr=0.5, max_iter=5)
+
+
+def test_lbfgs_trains_with_the_closure_epochal_gives_it():
+    model = ep.Model(mlp(seed=2), device="cpu")
+    model.compile(optimizer=_lbfgs, loss="bce", metrics=["accuracy"], seed=0)
+    # LBFGS is a full-batch method: one batch of all 256 samples per epoch
+    history = model.fit(X, Y, batch_size=256, epochs=4, verbose=0)
+    losses = history.history["loss"]
+    assert len(losses) == 4
+    assert losses[-1] < 0.05 * losses[0]
+    assert history.history["accuracy"][-1] > 0.95
+    assert model.run.step == 4  # one optimizer step per batch, however many evaluations
+
+
+def test_lbfgs_reports_the_loss_before_its_step():
+    """Like every optimizer, the step's loss is that of the weights it started from."""
+    module = mlp(seed=2)
+    start = [p.detach().clone() for p in module.parameters()]
+    model = ep.Model(module, device="cpu")
+    model.compile(optimizer=_lbfgs, loss="bce", seed=0)
+    history = model.fit(X, Y, batch_size=256, epochs=1, shuffle=False, verbose=0)
+    reference = mlp(seed=2)
+    with torch.no_grad():
+        for p, q in zip(reference.parameters(), start, strict=True):
+            p.copy_(q)
+        first = torch.nn.functional.binary_cross_entropy_with_logits(
+            reference(torch.as_tensor(X)), torch.as_tensor(Y).reshape(-1, 1)
+        )
+    assert history.history["loss"][0] == pytest.approx(float(first), rel=1e-5)
+
+
+def test_lbfgs_split_fits_equal_one_fit():
+    def trained(splits):
+        model = ep.Model(mlp(seed=2), device="cpu")
+        model.compile(optimizer=_lbfgs, loss="bce", seed=0)
+        for epochs in splits:
+            model.fit(X, Y, batch_size=64, epochs=epochs, verbose=0)
+        return [p.detach() for p in model.module.parameters()]
+
+    for a, b in zip(trained([2, 1]), trained([3]), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_an_optimizer_whose_step_requires_a_closure_gets_one():
+    calls = []
+
+    class NeedsClosure(torch.optim.SGD):
+        def step(self, closure):  # no default: a closure is required
+            calls.append(1)
+            with torch.enable_grad():
+                loss = closure()
+            super().step()
+            return loss
+
+    model = ep.Model(mlp(seed=2), device="cpu")
+    model.compile(optimizer=lambda p: NeedsClosure(p, lr=0.1), loss="bce", seed=0)
+    history = model.fit(X, Y, batch_size=64, epochs=3, verbose=0)
+    assert len(calls) == 12
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_needs_closure_tells_the_kinds_apart():
+    params = list(mlp().parameters())
+    assert needs_closure(torch.optim.LBFGS(params))
+    assert not needs_closure(torch.optim.Adam(params))
+    assert not needs_closure(torch.optim.SGD(params, lr=0.1))
+
+
+def _engine(module, optimizer, *, scaler=None):
+    from epochal.loop import Engine
+
+    def loss_fn(out, y, sample_weight):
+        return torch.nn.functional.binary_cross_entropy_with_logits(out, y)
+
+    return Engine(
+        module=module,
+        device=torch.device("cpu"),
+        forward=module,
+        loss_fn=loss_fn,
+        metric_input=None,
+        optimizer=optimizer,
+        train_metrics=[],
+        eval_metrics=[],
+        scaler=scaler,
+    )
+
+
+def test_the_scaled_step_runs_on_what_the_cpu_can_run():
+    """The float16 path (CUDA) with a CPU gradient scaler: scaled backward, unscaled update."""
+    module = mlp(seed=4)
+    reference = mlp(seed=4)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+    step = build_train_step(
+        _engine(module, torch.optim.SGD(module.parameters(), lr=0.1), scaler=scaler),
+        precision="32",
+        compile=False,
+    )
+    plain = build_train_step(
+        _engine(reference, torch.optim.SGD(reference.parameters(), lr=0.1)),
+        precision="32",
+        compile=False,
+    )
+    x, y = torch.as_tensor(X[:32]), torch.as_tensor(Y[:32]).reshape(-1, 1)
+    out, _, loss = step(x, y, None)
+    _, _, loss_ref = plain(x, y, None)
+    assert not out.requires_grad and not loss.requires_grad
+    torch.testing.assert_close(loss, loss_ref)
+    for p, q in zip(module.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
+    assert scaler.get_scale() == 2.0**10  # no overflow: the scale stays
+
+
+def test_a_closure_optimizer_with_a_gradient_scaler_is_refused():
+    module = mlp()
+    scaler = torch.amp.GradScaler("cpu")
+    with pytest.raises(ArgumentError, match=r"precision='16-mixed' cannot drive LBFGS"):
+        build_train_step(
+            _engine(module, torch.optim.LBFGS(module.parameters()), scaler=scaler),
+            precision="32",
+            compile=False,
+        )
+
+
+def test_the_step_returns_detached_outputs_and_the_loss_before_the_update():
+    module = mlp(seed=4)
+    step = build_train_step(
+        _engine(module, torch.optim.SGD(module.parameters(), lr=0.5)), precision="32", compile=False
+    )
+    x, y = torch.as_tensor(X[:32]), torch.as_tensor(Y[:32]).reshape(-1, 1)
+    with torch.no_grad():
+        before = torch.nn.functional.binary_cross_entropy_with_logits(module(x), y)
+    out, conformed, loss = step(x, y, None)
+    assert torch.equal(loss, before)
+    assert conformed is y
+    assert not out.requires_grad
+    with torch.no_grad():
+        after = torch.nn.functional.binary_cross_entropy_with_logits(module(x), y)
+    assert after < before

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from epochal._runio import Partial
-from epochal._step import ForwardLoss
+from epochal._step import ForwardLoss, TrainStep
 from epochal._tree import call_module
 from epochal.callbacks.base import CallbackList
 from epochal.data import ArraySource, Source
@@ -55,6 +55,8 @@ class Engine:
     # Forward and loss, wrapped for precision and compilation (see epochal._step).
     forward_loss: ForwardLoss | None = None
     scaler: Any = None  # float16 gradient scaler
+    # The one training step (epochal._step.build_train_step), set when the engine is built.
+    train_step: TrainStep | None = None
 
 
 @dataclass
@@ -111,18 +113,9 @@ def _accumulator(device: torch.device) -> torch.Tensor:
 def train_step(
     engine: Engine, x: Any, y: Any, sample_weight: torch.Tensor | None
 ) -> tuple[Any, Any, torch.Tensor]:
-    """One optimizer step; returns (outputs, targets, loss), detached."""
-    assert engine.forward_loss is not None
-    out, y, loss = engine.forward_loss(x, y, sample_weight)
-    engine.optimizer.zero_grad(set_to_none=True)
-    if engine.scaler is None:
-        loss.backward()
-        engine.optimizer.step()
-    else:  # float16: scale the loss so small gradients do not underflow
-        engine.scaler.scale(loss).backward()
-        engine.scaler.step(engine.optimizer)
-        engine.scaler.update()
-    return out.detach() if isinstance(out, torch.Tensor) else out, y, loss.detach()
+    """One optimizer step (``engine.train_step``); returns (outputs, targets, loss), detached."""
+    assert engine.train_step is not None
+    return engine.train_step(x, y, sample_weight)
 
 
 def _update_metrics(engine: Engine, metrics: list[CompiledMetric], out: Any, y: Any) -> None:

@@ -26,7 +26,13 @@ from epochal import optimizers as optimizers_mod
 from epochal._args import check_callbacks, check_fit_arguments, check_positive_int, check_verbose
 from epochal._heads import loss_form
 from epochal._runio import Partial, capture, load_engine_state, read_checkpoint, restore
-from epochal._step import Precision, build_forward_loss, check_precision, make_scaler
+from epochal._step import (
+    Precision,
+    build_forward_loss,
+    build_train_step,
+    check_precision,
+    make_scaler,
+)
 from epochal._tree import (
     all_tensors,
     call_module,
@@ -60,6 +66,7 @@ class _Compiled:
     scheduler_interval: Literal["epoch", "step"] = "epoch"
     compile: bool = False
     precision: Precision = "32"
+    optimizer_impl: optimizers_mod.OptimizerImpl = "auto"
 
 
 def _default_device() -> torch.device:
@@ -172,6 +179,7 @@ class Model:
         scheduler_interval: Literal["epoch", "step"] = "epoch",
         compile: bool = False,
         precision: Literal["32", "bf16-mixed", "16-mixed"] | None = None,
+        optimizer_impl: Literal["auto", "fused", "foreach", "for-loop"] = "auto",
     ) -> None:
         """Configure training and start a new run.
 
@@ -196,16 +204,23 @@ class Model:
                 scheduler is stepped with ``val_loss`` (``loss`` without validation).
             scheduler_interval: step the scheduler after every ``"epoch"`` (after
                 validation) or every optimizer ``"step"``.
-            compile: compile the forward pass and loss with ``torch.compile``
-                (falls back to eager execution, with a warning, where it fails).
+            compile: compile the training step with ``torch.compile``: forward,
+                loss and backward as one graph (falls back to eager execution,
+                with a warning, where it fails).
             precision: ``"32"`` (default), ``"bf16-mixed"`` (autocast to bfloat16,
                 CPU or CUDA) or ``"16-mixed"`` (float16 with a gradient scaler, CUDA).
+            optimizer_impl: the optimizer's kernel: ``"auto"`` (default: torch's
+                fused kernel where it has one for the optimizer and device),
+                ``"fused"``, ``"foreach"`` or ``"for-loop"``; same algorithm and
+                hyperparameters. Applies to names and factories; an optimizer
+                instance is used as built.
 
         Raises:
             ArgumentError: unknown names (the message lists the valid ones).
             ArgumentTypeError: arguments of the wrong type.
         """
         optimizers_mod.check(optimizer, learning_rate)
+        optimizer_impl = optimizers_mod.check_impl(optimizer, optimizer_impl)
         if loss is None:
             raise ArgumentError(
                 "Expected `loss`: a name such as 'binary_crossentropy' or 'mse', a callable "
@@ -254,6 +269,7 @@ class Model:
             scheduler_interval,
             compile,
             checked_precision,
+            optimizer_impl,
         )
         self._script_epoch = 0
         self._engine = None
@@ -284,7 +300,9 @@ class Model:
 
         form = loss_form(self._module, out, spec)
         loss_fn = losses_mod.build_loss(spec, logits=form.logits)
-        optimizer = optimizers_mod.build(compiled.optimizer, self._module, compiled.learning_rate)
+        optimizer = optimizers_mod.build(
+            compiled.optimizer, self._module, compiled.learning_rate, compiled.optimizer_impl
+        )
         train_metrics = [metrics_mod.build(r, out, self.device) for r in compiled.metrics]
         if form.metric_input is not None:
             for metric in train_metrics:
@@ -305,6 +323,9 @@ class Model:
             scaler=make_scaler(compiled.precision, self.device),
         )
         engine.forward_loss = build_forward_loss(
+            engine, precision=compiled.precision, compile=compiled.compile
+        )
+        engine.train_step = build_train_step(
             engine, precision=compiled.precision, compile=compiled.compile
         )
         return engine
@@ -667,6 +688,7 @@ class Model:
                 seed=int(ckpt.meta["seed"]),
                 precision=description.get("precision", "32"),
                 compile=bool(description.get("compile", False)),
+                optimizer_impl=description.get("optimizer_impl", "auto"),
             )
         else:
             model.module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
@@ -708,6 +730,7 @@ class Model:
             "learning_rate": compiled.learning_rate,
             "precision": compiled.precision,
             "compile": compiled.compile,
+            "optimizer_impl": compiled.optimizer_impl,
             "rebuildable": rebuildable,
         }
 
