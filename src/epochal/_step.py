@@ -241,15 +241,29 @@ def _whole_compiled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep
     optimizer = engine.optimizer
     holder = _WithForwardLoss(engine.module, forward_loss)
     trained = [(f"module.{n}", p) for n, p in engine.module.named_parameters() if p.requires_grad]
+    frozen = [
+        (f"module.{n}", p) for n, p in engine.module.named_parameters() if not p.requires_grad
+    ]
+    # Buffers (batch-norm statistics) are updated in place during the forward:
+    # torch.func.grad allows that only on tensors its function takes as inputs.
+    buffers = [(f"module.{n}", b) for n, b in engine.module.named_buffers()]
 
     def grads_and_outputs(
-        params: dict[str, torch.Tensor], x: Any, y: Any, sample_weight: torch.Tensor | None
+        params: dict[str, torch.Tensor],
+        others: dict[str, torch.Tensor],
+        x: Any,
+        y: Any,
+        sample_weight: torch.Tensor | None,
     ) -> tuple[dict[str, torch.Tensor], Any, Any, torch.Tensor]:
-        def loss_of(p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[Any, Any, Any]]:
-            out, conformed, loss = torch.func.functional_call(holder, p, (x, y, sample_weight))
+        def loss_of(
+            p: dict[str, torch.Tensor], rest: dict[str, torch.Tensor]
+        ) -> tuple[torch.Tensor, tuple[Any, Any, Any]]:
+            out, conformed, loss = torch.func.functional_call(
+                holder, {**p, **rest}, (x, y, sample_weight)
+            )
             return loss, (_detach(out), conformed, loss.detach())
 
-        grads, (out, conformed, loss) = torch.func.grad(loss_of, has_aux=True)(params)
+        grads, (out, conformed, loss) = torch.func.grad(loss_of, has_aux=True)(params, others)
         return grads, out, conformed, loss
 
     private = _private_copy(grads_and_outputs, f"epochal_train_step_{id(engine):x}")
@@ -257,13 +271,13 @@ def _whole_compiled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep
     # and cached (dropout under torch.func.grad cannot trace a symbolic batch size).
     compiled = torch.compile(private, fullgraph=True, dynamic=False)
 
-    params = dict(trained)
+    params, others = dict(trained), dict(frozen + buffers)
 
     def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
         # torch.func.grad differentiates inside; outside, no autograd graph is
         # needed, and without one torch compiles a leaner inference graph.
         with torch.no_grad():
-            grads, out, y, loss = compiled(params, x, y, sample_weight)
+            grads, out, y, loss = compiled(params, others, x, y, sample_weight)
         for name, p in trained:
             p.grad = grads[name]
         optimizer.step()
