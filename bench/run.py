@@ -31,6 +31,7 @@ import torch
 from bench import peers
 from bench.compare import WorkloadResult, compare, stats
 from bench.report import Row, machine_info, markdown_table, rows_for
+from bench.runners import set_clock
 from bench.workloads import workloads
 
 __all__ = ["main", "parse_args"]
@@ -92,6 +93,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="torch.set_num_threads for every side (default: torch's own choice, reported)",
     )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: elapsed time (default); cpu: the process's CPU time, stable on a shared "
+        "machine with --threads 1 (CPU only)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="save all results to PATH")
@@ -100,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--repeats must be >= 1. Received: {args.repeats}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1. Received: {args.threads}")
+    if args.clock == "cpu" and args.device.type != "cpu":
+        parser.error("--clock cpu measures CPU time: use it with --device cpu")
     return args
 
 
@@ -125,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     device: torch.device = args.device
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    set_clock(args.clock)
     info = machine_info(device)
+    info["clock"] = args.clock
     _log("epochal benchmark: " + "; ".join(f"{k}: {v}" for k, v in info.items()))
     all_workloads = workloads(quick=args.quick)
 
