@@ -155,3 +155,31 @@ def test_the_kernel_choice_is_saved_with_the_run(tmp_path) -> None:
     loaded = ep.Model.load(tmp_path / "m", module=mlp(seed=1))
     loaded.fit(X, Y, batch_size=32, epochs=1, verbose=0)
     assert optimizers.implementation(loaded.optimizer) == "foreach"
+
+
+def test_a_factory_optimizer_is_switched_in_place_keeping_its_hooks() -> None:
+    made = []
+    calls = []
+
+    def factory(params):
+        opt = torch.optim.Adam(params)
+        opt.register_step_post_hook(lambda *_: calls.append(1))
+        made.append(opt)
+        return opt
+
+    model = _fitted(factory)
+    assert model.optimizer is made[0]
+    assert optimizers.implementation(model.optimizer) == "fused"
+    assert len(calls) == 3  # 96 samples, batch 32: the hook ran at every step
+
+
+def test_a_factory_optimizer_that_holds_state_cannot_be_switched_explicitly() -> None:
+    model = ep.Model(mlp(), device="cpu")
+    # torch's Adagrad creates its state when it is built
+    model.compile(
+        optimizer=lambda p: torch.optim.Adagrad(p), loss="bce", seed=0, optimizer_impl="fused"
+    )
+    with pytest.raises(ArgumentError, match=r"cannot switch this Adagrad: it holds state"):
+        model.fit(X, Y, epochs=1, verbose=0)
+    auto = _fitted(lambda p: torch.optim.Adagrad(p))
+    assert optimizers.implementation(auto.optimizer) == "default"

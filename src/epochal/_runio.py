@@ -7,8 +7,9 @@ What a run checkpoint holds (see `epochal.checkpoint` for the file format):
   every callback's state, the run's own trajectory when the model shows
   restored best weights, and for a checkpoint taken inside an epoch the
   epoch's partial sums (loss sum, samples seen, metric states, next batch);
-- meta: epoch, step, seed, stopped flag, history, baseline loss, events and
-  a description of the compile settings.
+- meta: epoch, step, seed, stopped flag, history (with the baseline loss
+  and the diagnosis events), one record per finished ``fit`` call, where a
+  ``steps_per_epoch`` walk stands, and a description of the compile settings.
 """
 
 from __future__ import annotations
@@ -19,16 +20,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
 
-from epochal.callbacks.history import History
 from epochal.checkpoint import Checkpoint, CheckpointDir, load_checkpoint
 from epochal.errors import CheckpointError
+from epochal.run import CallRecord, RunState, live_rng_states
 
 if TYPE_CHECKING:
     from epochal.loop import Engine
-    from epochal.model import Model
 
-__all__ = ["Partial", "capture", "load_engine_state", "read_checkpoint", "restore"]
+__all__ = [
+    "Partial",
+    "capture",
+    "check_run_checkpoint",
+    "load_engine_state",
+    "read_checkpoint",
+    "restore",
+]
 
 
 @dataclass
@@ -62,32 +70,38 @@ class Partial:
 
 
 def capture(
-    model: Model, *, live_rng: bool, partial: Partial | None = None, phase: str = "end"
+    module: nn.Module,
+    engine: Engine | None,
+    run: RunState,
+    *,
+    device: torch.device,
+    description: dict[str, Any],
+    live_rng: bool,
+    partial: Partial | None = None,
+    phase: str = "end",
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
-    """(weights, state, meta) of the model's run, for `epochal.checkpoint.save_checkpoint`.
+    """(weights, state, meta) of a run, for `epochal.checkpoint.save_checkpoint`.
 
-    ``live_rng``: inside ``fit`` the global RNG *is* the run's, so its state
-    is read live rather than from the run's last saved copy. ``phase`` says
-    where in a ``fit`` call it was taken: ``"step"``, ``"epoch"`` (before the
-    call's end, so ``on_train_end`` is still owed) or ``"end"``.
+    ``live_rng``: inside ``fit`` the global RNGs *are* the run's, so their
+    states are read live rather than from the run's last saved copies.
+    ``phase`` says where in a ``fit`` call it was taken: ``"step"``,
+    ``"epoch"`` (before the call's end, so ``on_train_end`` is still owed)
+    or ``"end"``. ``description`` describes the compile settings.
     """
-    run = model.run
-    engine = model._engine
     rng = torch.get_rng_state() if live_rng else run.rng_state
     cuda_rng = run.cuda_rng_state
-    if live_rng and model.device.type == "cuda":
-        cuda_rng = torch.cuda.get_rng_state(model.device)
+    if live_rng and device.type == "cuda":
+        cuda_rng = torch.cuda.get_rng_state(device)
+    numpy_rng, python_rng = (
+        live_rng_states() if live_rng else (run.numpy_rng_state, run.python_rng_state)
+    )
+    scheduler = engine.scheduler if engine is not None else None
+    scaler = engine.scaler if engine is not None else None
     state: dict[str, Any] = {
         "optimizer": engine.optimizer.state_dict() if engine is not None else None,
-        "scheduler": (
-            engine.scheduler.state_dict()
-            if engine is not None and engine.scheduler is not None
-            else None
-        ),
-        "scaler": (
-            engine.scaler.state_dict() if engine is not None and engine.scaler is not None else None
-        ),
-        "rng": {"cpu": rng, "cuda": cuda_rng},
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "rng": {"cpu": rng, "cuda": cuda_rng, "numpy": numpy_rng, "python": python_rng},
         "callbacks": run.callback_states,
         "trajectory": run.trajectory,
         "partial": partial.to_state() if partial is not None else None,
@@ -100,46 +114,63 @@ def capture(
         "seed": run.seed,
         "stopped": run.stopped,
         "history": run.history.to_dict(),
-        "baseline_loss": run.baseline_loss,
-        "events": run.events,
-        "compile": model._compile_description(),
+        "calls": [record.to_dict() for record in run.calls],
+        "data_position": list(run.data_position) if run.data_position is not None else None,
+        "compile": description,
     }
-    return model.module.state_dict(), state, meta
+    return module.state_dict(), state, meta
 
 
-def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
-    """Put the run saved in ``ckpt`` into ``model`` (compiled, engine built); returns its partial epoch."""
-    meta, state = ckpt.meta, ckpt.state
+def check_run_checkpoint(ckpt: Checkpoint, seed: int) -> None:
+    """Raise `CheckpointError` unless ``ckpt`` is a run checkpoint of a run with ``seed``."""
+    meta = ckpt.meta
     if meta.get("kind") != "epochal-run":
         raise CheckpointError(
             f"{ckpt.path} is not an epochal run checkpoint (it has no run metadata)"
         )
-    run = model.run
-    if int(meta["seed"]) != run.seed:
+    if int(meta["seed"]) != seed:
         raise CheckpointError(
             f"The checkpoint {ckpt.path} belongs to a run with seed {meta['seed']}, but this model's "
-            f"run has seed {run.seed}. Compile with seed={meta['seed']} to resume it, or use another "
+            f"run has seed {seed}. Compile with seed={meta['seed']} to resume it, or use another "
             "checkpoint directory"
         )
-    module = model.module
-    module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
-    if model._engine is not None:
-        load_engine_state(model._engine, state)
+
+
+def restore(
+    module: nn.Module, engine: Engine | None, run: RunState, ckpt: Checkpoint, device: torch.device
+) -> Partial | None:
+    """Put the run saved in ``ckpt`` into ``run``, ``module`` and ``engine``; returns its partial epoch.
+
+    Engine state (optimizer, scheduler, scaler) is loaded only when ``engine``
+    is given; the caller loads it with `load_engine_state` once it is built.
+    """
+    check_run_checkpoint(ckpt, run.seed)
+    meta, state = ckpt.meta, ckpt.state
+    module.load_state_dict({k: v.to(device) for k, v in ckpt.weights.items()})
+    if engine is not None:
+        load_engine_state(engine, state)
     run.epoch = int(meta["epoch"])
     run.step = int(meta["step"])
     run.stopped = bool(meta["stopped"])
-    history = History.from_dict(meta["history"])
-    run.history.__dict__.update(
-        {k: v for k, v in history.__dict__.items() if k not in ("model", "params")}
-    )
-    run.baseline_loss = meta.get("baseline_loss")
-    run.events = dict(meta.get("events") or {})
-    run.rng_state = state["rng"]["cpu"]
-    run.cuda_rng_state = state["rng"].get("cuda")
+    run.history.load_dict(meta["history"])
+    if "baseline_loss" in meta and run.history.baseline_loss is None:  # older checkpoints
+        run.history.baseline_loss = meta["baseline_loss"]
+    if "events" in meta and not run.history.events:
+        run.history.events = dict(meta["events"] or {})
+    run.calls = [CallRecord.from_dict(r) for r in meta.get("calls") or []]
+    position = meta.get("data_position")
+    run.data_position = (int(position[0]), int(position[1])) if position else None
+    rng = state["rng"]
+    run.rng_state = rng["cpu"]
+    run.cuda_rng_state = rng.get("cuda")
+    if rng.get("numpy") is not None:
+        run.numpy_rng_state = rng["numpy"]
+    if rng.get("python") is not None:
+        run.python_rng_state = rng["python"]
     run.callback_states = dict(state.get("callbacks") or {})
     trajectory = state.get("trajectory")
     if trajectory is not None:
-        run.trajectory = {k: v.to(model.device) for k, v in trajectory.items()}
+        run.trajectory = {k: v.to(device) for k, v in trajectory.items()}
         run.shown_versions = [t._version for t in module.state_dict().values()]
     else:
         run.trajectory = None

@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from epochal.errors import ArgumentError
+from epochal.layers._penalties import install_constraints, penalty_fn
 
 if TYPE_CHECKING:
     from epochal.loop import Engine
@@ -150,6 +151,9 @@ def _compiled_or_eager(
 def build_forward_loss(engine: Engine, *, precision: Precision, compile: bool) -> ForwardLoss:
     """Forward and loss for a batch: returns (outputs, conformed targets, loss)."""
     autocast = _autocast(precision, engine.device)
+    # Keras's layer regularizers and constraints (epochal.layers._penalties); None when unused.
+    penalty = penalty_fn(engine.module)
+    install_constraints(engine.optimizer, engine.module)
 
     def forward_loss(
         x: Any, y: Any, sample_weight: torch.Tensor | None
@@ -159,6 +163,8 @@ def build_forward_loss(engine: Engine, *, precision: Precision, compile: bool) -
             if engine.prepare_targets is not None:
                 y = engine.prepare_targets(y, out)
             loss = engine.loss_fn(out, y, sample_weight)
+            if penalty is not None:
+                loss = loss + penalty()
         return out, y, loss
 
     if not compile:
@@ -239,14 +245,22 @@ class _WithForwardLoss(nn.Module):
 def _whole_compiled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:
     """Forward, loss and backward as one compiled graph; the optimizer's update after it."""
     optimizer = engine.optimizer
-    holder = _WithForwardLoss(engine.module, forward_loss)
-    trained = [(f"module.{n}", p) for n, p in engine.module.named_parameters() if p.requires_grad]
-    frozen = [
-        (f"module.{n}", p) for n, p in engine.module.named_parameters() if not p.requires_grad
-    ]
+    module = engine.module
+    holder = _WithForwardLoss(module, forward_loss)
+    named = [(f"module.{n}", p) for n, p in module.named_parameters()]
     # Buffers (batch-norm statistics) are updated in place during the forward:
     # torch.func.grad allows that only on tensors its function takes as inputs.
-    buffers = [(f"module.{n}", b) for n, b in engine.module.named_buffers()]
+    buffers = [(f"module.{n}", b) for n, b in module.named_buffers()]
+    split: dict[str, Any] = {"flags": None}
+
+    def inputs() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(trained parameters, everything else), redone when ``requires_grad`` changed."""
+        flags = tuple(p.requires_grad for _, p in named)
+        if flags != split["flags"]:  # a layer (un)frozen between calls: a new graph
+            split["flags"] = flags
+            split["params"] = {n: p for n, p in named if p.requires_grad}
+            split["others"] = {n: p for n, p in named if not p.requires_grad} | dict(buffers)
+        return split["params"], split["others"]
 
     def grads_and_outputs(
         params: dict[str, torch.Tensor],
@@ -271,14 +285,13 @@ def _whole_compiled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep
     # and cached (dropout under torch.func.grad cannot trace a symbolic batch size).
     compiled = torch.compile(private, fullgraph=True, dynamic=False)
 
-    params, others = dict(trained), dict(frozen + buffers)
-
     def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
+        params, others = inputs()
         # torch.func.grad differentiates inside; outside, no autograd graph is
         # needed, and without one torch compiles a leaner inference graph.
         with torch.no_grad():
             grads, out, y, loss = compiled(params, others, x, y, sample_weight)
-        for name, p in trained:
+        for name, p in params.items():
             p.grad = grads[name]
         optimizer.step()
         return out, y, loss

@@ -20,7 +20,6 @@ differently from the for-loop in the last bits).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -179,7 +178,14 @@ def implementation(optimizer: torch.optim.Optimizer) -> str:
 def _reimplemented(
     built: torch.optim.Optimizer, optimizer_impl: str, module: nn.Module
 ) -> torch.optim.Optimizer:
-    """A factory's optimizer rebuilt with the chosen kernel (same class, groups, hyperparameters)."""
+    """A factory's optimizer switched, in place, to the chosen kernel.
+
+    In place, not rebuilt: hooks and attributes the factory gave it (Keras's
+    step options, for one) stay. Only the ``fused``/``foreach`` flags change,
+    which torch's optimizers read at every step; the construction-time effects
+    of ``fused=True`` (the checks and the gradient scaler's fast path) are
+    repeated here.
+    """
     cls = type(built)
     if cls not in _FOREACH:
         if optimizer_impl != "auto":
@@ -188,14 +194,39 @@ def _reimplemented(
     _check_supported(cls, optimizer_impl)
     defaults = built.defaults
     unset = defaults.get("fused") is None and defaults.get("foreach") is None
-    if built.state or defaults.get("differentiable") or (optimizer_impl == "auto" and not unset):
-        return built  # the user chose a kernel, or it has stepped: use it as given
+    if optimizer_impl == "auto" and not unset:
+        return built  # the user chose a kernel: use it as given
+    if built.state or defaults.get("differentiable"):
+        if optimizer_impl == "auto":
+            return built
+        raise ArgumentError(
+            f"optimizer_impl={optimizer_impl!r} cannot switch this {cls.__name__}: it "
+            f"{'holds state already' if built.state else 'is differentiable'}. Pass "
+            "fused=/foreach= in the factory instead"
+        )
     params = [p for g in built.param_groups for p in g["params"]]
     flags = _flags(cls, optimizer_impl, params, module)
-    accepted = set(inspect.signature(cls.__init__).parameters)
-    kwargs = {k: v for k, v in defaults.items() if k in accepted}
-    groups = [{**group, **flags} for group in built.param_groups]
-    return cls(groups, **{**kwargs, **flags})
+    if flags.get("fused"):
+        devices = {p.device.type for p in params}
+        supported = set(_fused_devices())
+        if not devices <= supported or not all(torch.is_floating_point(p) for p in params):
+            raise ArgumentError(
+                f"optimizer_impl='fused': torch's fused {cls.__name__} takes floating-point "
+                f"parameters on {', '.join(sorted(supported))}. Received parameters on "
+                f"{', '.join(sorted(devices))}"
+            )
+        # what torch's __init__ sets for fused=True
+        built._step_supports_amp_scaling = True  # type: ignore[attr-defined]
+    defaults.update(flags)
+    for group in built.param_groups:
+        group.update(flags)
+    return built
+
+
+def _fused_devices() -> list[str]:
+    from torch.optim.optimizer import _get_fused_kernels_supported_devices
+
+    return list(_get_fused_kernels_supported_devices())
 
 
 def build(
