@@ -798,3 +798,9 @@ class MeanIoU(_Parameterized):
             sparse_y_true=bool(sparse_y_true),
             sparse_y_pred=bool(sparse_y_pred),
         )
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.metrics")
