@@ -692,3 +692,22 @@ def test_masks_reach_call_and_pass_on_with_supports_masking():
     torch.testing.assert_close(means[1], 2 * embedded[1, 0])
     explicit = MaskedMean()(embedded, mask=torch.ones(2, 4, dtype=torch.bool))
     torch.testing.assert_close(explicit, embedded.mean(1))
+
+
+def test_adding_weights_before_super_init_is_named():
+    class Early(keras.layers.Layer):
+        def __init__(self):
+            self.w = self.add_weight(shape=(2,))
+            super().__init__()
+
+    class EarlyMetric(keras.metrics.Metric):
+        def __init__(self):
+            self.v = self.add_variable(shape=())
+            super().__init__()
+
+    with pytest.raises(ArgumentError, match=r"super\(\)\.__init__"):
+        Early()
+    with pytest.raises(ArgumentError, match=r"super\(\)\.__init__"):
+        EarlyMetric()
+    with pytest.raises(ArgumentTypeError, match="shape"):
+        TruePositiveRate().add_variable(shape=(-1,), initializer="zeros")

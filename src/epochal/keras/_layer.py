@@ -224,6 +224,10 @@ class Layer(_BaseLayer):
             ArgumentTypeError: a shape that is not a tuple of ints, or an unusable initializer.
         """
         owner = f"{type(self).__name__}.add_weight"
+        if "_auto_names" not in self.__dict__:
+            raise ArgumentError(
+                f"{owner}: call super().__init__(**kwargs) in __init__ before add_weight()"
+            )
         sizes = _weight_shape(owner, shape)
         device, default = self._build_target or (torch.device("cpu"), torch.get_default_dtype())
         target = to_dtype(dtype, "add_weight") or self._weight_dtype or default
