@@ -231,6 +231,14 @@ def fit_sources(
     step_checkpoints: bool,
 ) -> tuple[Source, Source | None]:
     """The training and validation sources of a ``fit`` call, with every data check."""
+    if isinstance(x, DataLoader) and x.num_workers > 0 and x.persistent_workers:
+        raise ArgumentError(
+            "fit cannot own the random state of persistent DataLoader workers: they keep their "
+            "numpy/random/torch generators across epochs and fit calls, so a split or resumed "
+            "run would draw other augmentations. Received: a DataLoader with "
+            f"num_workers={x.num_workers} and persistent_workers=True. Pass "
+            "persistent_workers=False (workers are then seeded from the run every epoch)"
+        )
     train = make_source(
         x, y, sample_weight, device=device, batch_size=batch_size, check_finite_values=check_finite
     )
