@@ -711,3 +711,29 @@ def test_adding_weights_before_super_init_is_named():
         EarlyMetric()
     with pytest.raises(ArgumentTypeError, match="shape"):
         TruePositiveRate().add_variable(shape=(-1,), initializer="zeros")
+
+
+def test_custom_layers_inside_a_keras_model_subclass_split_bit_for_bit():
+    class Net(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.noisy = NoisyLinear(10)
+            self.block = Block(3)
+            self.head = layers.Dense(1, activation="sigmoid")
+
+        def call(self, inputs, training=None):
+            h = self.noisy(inputs, training=training)
+            return self.head(ops.concatenate([h, self.block(h, training=training)], axis=-1))
+
+    def run(chunks: list[int]) -> keras.Model:
+        keras.utils.set_random_seed(0)
+        model = Net()
+        model.compile(optimizer="adam", loss=WeightedBCE(), metrics=[TruePositiveRate()], seed=3)
+        for n in chunks:
+            model.fit(X, Y, epochs=n, **FIT)
+        return model
+
+    whole, split = run([3]), run([1, 2])
+    assert state_equal(whole.state_dict(), split.state_dict())
+    assert whole.history.history == split.history.history
+    assert "noisy.steps" in whole.state_dict() and "val_tp_rate" in whole.history.history
