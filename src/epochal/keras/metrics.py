@@ -164,6 +164,11 @@ class Metric:
         """The metric's state variables."""
         return list(self._variables)
 
+    @property
+    def direction(self) -> str | None:
+        """``"max"``/``"min"`` from Keras's ``self._direction = "up"``/``"down"`` (for monitors' ``mode="auto"``)."""
+        return {"up": "max", "down": "min"}.get(str(self.__dict__.get("_direction")))
+
     # -- Keras's methods ------------------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Accumulate a batch; subclasses implement it."""
