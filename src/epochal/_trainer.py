@@ -33,7 +33,7 @@ from epochal._heads import loss_form
 from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
-from epochal._step import Precision, build_forward_loss, make_scaler
+from epochal._step import Precision, build_forward_loss, build_train_step, make_scaler
 from epochal._tree import call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
@@ -64,6 +64,7 @@ class Settings:
     compile: bool = False
     precision: Precision = "32"
     step_options: StepOptions = field(default_factory=StepOptions)
+    optimizer_impl: optimizers_mod.OptimizerImpl = "auto"
 
     def description(self) -> dict[str, Any]:
         """The settings as JSON, with whether ``Model.load`` can rebuild them by name."""
@@ -84,6 +85,7 @@ class Settings:
             "learning_rate": self.learning_rate,
             "precision": self.precision,
             "compile": self.compile,
+            "optimizer_impl": self.optimizer_impl,
             "rebuildable": rebuildable,
         }
 
@@ -167,7 +169,9 @@ class Trainer:
 
         form = loss_form(self.module, out, settings.loss)
         loss_fn = losses_mod.build_loss(settings.loss, logits=form.logits)
-        optimizer = optimizers_mod.build(settings.optimizer, self.module, settings.learning_rate)
+        optimizer = optimizers_mod.build(
+            settings.optimizer, self.module, settings.learning_rate, settings.optimizer_impl
+        )
         install(optimizer, settings.step_options)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
         if form.metric_input is not None:
@@ -197,6 +201,8 @@ class Trainer:
         options = {"precision": settings.precision, "compile": settings.compile}
         engine.forward_loss = build_forward_loss(engine, **options)  # type: ignore[arg-type]
         engine.forward_loss_conforming = build_forward_loss(conforming, **options)  # type: ignore[arg-type]
+        engine.train_step = build_train_step(engine, **options)  # type: ignore[arg-type]
+        engine.train_step_conforming = build_train_step(conforming, **options)  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
         return engine
 

@@ -3,7 +3,8 @@
 ``Model.fit`` validates its arguments and builds the data sources; the run's
 owner (`epochal._trainer.Trainer`) binds an `Engine` once (the forward, loss,
 optimizer and metrics), decides the call's `Plan`, and calls `fit_loop`. The
-training step is `train_step`; everything around it (callbacks, validation,
+training step is the engine's (`train_step_of`, built by
+`epochal._step.build_train_step`); everything around it (callbacks, validation,
 logs) is in this file. The loop sees the run (`RunState`), the engine and
 the plan, never the model.
 
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 
 from epochal._runio import Partial
-from epochal._step import ForwardLoss
+from epochal._step import ForwardLoss, TrainStep
 from epochal._tree import call_module
 from epochal.callbacks.base import CallbackList
 from epochal.data import ArraySource, Source
@@ -39,7 +40,7 @@ __all__ = [
     "forward_loss_of",
     "predict",
     "train_epoch",
-    "train_step",
+    "train_step_of",
 ]
 
 
@@ -68,6 +69,9 @@ class Engine:
     forward_loss: ForwardLoss | None = None
     forward_loss_conforming: ForwardLoss | None = None
     scaler: Any = None  # float16 gradient scaler
+    # The one training step (epochal._step.build_train_step), likewise in two forms.
+    train_step: TrainStep | None = None
+    train_step_conforming: TrainStep | None = None
 
 
 @dataclass
@@ -142,24 +146,15 @@ def _accumulator(device: torch.device) -> torch.Tensor:
     return torch.zeros((), dtype=dtype, device=device)
 
 
-def train_step(
-    engine: Engine,
-    forward_loss: ForwardLoss,
-    x: Any,
-    y: Any,
-    sample_weight: torch.Tensor | None,
-) -> tuple[Any, Any, torch.Tensor]:
-    """One optimizer step; returns (outputs, targets, loss), detached."""
-    out, y, loss = forward_loss(x, y, sample_weight)
-    engine.optimizer.zero_grad(set_to_none=True)
-    if engine.scaler is None:
-        loss.backward()
-        engine.optimizer.step()
-    else:  # float16: scale the loss so small gradients do not underflow
-        engine.scaler.scale(loss).backward()
-        engine.scaler.step(engine.optimizer)
-        engine.scaler.update()
-    return out.detach() if isinstance(out, torch.Tensor) else out, y, loss.detach()
+def train_step_of(engine: Engine, conform_targets: bool) -> TrainStep:
+    """The engine's training step for a call (`epochal._step.build_train_step`).
+
+    ``step(x, y, sample_weight)`` does one optimizer step and returns
+    (outputs, targets, loss), detached; conforming batch targets or not.
+    """
+    step = engine.train_step_conforming if conform_targets else engine.train_step
+    assert step is not None
+    return step
 
 
 def _update_metrics(engine: Engine, metrics: list[CompiledMetric], out: Any, y: Any) -> None:
@@ -204,7 +199,7 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
     every = plan.checkpoint_steps if plan.checkpoint is not None else None
     pending = plan.saves_pending
-    forward_loss = forward_loss_of(engine, plan.conform_targets)
+    train_step = train_step_of(engine, plan.conform_targets)
 
     i = start - 1
     for i, (x, y, sw, n) in enumerate(
@@ -212,7 +207,7 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
     ):
         if wants_begin:
             callbacks.batch_hook("on_train_batch_begin", i, running)
-        out, y, loss = train_step(engine, forward_loss, x, y, sw)
+        out, y, loss = train_step(x, y, sw)
         loss_sum.add_(loss, alpha=n)  # on the device: no sync
         seen += n
         _update_metrics(engine, metrics, out, y)

@@ -160,3 +160,17 @@ def test_multi_head_attention_constraints_see_keras_kernel_shapes():
 
     apply_constraints(mha)
     assert seen == [(5, 2, 3), (5, 2, 3), (5, 2, 3), (2, 3, 5)]
+
+
+def test_batch_normalization_gamma_and_beta_penalties():
+    bn = layers.BatchNormalization(
+        gamma_regularizer=regularizers.L2(1.0), beta_constraint="non_neg"
+    )
+    bn(torch.randn(4, 3))
+    assert float(regularization_loss(bn).detach()) == pytest.approx(3.0)  # gamma starts at ones
+    from epochal.layers._penalties import apply_constraints
+
+    with torch.no_grad():
+        bn.bias.fill_(-1.0)
+    apply_constraints(bn)
+    assert bn.bias.tolist() == [0.0, 0.0, 0.0]

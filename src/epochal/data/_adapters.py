@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from epochal._tree import Tree
 from epochal.data._convert import as_tensor_tree, check_finite, is_array_tree, tree_length
 from epochal.data._sources import ArraySource, IterableSource, Source
+from epochal.data._tables import resolve_table
 from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 
 
@@ -89,6 +90,7 @@ def make_source(
     xn, yn, swn = names
     if x is None:
         raise ArgumentError(f"Expected `{xn}` to be data. Received: {xn}=None")
+    x, y = resolve_table(x, y, names)  # a table with y naming its target column(s)
     if isinstance(x, TensorDataset) and y is None and sample_weight is None:
         tensors = x.tensors
         if not 1 <= len(tensors) <= 3:

@@ -30,9 +30,8 @@ from torch import Tensor, nn
 
 from epochal import initializers
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError
-from epochal.keras import random as _random
 from epochal.keras._variable import Variable
-from epochal.keras.ops._convert import dtype_name, to_dtype
+from epochal.keras.ops._convert import creating_on, dtype_name, to_dtype
 from epochal.layers import _base
 from epochal.layers._base import Layer as _BaseLayer
 from epochal.layers._base import snake_case
@@ -154,7 +153,9 @@ class Layer(_BaseLayer):
         self._auto_names: set[str] = set()
         self._pending_state: dict[str, Tensor] = {}
         self._build_target: tuple[torch.device, torch.dtype] | None = None
-        self._weight_regularizers: dict[str, Any] = {}
+        # The regularization protocol of epochal.layers (a penalty per parameter path, the
+        # activity penalty of the last training call); always declared, for add_loss().
+        self._weight_regularizers: dict[str, Any] = _Declared()
         self._weight_constraints: dict[str, Any] = {}
         self.activity_regularizer = _regularizer(
             owner, "activity_regularizer", activity_regularizer
@@ -336,6 +337,16 @@ class Layer(_BaseLayer):
         """The weights' dtype name (``"float32"``)."""
         return dtype_name(self._weight_dtype or torch.get_default_dtype())
 
+    @property
+    def variable_dtype(self) -> str:
+        """As `dtype` (Keras's name for the weights' dtype)."""
+        return self.dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        """As `dtype`: mixed precision is ``compile(precision=...)``'s, not a layer's."""
+        return self.dtype
+
     def _free_name(self, base: str) -> str:
         key, count = base, 0
         while (
@@ -380,8 +391,7 @@ class Layer(_BaseLayer):
         self._last_losses = []
         if first is not None and first.device.type == "meta":
             self._meta_variables()
-        device = first.device if first is not None and first.device.type != "meta" else None
-        with _random.drawing_on(device):
+        with creating_on(first.device if first is not None else None):
             outputs = self.call(*args, **kwargs)
         if self.activity_regularizer is not None and self.training and torch.is_grad_enabled():
             self.add_loss(self.activity_regularizer(outputs))
@@ -508,6 +518,13 @@ class Layer(_BaseLayer):
         return f"name={self.name!r}"
 
 
+class _Declared(dict):
+    """A layer's regularizers, counted as declared even when empty: ``add_loss`` may add a penalty."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
 def _build_wrapper(build: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(build)
     def wrapper(self: Layer, input_shape: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -549,16 +566,20 @@ def _initializer(owner: str, initializer: Any) -> Callable[[Tensor], Any]:
 
 
 def _regularizer(owner: str, argument: str, value: Any) -> Any:
-    if value is None or (callable(value) and not isinstance(value, str)):
-        return value
-    from epochal.keras import regularizers  # lazily: epochal.keras imports this module first
+    if value is None:
+        return None
+    from epochal.keras import regularizers  # keras.regularizers imports the layers
 
-    return regularizers.get(value)
+    try:
+        return regularizers.get(value)
+    except (ArgumentError, ArgumentTypeError) as error:
+        raise type(error)(f"{owner}: `{argument}`: {error}") from None
 
 
 def _constraint(owner: str, value: Any) -> Any:
-    if callable(value) and not isinstance(value, str):
-        return value
-    from epochal.keras import constraints  # lazily: epochal.keras imports this module first
+    from epochal.keras import constraints
 
-    return constraints.get(value)
+    try:
+        return constraints.get(value)
+    except (ArgumentError, ArgumentTypeError) as error:
+        raise type(error)(f"{owner}: `constraint`: {error}") from None

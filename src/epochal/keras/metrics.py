@@ -164,6 +164,11 @@ class Metric:
         """The metric's state variables."""
         return list(self._variables)
 
+    @property
+    def direction(self) -> str | None:
+        """``"max"``/``"min"`` from Keras's ``self._direction = "up"``/``"down"`` (for monitors' ``mode="auto"``)."""
+        return {"up": "max", "down": "min"}.get(str(self.__dict__.get("_direction")))
+
     # -- Keras's methods ------------------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Accumulate a batch; subclasses implement it."""
@@ -793,3 +798,9 @@ class MeanIoU(_Parameterized):
             sparse_y_true=bool(sparse_y_true),
             sparse_y_pred=bool(sparse_y_pred),
         )
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.metrics")
