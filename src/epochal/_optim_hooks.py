@@ -173,10 +173,28 @@ class _Buffers:
         self.accumulators: list[torch.Tensor | None] = [None] * n
         self.ema: list[torch.Tensor | None] = [None] * n
 
+    def sync(self, optimizer: torch.optim.Optimizer) -> None:
+        """Make room for parameters that joined the optimizer (``add_param_group``).
+
+        Layers unfrozen for fine-tuning join as a new group: they get empty
+        buffers, and the group takes the count of applied updates and the
+        accumulation window of the others, so every group says the same.
+        """
+        missing = len(_params(optimizer)) - len(self.accumulators)
+        if missing > 0:
+            self.accumulators.extend([None] * missing)
+            self.ema.extend([None] * missing)
+        first = optimizer.param_groups[0]
+        for group in optimizer.param_groups[1:]:
+            for key in ("iterations", "accumulated"):
+                if key not in group and key in first:
+                    group[key] = first[key]
+
     def state_dict(self) -> dict[str, Any]:
         return {"accumulators": list(self.accumulators), "ema": list(self.ema)}
 
     def load(self, state: dict[str, Any], optimizer: torch.optim.Optimizer) -> None:
+        self.sync(optimizer)
         params = _params(optimizer)
         for key in ("accumulators", "ema"):
             values = list(state.get(key) or [None] * len(params))
@@ -265,6 +283,7 @@ def finalize_ema(optimizer: torch.optim.Optimizer) -> bool:
     buffers = getattr(optimizer, "_epochal_step_buffers", None)
     if buffers is None:
         return False
+    buffers.sync(optimizer)
     done = False
     with torch.no_grad():
         for p, average in zip(_params(optimizer), buffers.ema, strict=True):
@@ -284,6 +303,7 @@ def ema_weights(
     buffers = getattr(optimizer, "_epochal_step_buffers", None)
     if buffers is None or all(a is None for a in buffers.ema):
         return None
+    buffers.sync(optimizer)
     averages = {
         id(p): a for p, a in zip(_params(optimizer), buffers.ema, strict=True) if a is not None
     }
@@ -314,6 +334,7 @@ def install(optimizer: torch.optim.Optimizer, options: StepOptions) -> torch.opt
     optimizer._epochal_step_buffers = buffers  # type: ignore[attr-defined]
 
     def before(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        buffers.sync(opt)
         if options.accumulation_steps not in (None, 1):
             assert options.accumulation_steps is not None
             _accumulate(opt, buffers, options.accumulation_steps)
@@ -332,6 +353,7 @@ def install(optimizer: torch.optim.Optimizer, options: StepOptions) -> torch.opt
             _update_ema(opt, buffers, options)
 
     def save(opt: torch.optim.Optimizer, state: dict[str, Any]) -> dict[str, Any]:
+        buffers.sync(opt)
         state["step_options"] = buffers.state_dict()
         return state
 

@@ -86,6 +86,13 @@ class Settings:
             "precision": self.precision,
             "compile": self.compile,
             "optimizer_impl": self.optimizer_impl,
+            # compile()'s own step options, so that Model.load rebuilds them too
+            "step_options": {
+                "clipnorm": self.step_options.clipnorm,
+                "clipvalue": self.step_options.clipvalue,
+                "global_clipnorm": self.step_options.global_clipnorm,
+                "gradient_accumulation_steps": self.step_options.accumulation_steps,
+            },
             "rebuildable": rebuildable,
         }
 
@@ -413,14 +420,17 @@ class Trainer:
         assert plan.saves_pending is not None
         self._saves = plan.saves_pending
         run.epoch = start
+        shown_before = run.shown_versions
         try:
             with owned_rng(run, self.device):
                 loop.fit_loop(engine, run, plan)
                 callbacks.save_states(run.callback_states)
             averaged = ema_weights(engine.optimizer, self.module)
-            if averaged is not None:
+            if averaged is not None and self.run.shown_versions is shown_before:
                 # Keras ends fit with the weights' moving averages; the run goes on
-                # from its own weights, as after EarlyStopping's restore.
+                # from its own weights, as after EarlyStopping's restore. Weights a
+                # callback showed at the call's end (EarlyStopping's best) win, as in
+                # Keras, where on_train_end runs after the averages are written.
                 self.show_weights(averaged)
         except BaseException:
             self._dirty = ckdir is not None

@@ -507,6 +507,7 @@ class Model:
                 precision=description.get("precision", "32"),
                 compile=bool(description.get("compile", False)),
                 optimizer_impl=description.get("optimizer_impl", "auto"),
+                **(description.get("step_options") or {}),
             )
         else:
             model.module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
