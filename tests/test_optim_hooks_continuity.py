@@ -376,3 +376,50 @@ def test_unfrozen_layers_with_step_options_resume_from_a_checkpoint(tmp_path, op
     gc.collect()
     assert_same(state(finetune(option, (1, 2), tmp_path)), state(finetune(option, (1, 2))))
     assert_same(state(finetune(option, (1, 2))), state(whole))
+
+
+# -- compile=True: the compiled step hands its gradients to the same hooks ------------
+def compiled(option: str) -> ep.Model:
+    """As `make`, without dropout (the compiled step's dropout is tested in test_step_options)."""
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    model = ep.Model(module, device="cpu")
+    optimizer, extra = OPTIONS[option]
+    kwargs = {"learning_rate": 0.02} if extra else {}
+    model.compile(optimizer=optimizer(), loss="mse", seed=5, compile=True, **kwargs, **extra)
+    return model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("option", ["accumulation", "all", "native"])
+def test_compiled_step_with_step_options_splits_resumes_and_matches_eager(tmp_path, option):
+    whole = script(compiled(option))
+    split = compiled(option)
+    for n in (1, 2, 2):
+        split.fit(X, Y, epochs=n, batch_size=8, verbose=0, validation_data=(XV, YV))
+    assert_same(state(split), state(whole))
+    with pytest.raises(Killed):
+        script(compiled(option), tmp_path, KillAt(13))
+    gc.collect()
+    assert_same(state(script(compiled(option), tmp_path)), state(whole))
+    eager = compiled(option)
+    eager.compile(
+        optimizer=OPTIONS[option][0](),
+        loss="mse",
+        seed=5,
+        **({"learning_rate": 0.02, **OPTIONS[option][1]} if OPTIONS[option][1] else {}),
+    )
+    script(eager)
+    for a, b in zip(eager.module.parameters(), whole.module.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert iterations(eager.optimizer) == iterations(whole.optimizer)
+
+
+@pytest.mark.parametrize("option", ["ema", "native"])
+def test_loading_a_step_options_run_without_them_is_refused(tmp_path, option):
+    model = make(option)
+    model.fit(X, Y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "run")
+    module = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.2), nn.Linear(8, 1))
+    with pytest.raises(ep.errors.CheckpointError, match="step options"):
+        ep.Model.load(tmp_path / "run", module=module, optimizer="adam", loss="mse")

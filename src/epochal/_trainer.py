@@ -641,7 +641,23 @@ class Trainer:
 
     # -- loading --------------------------------------------------------------
     def load(self, ckpt: Checkpoint) -> None:
-        """Take over the run saved in ``ckpt`` (``Model.load``); the next fit continues it."""
+        """Take over the run saved in ``ckpt`` (``Model.load``); the next fit continues it.
+
+        Raises:
+            CheckpointError: the run used step options (clipping, accumulation,
+                a schedule, EMA) and this model's compile settings have none.
+        """
+        saved = (ckpt.state or {}).get("optimizer") or {}
+        own = getattr(self.settings.optimizer, "step_options", None)
+        has_options = self.settings.step_options.any() or (own is not None and own.any())
+        if "step_options" in saved and not has_options:
+            raise CheckpointError(
+                f"The run saved at {ckpt.path} was trained with step options (gradient "
+                "clipping, accumulation, a learning-rate schedule or EMA), but this model was "
+                "compiled without any: its accumulated gradients and averages would be lost. "
+                "Pass the same options to Model.load (for example "
+                "optimizer=keras.optimizers.Adam(..., clipnorm=...) or clipnorm=...)"
+            )
         self._loaded_partial = restore(self.module, self.engine, self.run, ckpt, self.device)
         if self.engine is None:
             self._pending_engine_state = ckpt.state

@@ -17,8 +17,14 @@ from safetensors.torch import load_file
 SCRIPT = Path(__file__).with_name("train_script.py")
 
 
-def launch(ckdir: Path, out: Path, kill_at: str = "", mode: str = "fit") -> int:
-    env = {**os.environ, "KILL_AT": kill_at, "PYTHONHASHSEED": "0", "SCRIPT_MODE": mode}
+def launch(ckdir: Path, out: Path, kill_at: str = "", mode: str = "fit", option: str = "") -> int:
+    env = {
+        **os.environ,
+        "KILL_AT": kill_at,
+        "PYTHONHASHSEED": "0",
+        "SCRIPT_MODE": mode,
+        "STEP_OPTION": option,
+    }
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), str(ckdir), str(out)],
         env=env,
@@ -76,5 +82,34 @@ def test_loops_and_code_between_calls_killed_anywhere_end_with_the_same_bits(tmp
         assert launch(ckdir, out, mode=mode) == 0
     final, weights = result(out)
     assert final == reference
+    for name in weights:
+        assert torch.equal(weights[name], ref_weights[name]), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "option", ["clipnorm", "global_clipnorm", "accumulation", "schedule", "ema", "all"]
+)
+def test_step_options_killed_anywhere_end_with_the_same_bits(tmp_path, option):
+    """Clipping, accumulation (killed inside a window: 13-step epochs, windows of 3,
+    checkpoints every 5 steps), a warmup-cosine schedule and the EMA (shown at the end of
+    each call, the run going on from its own weights), killed and restarted."""
+    assert launch(tmp_path / "reference", tmp_path / "ref.json", mode="options", option=option) == 0
+    reference, ref_weights = result(tmp_path / "ref.json")
+    # step:7 is inside the 2nd step checkpoint's window; ckpt:N tears the N-th file
+    # write (2 a checkpoint: meta, manifest), at step and epoch-end checkpoints.
+    plan = ["step:7", "ckpt:6", "step:16", "ckpt:14", "step:30", "ckpt:3"]
+    ckdir, out = tmp_path / "killed", tmp_path / "out.json"
+    kills = [
+        spec
+        for spec in plan
+        if launch(ckdir, out, spec, mode="options", option=option) == -signal.SIGKILL
+    ]
+    assert len(kills) >= 4, f"only {len(kills)} of {plan} killed the process"
+    if not out.exists():
+        assert launch(ckdir, out, mode="options", option=option) == 0
+    final, weights = result(out)
+    assert final == reference
+    assert weights.keys() == ref_weights.keys()
     for name in weights:
         assert torch.equal(weights[name], ref_weights[name]), name

@@ -10,7 +10,10 @@ SCRIPT_MODE chooses the script: ``fit`` (one long fit with callbacks, the
 default), ``es_loop`` (a fit(epochs=1) loop with EarlyStopping restoring the
 best weights), ``manual`` (a hand-written early-stopping loop with
 get_weights/set_weights), ``phases`` (a learning rate lowered by hand and
-``new_phase()`` between calls).
+``new_phase()`` between calls), ``options`` (two fit calls with the step
+option named by STEP_OPTION: ``clipnorm``, ``global_clipnorm``,
+``accumulation``, ``schedule``, ``ema`` or ``all``; checkpoints every 5 steps
+fall inside accumulation windows of 3).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import os
 import signal
 import sys
+from typing import Any
 
 import numpy as np
 import torch
@@ -151,13 +155,66 @@ def phases(checkpoint_dir: str, killer: Killer) -> ep.Model:
     return model
 
 
+def step_options_optimizer(name: str) -> Any:
+    from epochal.keras import optimizers, schedules
+
+    def cosine() -> Any:
+        return schedules.CosineDecay(0.01, decay_steps=60, warmup_target=0.04, warmup_steps=10)
+
+    options: dict[str, dict[str, Any]] = {
+        "clipnorm": {"learning_rate": 0.03, "clipnorm": 0.05},
+        "global_clipnorm": {"learning_rate": 0.03, "global_clipnorm": 0.1},
+        "accumulation": {"learning_rate": 0.03, "gradient_accumulation_steps": 3},
+        "schedule": {"learning_rate": cosine()},
+        "ema": {"learning_rate": 0.03, "use_ema": True, "ema_momentum": 0.9},
+        "all": {
+            "learning_rate": cosine(),
+            "global_clipnorm": 0.5,
+            "clipvalue": 0.1,
+            "gradient_accumulation_steps": 3,
+            "use_ema": True,
+            "ema_momentum": 0.9,
+        },
+    }
+    return optimizers.Adam(**options[name])
+
+
+def step_options(checkpoint_dir: str, killer: Killer) -> ep.Model:
+    x, y = data()
+    torch.manual_seed(0)
+    module = nn.Sequential(
+        nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 1), nn.Sigmoid()
+    )
+    model = ep.Model(module, device="cpu")
+    optimizer = step_options_optimizer(os.environ["STEP_OPTION"])
+    model.compile(optimizer=optimizer, loss="bce", seed=42)
+    for epochs in (3, 2):
+        model.fit(
+            x[:200],
+            y[:200],
+            epochs=epochs,
+            batch_size=16,  # 13 steps an epoch: windows of 3 straddle epoch ends
+            verbose=0,
+            validation_data=(x[480:], y[480:]),
+            callbacks=[killer],
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_steps=5,
+        )
+    return model
+
+
 def main(checkpoint_dir: str, output: str) -> None:
     spec = os.environ.get("KILL_AT", "")
     if spec.startswith("ckpt:"):
         install_checkpoint_killer(int(spec.split(":")[1]))
     mode = os.environ.get("SCRIPT_MODE", "fit")
     if mode != "fit":
-        scripts = {"es_loop": es_loop, "manual": manual, "phases": phases}
+        scripts = {
+            "es_loop": es_loop,
+            "manual": manual,
+            "phases": phases,
+            "options": step_options,
+        }
         write(scripts[mode](checkpoint_dir, Killer(spec)), output)
         return
     rng = np.random.default_rng(7)
@@ -194,9 +251,18 @@ def main(checkpoint_dir: str, output: str) -> None:
 
 
 def write(model: ep.Model, output: str) -> None:
-    save_file(
-        {k: v.contiguous() for k, v in model.module.state_dict().items()}, output + ".weights"
-    )
+    tensors = {k: v.contiguous() for k, v in model.module.state_dict().items()}
+    # The step options' state (accumulated gradients, moving averages), when there is any.
+    buffers = model.optimizer.state_dict().get("step_options", {})
+    for key, values in buffers.items():
+        for i, value in enumerate(values):
+            if value is not None:
+                tensors[f"step_options.{key}.{i}"] = value.contiguous()
+    # The weights the run goes on from, when the model shows others (EMA, best epoch).
+    for key, value in (model.run.trajectory or {}).items():
+        tensors[f"trajectory.{key}"] = value.contiguous()
+    save_file(tensors, output + ".weights")
+    group = model.optimizer.param_groups[0]
     with open(output, "w") as fh:
         json.dump(
             {
@@ -204,6 +270,9 @@ def write(model: ep.Model, output: str) -> None:
                 "step": model.run.step,
                 "epoch": model.run.epoch,
                 "stopped": model.run.stopped,
+                "iterations": group.get("iterations"),
+                "accumulated": group.get("accumulated"),
+                "lr": float(group["lr"]),
             },
             fh,
         )
