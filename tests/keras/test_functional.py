@@ -320,3 +320,33 @@ def test_multi_input_data_by_name_and_by_position_trains_the_same():
         return model.fit(data, y, epochs=2, batch_size=8, verbose=0).history["loss"]
 
     assert run((xa, xb)) == run({"a": xa, "b": xb})
+
+
+def test_deepcopy_and_pickle_give_independent_working_models():
+    import copy
+    import io
+
+    x = keras.Input(shape=(4,), name="x")
+    model = keras.Model(x, layers.Dense(2)(layers.Dense(3)(x) + torch.ones(3)))
+    data = torch.randn(2, 4)
+    clone = copy.deepcopy(model)
+    assert torch.equal(clone(data), model(data)) and clone.get_layer(
+        "dense"
+    ) is not model.get_layer("dense")
+    with torch.no_grad():
+        clone.get_layer("dense").weight.zero_()
+    assert not torch.equal(clone(data), model(data))
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    assert torch.equal(torch.load(buffer, weights_only=False)(data), model(data))
+
+
+def test_an_identity_model_and_integer_inputs():
+    x = keras.Input(shape=(4,))
+    data = torch.randn(2, 4)
+    assert keras.Model(x, x)(data) is data
+    ids = keras.Input(shape=(None,), dtype="int32")
+    out = layers.Dense(1)(layers.LSTM(4)(layers.Embedding(50, 8)(ids)))
+    model = keras.Model(ids, out)
+    assert model(torch.randint(0, 50, (3, 7))).shape == (3, 1)
