@@ -350,3 +350,20 @@ def test_an_identity_model_and_integer_inputs():
     out = layers.Dense(1)(layers.LSTM(4)(layers.Embedding(50, 8)(ids)))
     model = keras.Model(ids, out)
     assert model(torch.randint(0, 50, (3, 7))).shape == (3, 1)
+
+
+def test_layers_may_still_name_their_own_attributes_output_and_input():
+    from epochal.layers._base import Layer
+
+    class Block(Layer):
+        def __init__(self):
+            super().__init__(name=None, input_shape=None, owner="Block")
+            self.output = layers.Dense(2)
+            self.input = "plain value"
+
+        def forward(self, x):
+            return self.output(x)
+
+    block = Block()
+    assert isinstance(block.output, layers.Dense) and block.input == "plain value"
+    assert block(torch.zeros(1, 3)).shape == (1, 2)

@@ -46,6 +46,32 @@ def join_parts(*parts: str) -> str:
     return ", ".join(p for p in parts if p)
 
 
+class SymbolicAttribute:
+    """Keras's ``layer.output``/``layer.input``: the tensors of the layer's one symbolic call.
+
+    Still an ordinary attribute for a layer that sets its own ``self.output = ...``
+    (a value or a sublayer of that name is returned as set).
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        for table in ("__dict__", "_modules", "_parameters", "_buffers"):
+            values = obj.__dict__ if table == "__dict__" else obj.__dict__.get(table, {})
+            if self.kind in values:
+                return values[self.kind]
+        node = symbolic_node(obj, self.kind)
+        if self.kind == "output" or node.kind == "input":
+            return node.outputs
+        return node.args[0] if len(node.args) == 1 and not node.kwargs else node.args
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.kind] = value
+
+
 class Layer(nn.Module):
     """Base class of the layers: a Keras name, an optional input shape, lazy weights.
 
@@ -98,26 +124,8 @@ class Layer(nn.Module):
                 return symbolic_call(self, args, kwargs)
         return _module_call(self, *args, **kwargs)
 
-    @property
-    def output(self) -> Any:
-        """The symbolic output of this layer's call in a functional model (Keras's ``layer.output``).
-
-        Raises:
-            ArgumentError: the layer was not called on symbolic tensors, or was called more than once.
-        """
-        return symbolic_node(self, "output").outputs
-
-    @property
-    def input(self) -> Any:
-        """The symbolic input of this layer's call in a functional model (Keras's ``layer.input``).
-
-        Raises:
-            ArgumentError: the layer was not called on symbolic tensors, or was called more than once.
-        """
-        node = symbolic_node(self, "input")
-        if node.kind == "input":
-            return node.outputs
-        return node.args[0] if len(node.args) == 1 and not node.kwargs else node.args
+    output = SymbolicAttribute("output")
+    input = SymbolicAttribute("input")
 
     def _build(
         self, channels: int, *, device: torch.device, dtype: torch.dtype, initialize: bool
