@@ -10,9 +10,9 @@ on workloads (a) and (c) of `bench.workloads`, in two loops:
   (the model's own per-step cost, nothing else);
 - ``fit``: epochal's ``Model(module).compile(...).fit(...)``
   (`bench.runners.epochal_run`);
-- ``step``: the training step alone (forward, loss, backward, Adam step) in
-  interleaved blocks of 50 steps, 30 blocks a twin; the ms/step is the
-  fastest block's, which a busy machine disturbs least.
+- ``step``: the training step alone (forward, loss, backward, Adam step) on
+  one batch, in blocks of 20 steps, the twins' blocks interleaved, 100 a
+  twin; the ms/step is the fastest block's, which a busy machine disturbs least.
 
 Each repeat runs the Sequential twin then the functional one (alternating
 which goes first), after one warm-up of each. The table gives the median ms
@@ -30,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -80,20 +81,22 @@ def _twins(
 
 
 TWINS: dict[str, Callable[[], tuple[nn.Module, nn.Module]]] = {"a": seed_twins, "c": mnist_twins}
-STEP_BLOCK = 50
-STEP_BLOCKS = 30
+STEP_BLOCK = 20
+STEP_BLOCKS = 100
 
 
-def step_run(
-    workload: Workload, data: Data, module: nn.Module, *, seed: int, device: torch.device
-) -> RunResult:
-    """Times blocks of training steps on one fixed batch; ``seconds`` is the fastest block's."""
-    del seed
+def step_pair(
+    workload: Workload, data: Data, twins: tuple[nn.Module, nn.Module], device: torch.device
+) -> tuple[RunResult, RunResult]:
+    """Times blocks of training steps of both twins, interleaved (one block each in turn).
+
+    Each twin's time is its fastest block: the one a busy machine disturbed least.
+    """
     x, y = data.x[: workload.batch_size], data.y[: workload.batch_size]
     loss_fn = F.binary_cross_entropy_with_logits if workload.task == "binary" else F.cross_entropy
-    optimizer = make_optimizer(module.parameters())
+    optimizers = [make_optimizer(module.parameters()) for module in twins]
 
-    def block() -> float:
+    def block(module: nn.Module, optimizer: torch.optim.Optimizer) -> float:
         synchronize(device)
         start = time.perf_counter()
         for _ in range(STEP_BLOCK):
@@ -104,13 +107,20 @@ def step_run(
         synchronize(device)
         return time.perf_counter() - start
 
-    block()  # warm-up: optimizer state, allocator
-    best = min(block() for _ in range(STEP_BLOCKS))
-    state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-    return RunResult(best, STEP_BLOCK, {}, state)
+    for module, optimizer in zip(twins, optimizers, strict=True):
+        block(module, optimizer)  # warm-up: optimizer state, allocator
+    best = [math.inf, math.inf]
+    for _ in range(STEP_BLOCKS):
+        for side, (module, optimizer) in enumerate(zip(twins, optimizers, strict=True)):
+            best[side] = min(best[side], block(module, optimizer))
+    results = []
+    for side, module in enumerate(twins):
+        state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+        results.append(RunResult(best[side], STEP_BLOCK, {}, state))
+    return results[0], results[1]
 
 
-LOOPS = {"hand": hand_run, "fit": epochal_run, "step": step_run}
+LOOPS = {"hand": hand_run, "fit": epochal_run}
 
 
 @dataclass
@@ -150,6 +160,12 @@ def compare(key: str, loop: str, *, repeats: int, quick: bool, device: torch.dev
     for index in range(repeats + 1):  # the first round is a warm-up
         order = ("sequential", "functional") if index % 2 else ("functional", "sequential")
         runs: dict[str, RunResult] = {}
+        if loop == "step":
+            sequential, functional = TWINS[key]()
+            data = workload.make_data(0).to(device)
+            pair = (sequential.to(device), functional.to(device))
+            runs["sequential"], runs["functional"] = step_pair(workload, data, pair, device)
+            order = ()
         for side in order:
             sequential, functional = TWINS[key]()
             runs[side] = _run(
