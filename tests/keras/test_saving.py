@@ -316,3 +316,49 @@ def test_an_oversized_member_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.saving, "MAX_JSON_BYTES", 10)
     with pytest.raises(CheckpointError, match="at most 10 are read"):
         keras.models.load_model(path)
+
+
+def test_keras_objects_in_compile_come_back_and_the_run_continues(tmp_path):
+    x, y = data()
+
+    def make():
+        torch.manual_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(5,)),
+                layers.Dense(6, activation="relu"),
+                layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+        model.compile(
+            keras.optimizers.Adam(learning_rate=0.01),
+            loss=keras.losses.BinaryCrossentropy(),
+            metrics=[keras.metrics.BinaryAccuracy(name="acc")],
+            seed=5,
+        )
+        return model
+
+    straight = make()
+    straight.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    first = make()
+    first.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    first.save(tmp_path / "objects.keras")
+    with zipfile.ZipFile(tmp_path / "objects.keras") as archive:
+        assert "compile.json" in archive.namelist()
+    resumed = keras.models.load_model(tmp_path / "objects.keras")
+    resumed.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert resumed.history.history == straight.history.history
+    assert "acc" in resumed.history.history
+
+
+def test_a_callable_loss_loads_the_weights_and_warns(tmp_path):
+    x, y = data()
+    model = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(1)])
+    model.compile(
+        optimizer="sgd", loss=lambda y_pred, y_true: ((y_pred - y_true) ** 2).mean(), seed=0
+    )
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "callable.keras")
+    with pytest.warns(RuntimeWarning, match="cannot be restored by name"):
+        restored = keras.models.load_model(tmp_path / "callable.keras")
+    assert torch.equal(restored.layers[0].weight, model.layers[0].weight.cpu())

@@ -356,6 +356,10 @@ _OBJECT_MODULES = (
     "epochal.initializers",
     "epochal.keras.regularizers",
     "epochal.keras.constraints",
+    "epochal.keras.optimizers",
+    "epochal.keras.optimizers.schedules",
+    "epochal.keras.losses",
+    "epochal.keras.metrics",
 )
 
 

@@ -217,6 +217,8 @@ class Model(nn.Module):
     def compile(self, *args: Any, **kwargs: Any) -> None:
         """Configure training and start a new run (arguments as `epochal.Model.compile`)."""
         self._face().compile(*args, **kwargs)
+        # Kept so a .keras file can compile the loaded model the same way (see saving).
+        self.__dict__["_compile_args"] = (args, dict(kwargs))
 
     def fit(self, *args: Any, **kwargs: Any) -> History:
         """Train, continuing the run (arguments as `epochal.Model.fit`)."""
