@@ -367,3 +367,20 @@ def test_layers_may_still_name_their_own_attributes_output_and_input():
     block = Block()
     assert isinstance(block.output, layers.Dense) and block.input == "plain value"
     assert block(torch.zeros(1, 3)).shape == (1, 2)
+
+
+def test_training_argument_of_a_layer_call_is_kept_in_the_graph():
+    dropout = layers.Dropout(0.5)
+    data = torch.ones(4, 50)
+    dropout.eval()
+    assert not torch.equal(dropout(data, training=True), data) and not dropout.training
+    x = keras.Input(shape=(50,))
+    always = keras.Model(x, layers.Dropout(0.5)(x, training=True))
+    always.eval()
+    assert "training = True" in always.module.code
+    assert not torch.equal(always(data), data)
+    frozen = keras.Model(x, layers.BatchNormalization()(x, training=False))
+    frozen.train()
+    before = [b.clone() for b in frozen.buffers()]
+    frozen(torch.randn(8, 50) + 3)  # inference mode: the moving statistics stay
+    assert all(torch.equal(a, b) for a, b in zip(before, frozen.buffers(), strict=True))

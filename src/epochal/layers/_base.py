@@ -15,6 +15,7 @@ weights the same whatever device the model later runs on.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -82,10 +83,20 @@ class Layer(nn.Module):
     # Which input axis holds the channels a lazy layer builds from.
     _channel_axis: int = -1
 
+    # Whether forward() takes Keras's `training=` itself (else __call__ applies it as the mode).
+    _forward_takes_training: bool = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # Every layer records its constructor arguments: get_config() for free.
         record_init_args(cls)
+        forward = cls.__dict__.get("forward")
+        if forward is not None:
+            try:
+                parameters = inspect.signature(forward).parameters
+            except (TypeError, ValueError):
+                parameters = {}  # type: ignore[assignment]
+            cls._forward_takes_training = "training" in parameters
 
     def get_config(self) -> dict[str, Any]:
         """The layer's constructor arguments (as given, defaults filled in), Keras's ``get_config``.
@@ -122,6 +133,11 @@ class Layer(nn.Module):
             is_symbolic, symbolic_call = SYMBOLIC_HOOK
             if is_symbolic(args, kwargs):
                 return symbolic_call(self, args, kwargs)
+        if kwargs and "training" in kwargs and not self._forward_takes_training:
+            # Keras's layer(x, training=True): this call runs in that mode.
+            training = kwargs.pop("training")
+            if training is not None and bool(training) != self.training:
+                return call_in_mode(self, bool(training), args, kwargs)
         return _module_call(self, *args, **kwargs)
 
     output = SymbolicAttribute("output")
@@ -190,6 +206,18 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return join_parts(self._describe(), "" if self.built else "unbuilt")
+
+
+def call_in_mode(module: nn.Module, training: bool, args: Any, kwargs: Any) -> Any:
+    """``module(*args, **kwargs)`` with the module (and its sublayers) in training or
+    inference mode for this call only."""
+    modes = {sub: sub.training for sub in module.modules()}
+    module.train(training)
+    try:
+        return _module_call(module, *args, **kwargs)
+    finally:
+        for sub, mode in modes.items():
+            sub.training = mode
 
 
 def symbolic_node(module: nn.Module, what: str) -> Any:
