@@ -71,11 +71,13 @@ def test_report_on_a_malformed_history_is_one_line_and_status_1(run_dir, tmp_pat
     assert len(line) < 400
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch
 def test_report_on_a_missing_directory_is_one_line_and_status_1(tmp_path):
     line = assert_one_line_error(run_cli("report", str(tmp_path / "nothing")), "report")
     assert "nothing" in line
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch
 def test_epochal_debug_shows_the_traceback(tmp_path):
     result = run_cli("report", str(tmp_path / "nothing"), EPOCHAL_DEBUG="1")
     assert result.returncode == 1

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from epochal.callbacks.base import Callback
+from epochal.data._checks import check_class_weight
 from epochal.errors import ArgumentError, ArgumentTypeError
 
 __all__ = [
@@ -112,6 +113,7 @@ def check_fit_arguments(
         )
     if not isinstance(shuffle, bool):
         raise ArgumentTypeError(f"Expected `shuffle` to be a bool. Received: shuffle={shuffle!r}")
+    check_class_weight(class_weight)
     if class_weight is not None and sample_weight is not None:
         raise ArgumentError(
             "`class_weight` and `sample_weight` cannot be used together. Received both; "

@@ -33,15 +33,17 @@ from epochal._heads import loss_form
 from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
-from epochal._step import Precision, build_forward_loss, make_scaler
+from epochal._step import Precision, build_forward_loss, build_train_step, make_scaler
 from epochal._tree import call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
-from epochal.data import ArraySource, Batch, Source
+from epochal.data import ArraySource, Batch, IterableSource, Source
+from epochal.data._checks import install_batch_checks, target_name
+from epochal.data._features import input_errors, structure_key, unbuilt_on_failure
 from epochal.errors import ArgumentError, CheckpointError
-from epochal.run import CallRecord, RunState, derive_seed, owned_rng, seeded_rng
+from epochal.run import CallRecord, RunState, derive_seed, owned_rng, preserved_rng, seeded_rng
 
 __all__ = ["FitCall", "Settings", "Trainer"]
 
@@ -62,6 +64,7 @@ class Settings:
     compile: bool = False
     precision: Precision = "32"
     step_options: StepOptions = field(default_factory=StepOptions)
+    optimizer_impl: optimizers_mod.OptimizerImpl = "auto"
 
     def description(self) -> dict[str, Any]:
         """The settings as JSON, with whether ``Model.load`` can rebuild them by name."""
@@ -82,6 +85,7 @@ class Settings:
             "learning_rate": self.learning_rate,
             "precision": self.precision,
             "compile": self.compile,
+            "optimizer_impl": self.optimizer_impl,
             "rebuildable": rebuildable,
         }
 
@@ -141,16 +145,23 @@ class Trainer:
         self._snapshot: _Snapshot | None = None
         # Saves asked for inside fit, written when the hooks running now have run.
         self._saves: list[tuple[str, Path]] | None = None
+        # A steps_per_epoch walk over an iterable: (the user's data, its iterator),
+        # so that the next call given the same data reads on, as Keras does.
+        self._stream: tuple[Any, Any] | None = None
 
     # -- binding --------------------------------------------------------------
-    def bind(self, sample: Batch) -> loop.Engine:
+    def bind(self, sample: Batch, name: str = "x") -> loop.Engine:
         """Build lazy layers, decide the loss form, build optimizer and metrics."""
         settings = self.settings
         x2 = tree_map(lambda t: t[:2], sample.x)
         was_training = self.module.training
         self.module.eval()
         try:
-            with seeded_rng(derive_seed(settings.seed, "build")), torch.enable_grad():
+            with (
+                input_errors(name, x2, self.module),
+                seeded_rng(derive_seed(settings.seed, "build")),
+                torch.enable_grad(),
+            ):
                 out = call_module(self.module, x2)
         finally:
             self.module.train(was_training)
@@ -158,7 +169,9 @@ class Trainer:
 
         form = loss_form(self.module, out, settings.loss)
         loss_fn = losses_mod.build_loss(settings.loss, logits=form.logits)
-        optimizer = optimizers_mod.build(settings.optimizer, self.module, settings.learning_rate)
+        optimizer = optimizers_mod.build(
+            settings.optimizer, self.module, settings.learning_rate, settings.optimizer_impl
+        )
         install(optimizer, settings.step_options)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
         if form.metric_input is not None:
@@ -188,17 +201,22 @@ class Trainer:
         options = {"precision": settings.precision, "compile": settings.compile}
         engine.forward_loss = build_forward_loss(engine, **options)  # type: ignore[arg-type]
         engine.forward_loss_conforming = build_forward_loss(conforming, **options)  # type: ignore[arg-type]
+        engine.train_step = build_train_step(engine, **options)  # type: ignore[arg-type]
+        engine.train_step_conforming = build_train_step(conforming, **options)  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
         return engine
 
-    def _sample_output(self, sample: Batch) -> Any:
+    def _sample_output(self, sample: Batch, name: str = "x") -> Any:
         """The module's output for two samples, to check targets against.
 
         The target checks only read the output's shape and dtype, so for inputs
         shaped like ones seen before an empty tensor of the remembered shape
         stands in, sparing a forward pass in every call of a fit(epochs=1) loop.
         """
-        signature = tuple((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x))
+        signature = (
+            structure_key(sample.x),
+            *((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x)),
+        )
         known = self._output_shapes.get(signature)
         if known is not None:
             shape, dtype = known
@@ -207,7 +225,7 @@ class Trainer:
         was_training = self.module.training
         self.module.eval()
         try:
-            with torch.no_grad():
+            with input_errors(name, x2, self.module, self.input_shape), torch.no_grad():
                 out = call_module(self.module, x2)
         finally:
             self.module.train(was_training)
@@ -219,12 +237,20 @@ class Trainer:
         """Check targets against the loss for every source; bind on first use.
 
         In-memory targets are conformed once here (dtype, shape), so the
-        training step does no per-batch work for them. Returns the engine and
-        whether batch targets must be conformed step by step.
+        training step does no per-batch work for them; iterable sources check
+        and conform each batch as it is drawn (`epochal.data._checks`).
+        Returns the engine and whether batch targets must be conformed step
+        by step. A failure leaves lazy layers unbuilt.
         """
+        with unbuilt_on_failure(self.module):
+            return self._prepare(sources, what)
+
+    def _prepare(self, sources: Sequence[Source], what: str) -> tuple[loop.Engine, bool]:
+        names = [source.name for source in sources]
         samples = []
         for source in sources:
-            sample = source.head(2)
+            with preserved_rng():  # a probe never draws from anyone's random state
+                sample = source.head(2)
             if sample is None:
                 raise ArgumentError(
                     f"Expected `{'x' if source is sources[0] else 'validation_data'}` "
@@ -235,24 +261,27 @@ class Trainer:
                     f"model.{what}() needs targets: pass y, or batches of (x, y[, sample_weight])"
                 )
             samples.append(sample)
-        engine = self.engine if self.engine is not None else self.bind(samples[0])
+        engine = self.engine if self.engine is not None else self.bind(samples[0], names[0])
         # Check every source before changing any: in-memory targets are checked
         # (values too) and conformed whole, other sources by their first batch.
         spec = self.settings.loss
         conformed = []
-        for source, sample in zip(sources, samples, strict=True):
-            out = self._sample_output(sample)
+        outputs = []
+        for source, sample, name in zip(sources, samples, names, strict=True):
+            out = self._sample_output(sample, name)
+            outputs.append(out)
+            where = target_name(name)
             if isinstance(source, ArraySource):
-                conformed.append(losses_mod.prepare_targets(spec, source.y, out))
+                conformed.append(losses_mod.prepare_targets(spec, source.y, out, where=where))
             else:
-                losses_mod.prepare_targets(spec, sample.y, out)
+                losses_mod.prepare_targets(spec, sample.y, out, where=where)
                 conformed.append(None)
         conform = False
-        for source, y in zip(sources, conformed, strict=True):
+        for source, y, out, name in zip(sources, conformed, outputs, names, strict=True):
             if isinstance(source, ArraySource):
                 source.y = y
-            else:
-                conform = True
+            else:  # each batch checked and conformed as it is drawn, before its step
+                install_batch_checks(source, spec, out, name)
         if self.engine is None:
             self.engine = engine
             pending, self._pending_engine_state = self._pending_engine_state, None
@@ -280,9 +309,9 @@ class Trainer:
         if call.checkpoint_dir is not None:
             ckdir = CheckpointDir(call.checkpoint_dir, keep_last=call.keep_checkpoints)
         engine, conform = self.prepare(sources, "fit")
-        run = self.run
         if ckdir is not None:
             self._recover_or_find(ckdir)
+        run = self.run
         if call.initial_epoch is not None and call.initial_epoch < run.epoch:
             raise ArgumentError(
                 f"initial_epoch={call.initial_epoch} is behind the run, which has trained "
@@ -351,6 +380,9 @@ class Trainer:
             if ckdir is not None:
                 self._snapshot = self._take_snapshot()
         self._resume_trajectory()
+        stream = _non_indexable(call)
+        if stream is not None and self._stream is not None and self._stream[0] is stream.origin:
+            stream.continue_stream(self._stream[1])
         start, last = decision.start, decision.last
         params = self._params(call, engine, start, last)
         callbacks = self._callbacks(call, params, context)
@@ -395,6 +427,8 @@ class Trainer:
             raise
         finally:
             self._saves = None
+            if stream is not None:
+                self._stream = (stream.origin, stream.stream)
         run.calls.append(self._record(first, last, engine, ckdir))
         self._write_saves(plan.saves_pending, None, phase="end", live_rng=False)
         if ckdir is not None:
@@ -644,6 +678,14 @@ def _saved(ckpt: Checkpoint) -> Saved:
         stopped=bool(meta.get("stopped", False)),
         partial=ckpt.state.get("partial") is not None,
     )
+
+
+def _non_indexable(call: FitCall) -> IterableSource | None:
+    """The training source when it is walked with steps_per_epoch and cannot jump."""
+    train = call.train
+    if call.steps_per_epoch is None or not isinstance(train, IterableSource):
+        return None
+    return None if train.is_map_dataset else train
 
 
 def _no_op_record(first: int, last: int, run: RunState) -> CallRecord:

@@ -214,6 +214,7 @@ class MetricRequest:
     instance: torchmetrics.Metric | None = None
     fn: Callable[..., Any] | None = None
     options: dict[str, Any] | None = None  # keyword arguments of a parameterized kind
+    factory: Callable[[], MetricImpl] | None = None  # subclasses of keras.metrics.Metric
 
 
 def request(identifier: Any) -> MetricRequest:
@@ -238,6 +239,11 @@ def request(identifier: Any) -> MetricRequest:
         resolved = request(key)
         options = getattr(identifier, "_epochal_options", None)
         return MetricRequest(log_name, resolved.direction, key=resolved.key, options=options)
+    factory = getattr(identifier, "_epochal_metric_state", None)
+    if callable(factory):  # a keras.metrics.Metric subclass: builds its own state
+        return MetricRequest(
+            identifier.name, getattr(identifier, "direction", None), factory=factory
+        )
     # An explicit `name` attribute (Keras's convention; settable on torchmetrics objects
     # and functions) is the log name, so two metrics of one class can be told apart.
     given = getattr(identifier, "name", None)
@@ -351,6 +357,8 @@ def build(req: MetricRequest, y_pred: Any, device: torch.device) -> CompiledMetr
     """Build the metric for outputs shaped like ``y_pred`` (a sample batch)."""
     if req.instance is not None:
         return CompiledMetric(req.name, req.direction, req.instance.to(device), "regression")
+    if req.factory is not None:
+        return CompiledMetric(req.name, req.direction, req.factory().to(device), "regression")
     if req.fn is not None:
         return CompiledMetric(
             req.name, req.direction, _CallableMean(req.fn).to(device), "regression"

@@ -36,11 +36,13 @@ from epochal._runio import read_checkpoint
 from epochal._step import check_precision
 from epochal._trainer import FitCall, Settings, Trainer
 from epochal._tree import all_tensors, concat_batches, leaf_device, tree_map
+from epochal.callbacks.backup_and_restore import backup_plan
 from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import save_checkpoint
 from epochal.data import fit_sources, make_source
+from epochal.data._checks import check_predict_input, prepare_inputs, warn_if_short
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
 from epochal.run import RunState
 
@@ -79,6 +81,9 @@ class Model:
         self.device = torch.device(device) if device is not None else _default_device()
         self._module = module.to(self.device)
         self._trainer: Trainer | None = None
+        #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
+        self.stop_evaluating = False
+        self.stop_predicting = False
 
     # -- properties -----------------------------------------------------------
     @property
@@ -155,6 +160,7 @@ class Model:
         steps_per_execution: int = 1,
         jit_compile: bool | Literal["auto"] = "auto",
         run_eagerly: bool = False,
+        optimizer_impl: Literal["auto", "fused", "foreach", "for-loop"] = "auto",
     ) -> None:
         """Configure training and start a new run.
 
@@ -179,8 +185,9 @@ class Model:
                 scheduler is stepped with ``val_loss`` (``loss`` without validation).
             scheduler_interval: step the scheduler after every ``"epoch"`` (after
                 validation) or every optimizer ``"step"``.
-            compile: compile the forward pass and loss with ``torch.compile``
-                (falls back to eager execution, with a warning, where it fails).
+            compile: compile the training step with ``torch.compile``: forward,
+                loss and backward as one graph (falls back to eager execution,
+                with a warning, where it fails).
             precision: ``"32"`` (default), ``"bf16-mixed"`` (autocast to bfloat16,
                 CPU or CUDA) or ``"16-mixed"`` (float16 with a gradient scaler, CUDA).
             clipnorm, clipvalue, global_clipnorm: clip each parameter's gradient
@@ -193,12 +200,18 @@ class Model:
             jit_compile: Keras's name for ``compile``: True compiles the step,
                 ``"auto"`` and False leave ``compile`` as given.
             run_eagerly: True runs without compilation (``compile`` must be False).
+            optimizer_impl: the optimizer's kernel: ``"auto"`` (default: torch's
+                fused kernel where it has one for the optimizer and device),
+                ``"fused"``, ``"foreach"`` or ``"for-loop"``; same algorithm and
+                hyperparameters. Applies to names and factories; an optimizer
+                instance is used as built.
 
         Raises:
             ArgumentError: unknown names (the message lists the valid ones).
             ArgumentTypeError: arguments of the wrong type.
         """
         optimizers_mod.check(optimizer, learning_rate)
+        optimizer_impl = optimizers_mod.check_impl(optimizer, optimizer_impl)
         if loss is None:
             raise ArgumentError(
                 "Expected `loss`: a name such as 'binary_crossentropy' or 'mse', a callable "
@@ -263,6 +276,7 @@ class Model:
             compile,
             checked_precision,
             step_options,
+            optimizer_impl,
         )
         self._trainer = Trainer(self._module, self.device, settings)
 
@@ -368,6 +382,7 @@ class Model:
         )
         for callback in args.callbacks:
             callback.check_state()
+        backup = backup_plan(args.callbacks, checkpoint_dir, checkpoint_steps)
         bs = batch_size or 32
         train, val = fit_sources(
             x,
@@ -381,8 +396,14 @@ class Model:
             validation_batch_size=validation_batch_size or bs,
             class_weight=class_weight,
             check_finite=check_finite,
-            step_checkpoints=checkpoint_steps is not None,
+            step_checkpoints=backup.checkpoint_steps is not None,
         )
+        val_name = "validation_data" if validation_data is not None else "x (validation_split)"
+        prepare_inputs(self._module, [(train, "x")] + ([] if val is None else [(val, val_name)]))
+        warn_if_short(train, steps_per_epoch, bs, "x", "steps_per_epoch")
+        if val is not None:
+            val_bs = validation_batch_size or bs
+            warn_if_short(val, validation_steps, val_bs, val_name, "validation_steps")
         call = FitCall(
             train=train,
             val=val,
@@ -396,12 +417,13 @@ class Model:
             shuffle=shuffle,
             callbacks=args.callbacks,
             verbose=args.verbose,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_steps=checkpoint_steps,
+            checkpoint_dir=backup.checkpoint_dir,
+            checkpoint_steps=backup.checkpoint_steps,
             keep_checkpoints=keep_checkpoints,
         )
         start = self.run.epoch
         history = trainer.fit(call, self)
+        backup.finish()
         if args.verbose and (self.run.epoch - start > 1 or self.run.stopped):
             self._print_verdict()
         return history
@@ -484,6 +506,7 @@ class Model:
                 seed=int(ckpt.meta["seed"]),
                 precision=description.get("precision", "32"),
                 compile=bool(description.get("compile", False)),
+                optimizer_impl=description.get("optimizer_impl", "auto"),
             )
         else:
             model.module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
@@ -543,6 +566,8 @@ class Model:
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, y, sample_weight, device=self.device, batch_size=bs)
+        prepare_inputs(self._module, [(source, "x")])
+        warn_if_short(source, steps, bs, "x", "steps")
         engine, conform = trainer.prepare([source], "evaluate")
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
@@ -586,6 +611,9 @@ class Model:
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
+        prepare_inputs(self._module, [(source, "x")])
+        seen = self._trainer.input_shape if self._trainer is not None else None
+        check_predict_input(self._module, source, seen)
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))

@@ -362,3 +362,24 @@ def test_a_callable_loss_loads_the_weights_and_warns(tmp_path):
     with pytest.warns(RuntimeWarning, match="cannot be restored by name"):
         restored = keras.models.load_model(tmp_path / "callable.keras")
     assert torch.equal(restored.layers[0].weight, model.layers[0].weight.cpu())
+
+
+class HalfMSE(keras.losses.Loss):
+    def call(self, y_true, y_pred):
+        return 0.5 * ((y_true - y_pred) ** 2).mean(dim=-1)
+
+
+def test_compile_settings_of_unknown_classes_warn_and_the_model_still_loads(tmp_path):
+    x, y = data()
+    model = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss=HalfMSE(), seed=0)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "loss.keras")
+    with pytest.warns(RuntimeWarning) as caught:  # then the run's own: weights only
+        restored = keras.models.load_model(tmp_path / "loss.keras")
+    assert "compile settings cannot be rebuilt" in str(caught[0].message)
+    assert torch.equal(restored.layers[0].weight, model.layers[0].weight.cpu())
+    resumed = keras.models.load_model(tmp_path / "loss.keras", custom_objects={"HalfMSE": HalfMSE})
+    model.fit(x, y, epochs=1, verbose=0)
+    resumed.fit(x, y, epochs=1, verbose=0)
+    assert resumed.history.history["loss"] == model.history.history["loss"]

@@ -182,10 +182,24 @@ class Callback:
         """Called at the end of an epoch with its training and validation logs."""
 
     def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
-        """Called before a training step; ``batch`` counts from 0 within the epoch."""
+        """Called before a training step; ``batch`` counts from 0 within the epoch.
+
+        By default it calls the legacy `on_batch_begin`, as Keras does.
+        """
+        self.on_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        """Called after a training step with the epoch's running logs so far."""
+        """Called after a training step with the epoch's running logs so far.
+
+        By default it calls the legacy `on_batch_end`, as Keras does.
+        """
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras's older name of `on_train_batch_begin` (called by it)."""
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras's older name of `on_train_batch_end` (called by it)."""
 
     def on_test_begin(self, logs: Logs | None = None) -> None:
         """Called at the start of validation or ``evaluate``."""
@@ -212,8 +226,16 @@ class Callback:
         """Called after a prediction step."""
 
 
+# The training batch hooks call these legacy names by default.
+_LEGACY = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
 def _overrides(callback: Callback, hook: str) -> bool:
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
+    cls = type(callback)
+    if getattr(cls, hook) is not getattr(Callback, hook):
+        return True
+    legacy = _LEGACY.get(hook)
+    return legacy is not None and getattr(cls, legacy) is not getattr(Callback, legacy)
 
 
 def _check_state_value(value: Any, where: str) -> None:
@@ -250,6 +272,7 @@ class CallbackList:
 
     def __init__(self, callbacks: Iterable[Callback] = ()) -> None:
         self.callbacks: list[Callback] = list(callbacks)
+        self._model: Any = None
         # Which batch hooks anyone overrides; the loop skips the others.
         self._batch_users = {
             hook: [cb for cb in self.callbacks if cb.wants_hook(hook)] for hook in _BATCH_HOOKS
@@ -277,8 +300,17 @@ class CallbackList:
         return keys
 
     def set_model(self, model: CallbackContext) -> None:
+        self._model = model
         for cb in self.callbacks:
             cb.set_model(model)
+
+    def stop_requested(self, what: Literal["evaluating", "predicting"]) -> bool:
+        """Whether a callback set ``model.stop_evaluating`` / ``model.stop_predicting``."""
+        return bool(getattr(self._model, f"stop_{what}", False))
+
+    def _clear_stop(self, what: str) -> None:
+        if self._model is not None and hasattr(self._model, f"stop_{what}"):
+            setattr(self._model, f"stop_{what}", False)
 
     def load_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         """Load each callback's state saved in ``states``; reset those without one."""
@@ -300,41 +332,54 @@ class CallbackList:
             cb.set_params(params)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
             cb.on_train_begin(logs)
 
     def on_train_end(self, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
             cb.on_train_end(logs)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
             cb.on_epoch_begin(epoch, logs)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
 
     def on_test_begin(self, logs: Logs | None = None) -> None:
+        self._clear_stop("evaluating")
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
             cb.on_test_begin(logs)
 
     def on_test_end(self, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
             cb.on_test_end(logs)
 
     def on_predict_begin(self, logs: Logs | None = None) -> None:
+        self._clear_stop("predicting")
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
             cb.on_predict_begin(logs)
 
     def on_predict_end(self, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
             cb.on_predict_end(logs)
 
     def batch_hook(self, hook: str, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         """Call a per-batch hook on the callbacks that override it.
 
-        Batch logs are a read-only mapping computed on read (see the loop).
+        Batch-end logs are a read-only mapping computed on read (see the
+        loop); batch-begin logs are empty, as in Keras.
         """
+        if hook.endswith("_begin") or logs is None:
+            logs = {}
         for cb in self._batch_users[hook]:
             getattr(cb, hook)(batch, logs)

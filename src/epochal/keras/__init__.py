@@ -22,12 +22,16 @@ from epochal.keras import (
     activations,
     callbacks,
     config,
+    constraints,
     initializers,
     layers,
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    random,
+    regularizers,
     saving,
     utils,
 )
@@ -42,12 +46,21 @@ __all__ = [
     "activations",
     "callbacks",
     "config",
+    "constraints",
     "initializers",
     "layers",
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
+    "random",
+    "regularizers",
     "saving",
     "utils",
 ]
+
+# Keras names epochal.keras does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr
+
+__getattr__ = module_getattr("keras")

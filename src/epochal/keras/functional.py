@@ -265,6 +265,19 @@ class Functional(Model):
         for key in self.__dict__.get("_constants", {}).values():
             self.__dict__[key] = self._buffers[key]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The generated modules are code: pickled and copied models make them again.
+        state = super().__getstate__()
+        state = {k: v for k, v in state.items() if k not in _GENERATED}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        nodes, outputs = self._graph_nodes, self._outputs_structure
+        self.__dict__["_graph_module"] = self._emit(nodes, outputs, preactivation=False)
+        self.__dict__["_preactivation_module"] = self._preactivation_graph(nodes, outputs)
+        self._mirror_attributes()
+
     def _apply(self, fn: Any, recurse: bool = True) -> Any:
         result = super()._apply(fn, recurse)
         self._mirror_attributes()
@@ -391,6 +404,9 @@ class Functional(Model):
         from epochal.keras import _serialize
 
         return _serialize.functional_config(self)
+
+
+_GENERATED = ("_graph_module", "_preactivation_module", "_op_name_cache")
 
 
 def _getitem(value: Any, key: Any) -> Any:

@@ -44,8 +44,6 @@ from epochal.run import RunState
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
 
-_module_call = nn.Module.__call__
-
 
 class Model(nn.Module):
     """Keras's ``Model``: a ``torch.nn.Module`` with ``compile``/``fit``/``evaluate``/``predict``.
@@ -111,7 +109,7 @@ class Model(nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if (not args or type(args[0]) is not Tensor) and is_symbolic(args, kwargs):
             return symbolic_call(self, args, kwargs)
-        return _module_call(self, *args, **kwargs)
+        return nn.Module.__call__(self, *args, **kwargs)  # (torch.fx patches it while tracing)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Runs ``call`` (passing ``training`` as the module's mode, unless given)."""
@@ -654,3 +652,9 @@ def model_from_json(json_string: str, custom_objects: Mapping[str, Any] | None =
     from epochal.keras import saving
 
     return saving.model_from_json(json_string, custom_objects=custom_objects)
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.models")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -317,9 +318,14 @@ def _read_compile(
         with custom_object_scope(custom_objects):
             return {str(k): decode(v, custom_objects) for k, v in saved.items()}
     except (ArgumentError, ArgumentTypeError) as exc:
-        raise CheckpointError(
-            f"{archive.filename}: the compile settings cannot be rebuilt: {exc}"
-        ) from exc
+        # As Keras: the model still loads; compile settings given by name come back alone.
+        warnings.warn(
+            f"{archive.filename}: the compile settings cannot be rebuilt ({exc}); loading "
+            "without them. Pass the missing classes in custom_objects to restore them",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return {}
 
 
 def load_weights_from_archive(model: Any, filepath: str | os.PathLike[str]) -> None:

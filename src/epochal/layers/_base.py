@@ -33,7 +33,6 @@ Shape = checks.Shape
 # Set by epochal.keras._symbolic: ``(is_symbolic(args, kwargs), symbolic_call(module, args, kwargs))``.
 # A call on keras.Input's symbolic tensors records a graph node instead of computing.
 SYMBOLIC_HOOK: tuple[Callable[..., bool], Callable[..., Any]] | None = None
-_module_call = nn.Module.__call__
 
 
 def snake_case(name: str) -> str:
@@ -83,20 +82,10 @@ class Layer(nn.Module):
     # Which input axis holds the channels a lazy layer builds from.
     _channel_axis: int = -1
 
-    # Whether forward() takes Keras's `training=` itself (else __call__ applies it as the mode).
-    _forward_takes_training: bool = False
-
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # Every layer records its constructor arguments: get_config() for free.
         record_init_args(cls)
-        forward = cls.__dict__.get("forward")
-        if forward is not None:
-            try:
-                parameters = inspect.signature(forward).parameters
-            except (TypeError, ValueError):
-                parameters = {}  # type: ignore[assignment]
-            cls._forward_takes_training = "training" in parameters
 
     def get_config(self) -> dict[str, Any]:
         """The layer's constructor arguments (as given, defaults filled in), Keras's ``get_config``.
@@ -129,16 +118,16 @@ class Layer(nn.Module):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # The eager path pays one type test; anything but a plain tensor first is looked at.
+        # Symbolic calls come first, so a `training=` argument is recorded in the graph.
         if (not args or type(args[0]) is not Tensor) and SYMBOLIC_HOOK is not None:
             is_symbolic, symbolic_call = SYMBOLIC_HOOK
             if is_symbolic(args, kwargs):
                 return symbolic_call(self, args, kwargs)
-        if kwargs and "training" in kwargs and not self._forward_takes_training:
-            # Keras's layer(x, training=True): this call runs in that mode.
-            training = kwargs.pop("training")
-            if training is not None and bool(training) != self.training:
-                return call_in_mode(self, bool(training), args, kwargs)
-        return _module_call(self, *args, **kwargs)
+        if kwargs and "training" in kwargs and not _takes_training(type(self)):
+            # Keras's `layer(x, training=...)` on a layer whose forward has no such argument.
+            return call_in_mode(self, kwargs.pop("training"), args, kwargs)
+        # Looked up at each call: torch.fx's tracer patches nn.Module.__call__ to keep layers whole.
+        return nn.Module.__call__(self, *args, **kwargs)
 
     output = SymbolicAttribute("output")
     input = SymbolicAttribute("input")
@@ -208,15 +197,37 @@ class Layer(nn.Module):
         return join_parts(self._describe(), "" if self.built else "unbuilt")
 
 
-def call_in_mode(module: nn.Module, training: bool, args: Any, kwargs: Any) -> Any:
-    """``module(*args, **kwargs)`` with the module (and its sublayers) in training or
-    inference mode for this call only."""
-    modes = {sub: sub.training for sub in module.modules()}
-    module.train(training)
+_TAKES_TRAINING: dict[type, bool] = {}
+
+
+def _takes_training(cls: type) -> bool:
+    """Whether ``cls.forward`` accepts a ``training`` keyword (by name or ``**kwargs``)."""
+    known = _TAKES_TRAINING.get(cls)
+    if known is None:
+        params = inspect.signature(cls.forward).parameters  # type: ignore[attr-defined]
+        known = "training" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+        )
+        _TAKES_TRAINING[cls] = known
+    return known
+
+
+def call_in_mode(
+    module: nn.Module, training: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``module(*args, **kwargs)`` in training (True) or inference (False) mode; None keeps the mode.
+
+    The module and its sublayers take the mode for this call only, as Keras's
+    ``training`` argument reaches every layer inside the call.
+    """
+    if training is None or bool(training) == module.training:
+        return module(*args, **kwargs)
+    modes = [(sub, sub.training) for sub in module.modules()]
+    module.train(bool(training))
     try:
-        return _module_call(module, *args, **kwargs)
+        return module(*args, **kwargs)
     finally:
-        for sub, mode in modes.items():
+        for sub, mode in modes:
             sub.training = mode
 
 
