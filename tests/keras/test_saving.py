@@ -383,3 +383,38 @@ def test_compile_settings_of_unknown_classes_warn_and_the_model_still_loads(tmp_
     model.fit(x, y, epochs=1, verbose=0)
     resumed.fit(x, y, epochs=1, verbose=0)
     assert resumed.history.history["loss"] == model.history.history["loss"]
+
+
+SWEEP = {
+    "merge": ((5,), None, lambda i: layers.add([layers.Dense(5)(i), i])),
+    "concatenate": ((5,), None, lambda i: layers.Concatenate()([layers.Dense(3)(i), i])),
+    "bidirectional": ((6, 4), None, lambda i: layers.Bidirectional(layers.LSTM(3))(i)),
+    "attention": ((6, 4), None, lambda i: layers.MultiHeadAttention(num_heads=2, key_dim=2)(i, i)),
+    "lstm_state": ((6, 4), None, lambda i: layers.LSTM(3, return_state=True)(i)[1]),
+    "embedding": (
+        (6,),
+        "int64",
+        lambda i: layers.GlobalAveragePooling1D()(layers.Embedding(10, 4)(i)),
+    ),
+    "conv_transpose": ((8, 8, 3), None, lambda i: layers.Conv2DTranspose(4, 3, strides=2)(i)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SWEEP))
+def test_functional_models_of_keras_layers_load_without_their_code(tmp_path, case):
+    shape, dtype, body = SWEEP[case]
+    inputs = keras.Input(shape=shape, dtype=dtype)
+    model = keras.Model(inputs, body(inputs))
+    model.eval()
+    restored = keras.models.load_model(model.save(tmp_path / "m.keras"))
+    restored.eval()
+    data = torch.randint(0, 10, (2, *shape)) if dtype else torch.randn(2, *shape)
+    assert torch.allclose(restored(data), model(data))
+
+
+def test_a_lambda_layer_is_named_as_what_cannot_be_saved(tmp_path):
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, layers.Lambda(lambda t: t * 2)(inputs))
+    with pytest.raises(ArgumentError, match=r"layer 'lambda'.*cannot be saved by name"):
+        model.save(tmp_path / "lambda.keras")
+    assert not (tmp_path / "lambda.keras").exists()
