@@ -384,3 +384,22 @@ def test_training_argument_of_a_layer_call_is_kept_in_the_graph():
     before = [b.clone() for b in frozen.buffers()]
     frozen(torch.randn(8, 50) + 3)  # inference mode: the moving statistics stay
     assert all(torch.equal(a, b) for a, b in zip(before, frozen.buffers(), strict=True))
+
+
+class Residual(keras.Model):
+    def __init__(self, units=4, name=None):
+        super().__init__(name=name)
+        self.inner = layers.Dense(units)
+
+    def call(self, inputs):
+        return inputs + self.inner(inputs)
+
+
+def test_a_subclassed_model_is_a_layer_of_a_functional_model():
+    x = keras.Input(shape=(4,))
+    block = Residual()
+    model = keras.Model(x, layers.Dense(1)(block(x)))
+    assert block.built and block.output.shape == (None, 4)
+    data = torch.randn(3, 4)
+    assert torch.equal(model(data), model.get_layer("dense")(data + block.inner(data)))
+    assert [name for name, _ in model.named_children()] == ["residual", "dense"]
