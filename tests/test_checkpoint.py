@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from epochal import checkpoint
 from epochal.checkpoint import (
+    FORMAT_VERSION,
     Checkpoint,
     CheckpointDir,
     load_checkpoint,
@@ -220,7 +221,7 @@ def test_meta_round_trips_nonfinite_floats_as_strict_json(tmp_path: Path) -> Non
         raise AssertionError(f"meta.json is not strict JSON: {constant}")
 
     raw = json.loads((tmp_path / "ckpt" / "meta.json").read_text(), parse_constant=reject)
-    assert raw["format_version"] == 1
+    assert raw["format_version"] == FORMAT_VERSION
     assert raw["history"]["loss"][1] == {"$float": "nan"}
     loaded = load_checkpoint(tmp_path / "ckpt").meta
     assert same_tree(meta, loaded)
@@ -428,9 +429,9 @@ def test_latest_warns_and_returns_none_when_all_are_damaged(tmp_path: Path) -> N
 def test_newer_format_version_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "ckpt")
     manifest = json.loads((path / "manifest.json").read_text())
-    manifest["format_version"] = 2
+    manifest["format_version"] = FORMAT_VERSION + 1
     (path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(CheckpointError, match=r"format_version 2, newer.*Upgrade epochal"):
+    with pytest.raises(CheckpointError, match=r"format_version \d+, newer.*Upgrade epochal"):
         load_checkpoint(path)
 
 
@@ -439,8 +440,9 @@ def test_latest_skips_a_newer_format_checkpoint_with_a_warning(tmp_path: Path) -
     _save(ckpts, "epoch-000001", 1)
     newer = _save(ckpts, "epoch-000002", 2)
     manifest = json.loads((newer / "manifest.json").read_text())
-    (newer / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
-    with pytest.warns(RuntimeWarning, match=r"epoch-000002.*format_version 2, newer.*epoch-000001"):
+    newest = {**manifest, "format_version": FORMAT_VERSION + 1}
+    (newer / "manifest.json").write_text(json.dumps(newest))
+    with pytest.warns(RuntimeWarning, match=r"epoch-000002.*format_version \d+, newer.*000001"):
         found = ckpts.latest()
     assert found is not None and found.meta == {"epoch": 1}
 
@@ -498,7 +500,10 @@ def test_keep_last_prunes_oldest_and_keeps_newest(tmp_path: Path) -> None:
     for epoch in range(1, 6):
         _save(ckpts, f"epoch-{epoch:06d}", epoch)
     assert [p.name for p in ckpts.list()] == ["epoch-000004", "epoch-000005"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-000004", "epoch-000005"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
+        "epoch-000004",
+        "epoch-000005",
+    ]
     latest = ckpts.latest()
     assert latest is not None and latest.meta == {"epoch": 5}
 

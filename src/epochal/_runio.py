@@ -7,12 +7,18 @@ What a run checkpoint holds (see `epochal.checkpoint` for the file format):
   every callback's state, the run's own trajectory when the model shows
   restored best weights, and for a checkpoint taken inside an epoch the
   epoch's partial sums (loss sum, samples seen, metric states, next batch);
-- meta: epoch, step, seed, stopped flag, history, baseline loss, events and
-  a description of the compile settings.
+- meta: epoch, step, seed, stopped flag, baseline loss, events and a
+  description of the compile settings;
+- history: the run's `History`, as the checkpoint's append-only history log
+  (pass ``history=model.run.history`` to the save).
+
+Reading checks the whole checkpoint against the format and the module
+(`epochal._ckpt_run`) before any of it is assigned.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from epochal._ckpt_run import check_run_checkpoint, check_run_meta
 from epochal.callbacks.history import History
 from epochal.checkpoint import Checkpoint, CheckpointDir, load_checkpoint
 from epochal.errors import CheckpointError
@@ -99,7 +106,6 @@ def capture(
         "step": run.step,
         "seed": run.seed,
         "stopped": run.stopped,
-        "history": run.history.to_dict(),
         "baseline_loss": run.baseline_loss,
         "events": run.events,
         "compile": model._compile_description(),
@@ -108,12 +114,14 @@ def capture(
 
 
 def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
-    """Put the run saved in ``ckpt`` into ``model`` (compiled, engine built); returns its partial epoch."""
+    """Put the run saved in ``ckpt`` into ``model`` (compiled); returns its partial epoch.
+
+    Everything is checked first (`check_run_checkpoint`: metadata, state,
+    tensor names and shapes, history): a refused checkpoint changes nothing.
+    """
+    engine = model._engine
+    check_run_checkpoint(ckpt, model.module, engine.optimizer if engine is not None else None)
     meta, state = ckpt.meta, ckpt.state
-    if meta.get("kind") != "epochal-run":
-        raise CheckpointError(
-            f"{ckpt.path} is not an epochal run checkpoint (it has no run metadata)"
-        )
     run = model.run
     if int(meta["seed"]) != run.seed:
         raise CheckpointError(
@@ -121,19 +129,24 @@ def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
             f"run has seed {run.seed}. Compile with seed={meta['seed']} to resume it, or use another "
             "checkpoint directory"
         )
+    history = ckpt.history or History()
+    partial = state.get("partial")
+    resumed = Partial.from_state(partial) if partial is not None else None
     module = model.module
-    module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
-    if model._engine is not None:
-        load_engine_state(model._engine, state)
+    weights = {k: v.to(model.device) for k, v in ckpt.weights.items()}
+    if engine is not None:
+        _load_engine_checked(ckpt, engine, state)
+    module.load_state_dict(weights)
     run.epoch = int(meta["epoch"])
     run.step = int(meta["step"])
     run.stopped = bool(meta["stopped"])
-    history = History.from_dict(meta["history"])
     run.history.__dict__.update(
         {k: v for k, v in history.__dict__.items() if k not in ("model", "params")}
     )
     run.baseline_loss = meta.get("baseline_loss")
+    run.history.baseline_loss = run.baseline_loss
     run.events = dict(meta.get("events") or {})
+    run.history.events = dict(run.events)
     run.rng_state = state["rng"]["cpu"]
     run.cuda_rng_state = state["rng"].get("cuda")
     run.callback_states = dict(state.get("callbacks") or {})
@@ -144,8 +157,25 @@ def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
     else:
         run.trajectory = None
         run.shown_versions = None
-    partial = state.get("partial")
-    return Partial.from_state(partial) if partial is not None else None
+    return resumed
+
+
+def _load_engine_checked(ckpt: Checkpoint, engine: Engine, state: dict[str, Any]) -> None:
+    """`load_engine_state`, undone if it fails half-way (a torch error becomes a CheckpointError)."""
+    saved = {
+        "optimizer": engine.optimizer.state_dict(),
+        "scheduler": engine.scheduler.state_dict() if engine.scheduler is not None else None,
+        "scaler": engine.scaler.state_dict() if engine.scaler is not None else None,
+    }
+    saved = copy.deepcopy(saved)
+    try:
+        load_engine_state(engine, state)
+    except Exception as exc:
+        load_engine_state(engine, saved)
+        raise CheckpointError(
+            f"Checkpoint '{ckpt.path}' is refused: its optimizer or scheduler state does not "
+            f"fit this model's ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def load_engine_state(engine: Engine, state: dict[str, Any]) -> None:
@@ -159,11 +189,15 @@ def load_engine_state(engine: Engine, state: dict[str, Any]) -> None:
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """A checkpoint directory, or the newest intact one in a ``checkpoint_dir``."""
+    """A checkpoint directory, or the run's newest intact one in a ``checkpoint_dir``.
+
+    Raises:
+        CheckpointError: nothing intact there (the message says why).
+    """
     root = Path(path)
-    if (root / "manifest.json").exists():
+    if os.path.lexists(root / "manifest.json"):
         return load_checkpoint(root)
-    latest = CheckpointDir(root).latest() if root.is_dir() else None
+    latest = CheckpointDir(root).latest(check=check_run_meta) if root.is_dir() else None
     if latest is None:
         raise CheckpointError(f"No intact epochal checkpoint at {root}")
     return latest

@@ -24,6 +24,7 @@ from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
 from epochal._args import check_callbacks, check_fit_arguments, check_positive_int, check_verbose
+from epochal._ckpt_run import check_run_checkpoint, check_run_meta, check_weights, run_settings
 from epochal._heads import loss_form
 from epochal._runio import Partial, capture, load_engine_state, read_checkpoint, restore
 from epochal._step import Precision, build_forward_loss, check_precision, make_scaler
@@ -41,7 +42,7 @@ from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
 from epochal.data import ArraySource, Batch, Source, fit_sources, make_source
-from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
+from epochal.errors import ArgumentError, ArgumentTypeError, NotCompiledError
 from epochal.run import RunState, derive_seed, owned_rng, seeded_rng
 
 __all__ = ["Model"]
@@ -60,6 +61,11 @@ class _Compiled:
     scheduler_interval: Literal["epoch", "step"] = "epoch"
     compile: bool = False
     precision: Precision = "32"
+
+
+def _release(ckdir: CheckpointDir | None) -> None:
+    if ckdir is not None:
+        ckdir.release()
 
 
 def _default_device() -> torch.device:
@@ -487,10 +493,13 @@ class Model:
             check_finite=check_finite,
             step_checkpoints=checkpoint_steps is not None,
         )
+        engine = self._prepare([train] if val is None else [train, val], "fit")
         ckdir = None
         if checkpoint_dir is not None:
-            ckdir = CheckpointDir(checkpoint_dir, keep_last=keep_checkpoints)
-        engine = self._prepare([train] if val is None else [train, val], "fit")
+            # The directory belongs to one run: locked for this call, settings compared.
+            settings = run_settings(self.module, self._compile_description(), self.run.seed)
+            ckdir = CheckpointDir(checkpoint_dir, keep_last=keep_checkpoints, settings=settings)
+            ckdir.claim()
         if engine.scheduler is not None and isinstance(
             engine.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
         ):
@@ -508,7 +517,7 @@ class Model:
         first = min(self._script_epoch, run.epoch) if initial_epoch is None else initial_epoch
         last = first + epochs if initial_epoch is None else epochs
         if ckdir is not None:
-            latest = ckdir.latest()
+            latest = ckdir.latest(check=self._check_resumable)
             if latest is not None and int(latest.meta["step"]) > run.step:
                 self._restore(latest)  # the same script, run again: resume
         # After a resume, the call that was under way when the process died
@@ -525,6 +534,7 @@ class Model:
         if run.stopped and not covering:
             self._script_epoch = run.epoch
             if first < run.epoch:  # a resumed process replaying the call that stopped
+                _release(ckdir)
                 return run.history.slice(first, last)
             warnings.warn(
                 f"This run was stopped after epoch {run.epoch} (early stopping or "
@@ -534,10 +544,12 @@ class Model:
                 RuntimeWarning,
                 stacklevel=2,
             )
+            _release(ckdir)
             return run.history.slice(first, last)
         start = max(first, run.epoch)
         if start >= last and not covering:
             self._script_epoch = last
+            _release(ckdir)
             return run.history.slice(first, last)  # a call a restored checkpoint covers
         self._resume_trajectory()
 
@@ -563,7 +575,7 @@ class Model:
             name = f"epoch-{run.epoch:06d}"
             if partial is not None:
                 name += f"-step-{run.step:09d}"
-            ckdir.save(name, weights=weights, state=state, meta=meta)
+            ckdir.save(name, weights=weights, state=state, meta=meta, history=run.history)
 
         plan = loop.Plan(
             train=train,
@@ -586,15 +598,22 @@ class Model:
         try:
             with owned_rng(run, self.device):
                 loop.fit_loop(self, engine, run, plan)
+            self._save_callback_states(callback_list)
+            self._script_epoch = run.epoch if run.stopped else last
+            run.history.events = dict(run.events)
+            if ckdir is not None:
+                # After on_train_end (restored best weights, stop flag): the call's final state.
+                weights, state, meta = capture(self, live_rng=False, phase="end")
+                ckdir.save(
+                    f"epoch-{run.epoch:06d}",
+                    weights=weights,
+                    state=state,
+                    meta=meta,
+                    history=run.history,
+                )
         finally:
             self._in_fit = False
-        self._save_callback_states(callback_list)
-        self._script_epoch = run.epoch if run.stopped else last
-        run.history.events = dict(run.events)
-        if ckdir is not None:
-            # After on_train_end (restored best weights, stop flag): the call's final state.
-            weights, state, meta = capture(self, live_rng=False, phase="end")
-            ckdir.save(f"epoch-{run.epoch:06d}", weights=weights, state=state, meta=meta)
+            _release(ckdir)
         history = run.history.slice(first, last)
         history.params = params
         if verbose_level and (run.epoch - start > 1 or run.stopped):
@@ -615,7 +634,9 @@ class Model:
         # Inside fit (a callback saving) the global RNG is the run's, live.
         phase = "epoch" if self._in_fit else "end"
         weights, state, meta = capture(self, live_rng=self._in_fit, phase=phase)
-        return save_checkpoint(path, weights=weights, state=state, meta=meta)
+        return save_checkpoint(
+            path, weights=weights, state=state, meta=meta, history=self.run.history
+        )
 
     def save_weights(self, path: str | os.PathLike[str]) -> Path:
         """Save only the module's weights, as a checkpoint directory (see `save`)."""
@@ -623,14 +644,15 @@ class Model:
         return save_checkpoint(path, weights=self._module.state_dict(), state={}, meta=meta)
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
-        """Load weights saved by `save_weights` or `save` (checksums verified first)."""
+        """Load weights saved by `save_weights` or `save` (checksums verified first).
+
+        Raises:
+            CheckpointError: no intact checkpoint at ``path``, or its tensor
+                names or shapes do not match the module (nothing is changed).
+        """
         ckpt = read_checkpoint(path)
-        try:
-            self._module.load_state_dict({k: v.to(self.device) for k, v in ckpt.weights.items()})
-        except RuntimeError as exc:
-            raise CheckpointError(
-                f"The weights at {ckpt.path} do not fit this module: {exc}"
-            ) from exc
+        check_weights(ckpt, self._module)
+        self._module.load_state_dict({k: v.to(self.device) for k, v in ckpt.weights.items()})
 
     @classmethod
     def load(
@@ -650,9 +672,13 @@ class Model:
         saved. Loading verifies checksums and never unpickles arbitrary objects.
 
         Raises:
-            CheckpointError: no intact checkpoint at ``path``.
+            CheckpointError: no intact run checkpoint at ``path`` (a `save_weights`
+                directory is refused: use `load_weights`), or it does not fit
+                ``module``; ``module`` is left unchanged.
         """
         ckpt = read_checkpoint(path)
+        check_run_meta(ckpt)
+        check_weights(ckpt, module)
         model = cls(module, device=device)
         description = ckpt.meta.get("compile") or {}
         if compile_kwargs:
@@ -688,6 +714,11 @@ class Model:
         self._pending_end = ckpt.meta.get("phase", "end") != "end"
         if self._engine is None:
             self._pending_engine_state = ckpt.state
+
+    def _check_resumable(self, ckpt: Checkpoint) -> None:
+        """Refuse (so that ``latest`` skips) a checkpoint this model's run cannot resume from."""
+        engine = self._engine
+        check_run_checkpoint(ckpt, self._module, engine.optimizer if engine is not None else None)
 
     def _compile_description(self) -> dict[str, Any]:
         compiled = self._require_compiled("save")
