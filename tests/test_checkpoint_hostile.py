@@ -390,6 +390,18 @@ def test_save_weights_directory_inside_a_checkpoint_dir_is_ignored(ckdir: Path) 
     assert (ckdir / "epoch-000009").exists()
 
 
+def test_a_checkpoint_dir_holding_only_saved_weights_starts_the_run(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    build().save_weights(root / "weights")
+    model = build()
+    model.fit(X, Y, epochs=2, verbose=0, checkpoint_dir=root)  # no KeyError: 'step'
+    reference = build()
+    reference.fit(X, Y, epochs=2, verbose=0)
+    for key, value in reference.module.state_dict().items():
+        assert torch.equal(model.module.state_dict()[key], value)
+    assert (root / "weights").exists()
+
+
 def test_fit_with_a_checkpoint_dir_of_another_architecture_is_refused(ckdir: Path) -> None:
     model = build(width=5)
     before = snapshot(model)
