@@ -111,6 +111,11 @@ class CheckpointDir:
         self.settings = None if settings is None else dict(settings)
         self._run_id: str | None = None
 
+    @property
+    def run_id(self) -> str | None:
+        """The id of the run the directory belongs to (known once claimed or saved to)."""
+        return self._run_id
+
     def __repr__(self) -> str:
         return f"CheckpointDir({str(self.root)!r}, keep_last={self.keep_last!r})"
 

@@ -562,7 +562,14 @@ class Model:
         if val is not None:
             expected += [f"val_{k}" for k in expected]
         expected.append("learning_rate")
-        params = {"epochs": last, "steps": steps, "verbose": verbose_level, "metrics": expected}
+        params: dict[str, Any] = {
+            "epochs": last,
+            "steps": steps,
+            "verbose": verbose_level,
+            "metrics": expected,
+        }
+        # The checkpoint_dir run's id: files a callback writes are tied to the run by it.
+        params["run_id"] = ckdir.run_id if ckdir is not None else None
         callback_list.set_model(self)
         callback_list.set_params(params)
         self._load_callback_states(callback_list)
@@ -716,7 +723,14 @@ class Model:
             self._pending_engine_state = ckpt.state
 
     def _check_resumable(self, ckpt: Checkpoint) -> None:
-        """Refuse (so that ``latest`` skips) a checkpoint this model's run cannot resume from."""
+        """Refuse (so that ``latest`` skips) a checkpoint this model's run cannot resume from.
+
+        One no further than the run is not resumed from: only its metadata is
+        checked, so a fit loop does not re-read the whole history every call.
+        """
+        check_run_meta(ckpt)
+        if int(ckpt.meta["step"]) <= self.run.step:
+            return
         engine = self._engine
         check_run_checkpoint(ckpt, self._module, engine.optimizer if engine is not None else None)
 
