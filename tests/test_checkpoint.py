@@ -654,3 +654,65 @@ def test_random_trees_round_trip_exactly(state: dict[Any, Any], meta: dict[str, 
         loaded = load_checkpoint(path)
     assert same_tree(state, loaded.state)
     assert same_tree(meta, loaded.meta)
+
+
+# -- temporary directories of dead writers (issue 9, break 10) -----------------
+def _dead_write(parent: Path, name: str) -> Path:
+    """What a save killed mid-write (SIGKILL: no cleanup ran) leaves behind."""
+    leftover = parent / f".{name}.tmp-{os.urandom(8).hex()}"
+    leftover.mkdir(parents=True)
+    (leftover / "weights.safetensors").write_bytes(b"partial")
+    return leftover
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+@pytest.mark.parametrize("other_name", [False, True])
+def test_a_dead_writers_temp_dir_is_removed_by_the_next_save(
+    tmp_path: Path, other_name: bool
+) -> None:
+    leftover = _dead_write(tmp_path, "best")
+    write(tmp_path / ("epoch02" if other_name else "best"))
+    assert not leftover.exists()
+    assert hidden_entries(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_a_dead_writers_temp_dir_is_removed_by_a_load(tmp_path: Path) -> None:
+    path = write(tmp_path / "best")
+    leftover = _dead_write(tmp_path, "best")
+    load_checkpoint(path)
+    assert not leftover.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_a_live_writers_temp_dir_is_left_alone(tmp_path: Path) -> None:
+    import fcntl
+
+    live = _dead_write(tmp_path, "other")
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process, still writing
+    try:
+        write(tmp_path / "best")
+        assert live.exists()
+    finally:
+        os.close(fd)
+    write(tmp_path / "best")
+    assert not live.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_model_checkpoint_folder_is_cleaned_of_a_killed_save(tmp_path: Path) -> None:
+    import numpy as np
+    from torch import nn
+
+    import epochal as ep
+
+    leftover = _dead_write(tmp_path / "ckpts", "epoch01")
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = ep.Model(nn.Sequential(nn.Linear(3, 1), nn.Sigmoid()), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    saver = ep.callbacks.ModelCheckpoint(str(tmp_path / "ckpts" / "epoch{epoch:02d}"))
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[saver])
+    assert not leftover.exists()
+    assert sorted(p.name for p in (tmp_path / "ckpts").iterdir()) == ["epoch01", "epoch02"]
