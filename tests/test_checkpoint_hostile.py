@@ -237,7 +237,7 @@ def test_crafted_meta_is_a_checkpoint_error_and_changes_nothing(
     model.fit(X, Y, epochs=1, verbose=0)
     before = snapshot(model)
     with pytest.raises(CheckpointError, match="meta\\.json"):
-        model._restore(load_checkpoint(saved))
+        model._trainer.load(load_checkpoint(saved))
     assert_unchanged(model, before)
 
 
@@ -321,7 +321,7 @@ def test_crafted_state_is_refused_before_anything_changes(saved: Path) -> None:
     model.fit(X, Y, epochs=1, verbose=0)
     before = snapshot(model)
     with pytest.raises(CheckpointError, match=r"'state\.pt' holds no valid CPU random"):
-        model._restore(load_checkpoint(saved))
+        model._trainer.load(load_checkpoint(saved))
     assert_unchanged(model, before)
 
 
@@ -334,7 +334,7 @@ def test_optimizer_state_of_another_shape_is_refused(saved: Path) -> None:
     model.fit(X, Y, epochs=1, verbose=0)
     before = snapshot(model)
     with pytest.raises(CheckpointError, match=r"optimizer state 'exp_avg' of shape \(3, 3\)"):
-        model._restore(load_checkpoint(saved))
+        model._trainer.load(load_checkpoint(saved))
     assert_unchanged(model, before)
 
 

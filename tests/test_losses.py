@@ -11,7 +11,7 @@ from torch import nn
 import epochal as ep
 from _util import make_binary, make_multiclass, mlp
 from epochal import losses
-from epochal.errors import ArgumentError
+from epochal.errors import ArgumentError, DataError
 
 
 def keras_style(name: str, p: torch.Tensor, y: torch.Tensor) -> float:
@@ -179,3 +179,69 @@ def test_baseline_loss_is_the_constant_predictor():
     assert losses.baseline_loss(losses.get("bce"), y) == pytest.approx(expected, rel=1e-5)
     ym = torch.tensor([[1.0], [3.0]])
     assert losses.baseline_loss(losses.get("mse"), ym) == pytest.approx(1.0)
+
+
+# -- prepare_targets: one function per loss kind, same contract -------------------------------
+
+
+def spec(name: str) -> losses.LossSpec:
+    return losses.get(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "y", "out", "shape", "dtype"),
+    [
+        ("bce", torch.tensor([0, 1, 1]), torch.zeros(3, 1), (3, 1), torch.float32),
+        ("bce", torch.tensor([[0.0], [1.0]]), torch.zeros(2, 1), (2, 1), torch.float32),
+        ("bce", torch.tensor([True, False]), torch.zeros(2, 1), (2, 1), torch.float32),
+        ("mse", torch.ones(2, 3, 1), torch.zeros(2, 3), (2, 3), torch.float32),
+        ("mse", torch.ones(2, 1, dtype=torch.float64), torch.zeros(2, 1), (2, 1), torch.float32),
+        ("cce", torch.eye(3), torch.zeros(3, 3), (3, 3), torch.float32),
+        ("scce", torch.tensor([0, 2]), torch.zeros(2, 3), (2,), torch.int64),
+        ("scce", torch.tensor([[0.0], [2.0]]), torch.zeros(2, 3), (2,), torch.int64),
+        ("scce", torch.tensor([[0, 1]]), torch.zeros(1, 2, 3), (1, 2), torch.int64),
+    ],
+)
+def test_prepare_targets_conforms_shape_and_dtype(name, y, out, shape, dtype):
+    got = losses.prepare_targets(spec(name), y, out)
+    assert tuple(got.shape) == shape and got.dtype == dtype
+
+
+@pytest.mark.parametrize(
+    ("name", "y", "out", "message"),
+    [
+        ("bce", torch.tensor([0.0, 7.0]), torch.zeros(2, 1), r"in \[0, 1\]"),
+        ("bce", torch.tensor([0.0, float("nan")]), torch.zeros(2, 1), r"in \[0, 1\]"),
+        ("bce", torch.ones(2, 2), torch.zeros(2, 1), r"shape \(N, 2\) does not fit"),
+        ("cce", torch.tensor([0, 2]), torch.zeros(2, 3), "sparse_categorical_crossentropy"),
+        ("scce", torch.eye(3), torch.zeros(3, 3), "looks one-hot"),
+        ("scce", torch.tensor([0.5, 1.0]), torch.zeros(2, 3), "non-integer"),
+        ("scce", torch.tensor([0, 3]), torch.zeros(2, 3), r"labels in \[0, 3\]"),
+        ("scce", torch.tensor([-1, 0]), torch.zeros(2, 3), r"labels in \[-1, 0\]"),
+        ("scce", torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 3), "Expected labels of"),
+        ("mse", torch.zeros(2, 3), torch.zeros(2, 2), "does not fit"),
+        ("mse", torch.zeros(2, 1, dtype=torch.complex64), torch.zeros(2, 1), "numeric"),
+    ],
+)
+def test_prepare_targets_refuses_what_the_loss_cannot_use(name, y, out, message):
+    with pytest.raises(DataError, match=message):
+        losses.prepare_targets(spec(name), y, out, where="y")
+
+
+def test_prepare_targets_without_value_checks_skips_only_the_values():
+    y = losses.prepare_targets(
+        spec("scce"), torch.tensor([0, 9]), torch.zeros(2, 3), check_values=False
+    )
+    assert y.tolist() == [0, 9]
+    with pytest.raises(DataError):
+        losses.prepare_targets(spec("scce"), torch.eye(3), torch.zeros(3, 3), check_values=False)
+
+
+def test_prepare_targets_names_where_and_leaves_custom_losses_alone():
+    with pytest.raises(DataError, match="`x batch 4 y`"):
+        losses.prepare_targets(
+            spec("bce"), torch.tensor([3.0]), torch.zeros(1, 1), where="x batch 4 y"
+        )
+    custom = losses.get(lambda p, y: (p - y).abs().mean())
+    anything = {"a": 1}
+    assert losses.prepare_targets(custom, anything, torch.zeros(1)) is anything

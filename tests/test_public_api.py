@@ -11,6 +11,7 @@ import epochal.keras
 def test_top_level_names():
     assert epochal.__all__ == sorted(epochal.__all__)
     assert set(epochal.__all__) == {
+        "BackupAndRestore",
         "CSVLogger",
         "Callback",
         "EarlyStopping",
@@ -37,6 +38,7 @@ def test_top_level_names():
 
 def test_callbacks_and_errors_names():
     assert set(epochal.callbacks.__all__) == {
+        "BackupAndRestore",
         "CSVLogger",
         "Callback",
         "CallbackList",

@@ -9,6 +9,7 @@ history = model.fit(x, y, epochs=100, validation_split=0.2,
 
 from epochal import activations, callbacks, errors, initializers, layers
 from epochal.callbacks import (
+    BackupAndRestore,
     Callback,
     CSVLogger,
     EarlyStopping,
@@ -27,6 +28,7 @@ from epochal.sequential import Sequential
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "EarlyStopping",

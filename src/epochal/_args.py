@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from epochal.callbacks.base import Callback
+from epochal.data._checks import check_class_weight
 from epochal.errors import ArgumentError, ArgumentTypeError
 
 __all__ = [
@@ -112,6 +113,7 @@ def check_fit_arguments(
         )
     if not isinstance(shuffle, bool):
         raise ArgumentTypeError(f"Expected `shuffle` to be a bool. Received: shuffle={shuffle!r}")
+    check_class_weight(class_weight)
     if class_weight is not None and sample_weight is not None:
         raise ArgumentError(
             "`class_weight` and `sample_weight` cannot be used together. Received both; "
@@ -147,3 +149,31 @@ def check_fit_arguments(
             f"Expected `checkpoint_dir` to be a path. Received: {type(checkpoint_dir).__name__}"
         )
     return FitArguments(verbose_level, user_callbacks, freq)
+
+
+def check_keras_compile_options(
+    *, compile: Any, jit_compile: Any, run_eagerly: Any, steps_per_execution: Any
+) -> bool:
+    """Keras's ``compile`` options, checked; returns whether to compile the step.
+
+    ``jit_compile=True`` asks for compilation (epochal's ``compile=True``);
+    ``run_eagerly=True`` forbids it; ``steps_per_execution`` is accepted.
+    """
+    if not isinstance(compile, bool):
+        raise ArgumentTypeError(f"Expected `compile` to be a bool. Received: compile={compile!r}")
+    if jit_compile not in (True, False, "auto"):
+        raise ArgumentError(
+            f"Expected `jit_compile` to be True, False or 'auto'. Received: jit_compile={jit_compile!r}"
+        )
+    if not isinstance(run_eagerly, bool):
+        raise ArgumentTypeError(
+            f"Expected `run_eagerly` to be a bool. Received: run_eagerly={run_eagerly!r}"
+        )
+    check_positive_int("steps_per_execution", steps_per_execution, allow_none=False)
+    wants = compile or jit_compile is True
+    if run_eagerly and wants:
+        raise ArgumentError(
+            "run_eagerly=True asks for no compilation, but compile=True or jit_compile=True "
+            "asks for it: pass one of them"
+        )
+    return bool(wants)

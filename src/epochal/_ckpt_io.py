@@ -118,7 +118,8 @@ def open_regular(folder: Path, name: str, *, max_bytes: int | None = None) -> It
 def read_bytes(folder: Path, name: str, *, max_bytes: int) -> bytes:
     """The whole of a regular file of at most ``max_bytes``."""
     with open_regular(folder, name, max_bytes=max_bytes) as file:
-        data = file.read(max_bytes + 1)
+        # Never ask for more than the file has: read(n) may allocate n bytes up front.
+        data = file.read(min(max_bytes, os.fstat(file.fileno()).st_size) + 1)
     if len(data) > max_bytes:
         raise CheckpointError(
             f"Checkpoint '{folder}' is refused: '{name}' has more than {max_bytes} bytes."

@@ -12,9 +12,12 @@ settings that tie a ``checkpoint_dir`` to one run (`run_settings`).
 from __future__ import annotations
 
 import math
+import random
+import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
@@ -29,7 +32,10 @@ RUN_KIND = "epochal-run"
 WEIGHTS_KIND = "epochal-weights"
 _PHASES = ("step", "epoch", "end")
 _PRECISIONS = ("32", "bf16-mixed", "16-mixed")
+_REBUILD_KEYS = ("optimizer", "loss", "metrics", "learning_rate")
 _STATE_KEYS = {"optimizer", "scheduler", "scaler", "rng", "callbacks", "trajectory", "partial"}
+_CALL_FILE = re.compile(r"call-\d{6,}\.safetensors")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _fail(ckpt: Checkpoint, file: str, problem: str) -> CheckpointError:
@@ -127,7 +133,33 @@ def check_run_meta(ckpt: Checkpoint) -> None:
         raise _fail(ckpt, META_FILE, f"has baseline_loss={baseline!r}, expected a finite number")
     if not isinstance(meta.get("events", {}), (dict, type(None))):
         raise _fail(ckpt, META_FILE, "has 'events' that is not an object")
+    position = meta.get("data_position")
+    if position is not None and (
+        not isinstance(position, list) or len(position) != 2 or not all(map(is_count, position))
+    ):
+        raise _fail(ckpt, META_FILE, f"has data_position={position!r}, expected two counts")
+    _check_calls(ckpt, meta.get("calls", []))
     _check_compile(ckpt, meta.get("compile", {}))
+
+
+def _check_calls(ckpt: Checkpoint, calls: Any) -> None:
+    """The end-of-call records (`epochal.run.CallRecord`) a resumed script replays."""
+    if calls is None:
+        return
+    if not isinstance(calls, list):
+        raise _fail(ckpt, META_FILE, "has 'calls' that is not a list")
+    for index, record in enumerate(calls):
+        ok = (
+            isinstance(record, dict)
+            and all(is_count(record.get(k)) for k in ("first", "last", "epoch", "step"))
+            and isinstance(record.get("stopped"), bool)
+            and isinstance(record.get("lrs"), list)
+            and all(is_finite_number(lr) for lr in record["lrs"])
+            and (record.get("weights") is None or _CALL_FILE.fullmatch(str(record["weights"])))
+            and (record.get("digest") is None or _SHA256.fullmatch(str(record["digest"])))
+        )
+        if not ok:
+            raise _fail(ckpt, META_FILE, f"has a malformed record of fit call {index}")
 
 
 def _check_compile(ckpt: Checkpoint, description: Any) -> None:
@@ -149,6 +181,15 @@ def _check_compile(ckpt: Checkpoint, description: Any) -> None:
     for key in ("compile", "rebuildable"):
         if not isinstance(description.get(key, False), bool):
             raise _fail(ckpt, META_FILE, f"has compile.{key}={description.get(key)!r}")
+    if description.get("rebuildable"):
+        # Model.load rebuilds the compile call from these names.
+        missing = [k for k in _REBUILD_KEYS if k not in description]
+        if (
+            missing
+            or not isinstance(description["optimizer"], str)
+            or not isinstance(description["loss"], str)
+        ):
+            raise _fail(ckpt, META_FILE, f"has a rebuildable compile without {missing or 'names'}")
 
 
 def _check_state(
@@ -170,6 +211,7 @@ def _check_state(
     cuda = rng.get("cuda")
     if cuda is not None and (not isinstance(cuda, torch.Tensor) or cuda.dtype != torch.uint8):
         raise _fail(ckpt, STATE_FILE, "holds an invalid CUDA random generator state")
+    _check_host_rngs(ckpt, rng)
     callbacks = state.get("callbacks") or {}
     if not isinstance(callbacks, dict) or not all(
         isinstance(k, str) and isinstance(v, dict) for k, v in callbacks.items()
@@ -185,6 +227,20 @@ def _check_state(
         _check_tensors(ckpt, STATE_FILE, trajectory, module.state_dict())
     _check_partial(ckpt, state.get("partial"))
     _check_optimizer(ckpt, state.get("optimizer"), optimizer)
+
+
+def _check_host_rngs(ckpt: Checkpoint, rng: dict[Any, Any]) -> None:
+    """numpy's and Python's generator states: set on throwaway generators to prove them."""
+    from epochal.run import _numpy_state_from_json, _python_state_from_json
+
+    try:
+        if rng.get("numpy") is not None:
+            np.random.RandomState().set_state(_numpy_state_from_json(rng["numpy"]))
+        if rng.get("python") is not None:
+            random.Random().setstate(_python_state_from_json(rng["python"]))
+    except Exception as exc:
+        problem = f"holds an invalid numpy or Python generator state ({exc})"
+        raise _fail(ckpt, STATE_FILE, problem) from exc
 
 
 def _check_partial(ckpt: Checkpoint, partial: Any) -> None:

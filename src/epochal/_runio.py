@@ -7,13 +7,15 @@ What a run checkpoint holds (see `epochal.checkpoint` for the file format):
   every callback's state, the run's own trajectory when the model shows
   restored best weights, and for a checkpoint taken inside an epoch the
   epoch's partial sums (loss sum, samples seen, metric states, next batch);
-- meta: epoch, step, seed, stopped flag, baseline loss, events and a
-  description of the compile settings;
+- meta: epoch, step, seed, stopped flag, the history's baseline loss and
+  diagnosis events, one record per finished ``fit`` call, where a
+  ``steps_per_epoch`` walk stands, and a description of the compile settings;
 - history: the run's `History`, as the checkpoint's append-only history log
-  (pass ``history=model.run.history`` to the save).
+  (the save is given ``history=run.history``).
 
 Reading checks the whole checkpoint against the format and the module
-(`epochal._ckpt_run`) before any of it is assigned.
+(`epochal._ckpt_run`) before any of it is assigned: a refused checkpoint
+changes nothing.
 """
 
 from __future__ import annotations
@@ -25,17 +27,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
 
-from epochal._ckpt_run import check_run_checkpoint, check_run_meta
+from epochal import _ckpt_run
 from epochal.callbacks.history import History
 from epochal.checkpoint import Checkpoint, CheckpointDir, load_checkpoint
 from epochal.errors import CheckpointError
+from epochal.run import CallRecord, RunState, live_rng_states
 
 if TYPE_CHECKING:
     from epochal.loop import Engine
-    from epochal.model import Model
 
-__all__ = ["Partial", "capture", "load_engine_state", "read_checkpoint", "restore"]
+__all__ = [
+    "Partial",
+    "capture",
+    "check_run_checkpoint",
+    "load_engine_state",
+    "read_checkpoint",
+    "restore",
+]
 
 
 @dataclass
@@ -69,32 +79,38 @@ class Partial:
 
 
 def capture(
-    model: Model, *, live_rng: bool, partial: Partial | None = None, phase: str = "end"
+    module: nn.Module,
+    engine: Engine | None,
+    run: RunState,
+    *,
+    device: torch.device,
+    description: dict[str, Any],
+    live_rng: bool,
+    partial: Partial | None = None,
+    phase: str = "end",
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
-    """(weights, state, meta) of the model's run, for `epochal.checkpoint.save_checkpoint`.
+    """(weights, state, meta) of a run, for `epochal.checkpoint.save_checkpoint`.
 
-    ``live_rng``: inside ``fit`` the global RNG *is* the run's, so its state
-    is read live rather than from the run's last saved copy. ``phase`` says
-    where in a ``fit`` call it was taken: ``"step"``, ``"epoch"`` (before the
-    call's end, so ``on_train_end`` is still owed) or ``"end"``.
+    ``live_rng``: inside ``fit`` the global RNGs *are* the run's, so their
+    states are read live rather than from the run's last saved copies.
+    ``phase`` says where in a ``fit`` call it was taken: ``"step"``,
+    ``"epoch"`` (before the call's end, so ``on_train_end`` is still owed)
+    or ``"end"``. ``description`` describes the compile settings.
     """
-    run = model.run
-    engine = model._engine
     rng = torch.get_rng_state() if live_rng else run.rng_state
     cuda_rng = run.cuda_rng_state
-    if live_rng and model.device.type == "cuda":
-        cuda_rng = torch.cuda.get_rng_state(model.device)
+    if live_rng and device.type == "cuda":
+        cuda_rng = torch.cuda.get_rng_state(device)
+    numpy_rng, python_rng = (
+        live_rng_states() if live_rng else (run.numpy_rng_state, run.python_rng_state)
+    )
+    scheduler = engine.scheduler if engine is not None else None
+    scaler = engine.scaler if engine is not None else None
     state: dict[str, Any] = {
         "optimizer": engine.optimizer.state_dict() if engine is not None else None,
-        "scheduler": (
-            engine.scheduler.state_dict()
-            if engine is not None and engine.scheduler is not None
-            else None
-        ),
-        "scaler": (
-            engine.scaler.state_dict() if engine is not None and engine.scaler is not None else None
-        ),
-        "rng": {"cpu": rng, "cuda": cuda_rng},
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "rng": {"cpu": rng, "cuda": cuda_rng, "numpy": numpy_rng, "python": python_rng},
         "callbacks": run.callback_states,
         "trajectory": run.trajectory,
         "partial": partial.to_state() if partial is not None else None,
@@ -106,68 +122,85 @@ def capture(
         "step": run.step,
         "seed": run.seed,
         "stopped": run.stopped,
-        "baseline_loss": run.baseline_loss,
-        "events": run.events,
-        "compile": model._compile_description(),
+        "baseline_loss": run.history.baseline_loss,
+        "events": dict(run.history.events),
+        "calls": [record.to_dict() for record in run.calls],
+        "data_position": list(run.data_position) if run.data_position is not None else None,
+        "compile": description,
     }
-    return model.module.state_dict(), state, meta
+    return module.state_dict(), state, meta
 
 
-def restore(model: Model, ckpt: Checkpoint) -> Partial | None:
-    """Put the run saved in ``ckpt`` into ``model`` (compiled); returns its partial epoch.
-
-    Everything is checked first (`check_run_checkpoint`: metadata, state,
-    tensor names and shapes, history): a refused checkpoint changes nothing.
-    """
-    engine = model._engine
-    check_run_checkpoint(ckpt, model.module, engine.optimizer if engine is not None else None)
-    meta, state = ckpt.meta, ckpt.state
-    run = model.run
-    if int(meta["seed"]) != run.seed:
+def check_run_checkpoint(ckpt: Checkpoint, seed: int) -> None:
+    """Raise `CheckpointError` unless ``ckpt`` is a run checkpoint of a run with ``seed``."""
+    _ckpt_run.check_run_meta(ckpt)
+    meta = ckpt.meta
+    if int(meta["seed"]) != seed:
         raise CheckpointError(
             f"The checkpoint {ckpt.path} belongs to a run with seed {meta['seed']}, but this model's "
-            f"run has seed {run.seed}. Compile with seed={meta['seed']} to resume it, or use another "
+            f"run has seed {seed}. Compile with seed={meta['seed']} to resume it, or use another "
             "checkpoint directory"
         )
+
+
+def restore(
+    module: nn.Module, engine: Engine | None, run: RunState, ckpt: Checkpoint, device: torch.device
+) -> Partial | None:
+    """Put the run saved in ``ckpt`` into ``run``, ``module`` and ``engine``; returns its partial epoch.
+
+    Engine state (optimizer, scheduler, scaler) is loaded only when ``engine``
+    is given; the caller loads it with `load_engine_state` once it is built.
+    Everything is checked first (`epochal._ckpt_run.check_run_checkpoint`).
+    """
+    optimizer = engine.optimizer if engine is not None else None
+    _ckpt_run.check_run_checkpoint(ckpt, module, optimizer)
+    check_run_checkpoint(ckpt, run.seed)
+    meta, state = ckpt.meta, ckpt.state
     history = ckpt.history or History()
-    partial = state.get("partial")
-    resumed = Partial.from_state(partial) if partial is not None else None
-    module = model.module
-    weights = {k: v.to(model.device) for k, v in ckpt.weights.items()}
+    weights = {k: v.to(device) for k, v in ckpt.weights.items()}
     if engine is not None:
         _load_engine_checked(ckpt, engine, state)
     module.load_state_dict(weights)
     run.epoch = int(meta["epoch"])
     run.step = int(meta["step"])
     run.stopped = bool(meta["stopped"])
-    run.history.__dict__.update(
-        {k: v for k, v in history.__dict__.items() if k not in ("model", "params")}
-    )
-    run.baseline_loss = meta.get("baseline_loss")
-    run.history.baseline_loss = run.baseline_loss
-    run.events = dict(meta.get("events") or {})
-    run.history.events = dict(run.events)
-    run.rng_state = state["rng"]["cpu"]
-    run.cuda_rng_state = state["rng"].get("cuda")
+    run.history.load_dict(history.to_dict())
+    if "baseline_loss" in meta:
+        run.history.baseline_loss = meta["baseline_loss"]
+    if "events" in meta:
+        run.history.events = dict(meta["events"] or {})
+    run.calls = [CallRecord.from_dict(r) for r in meta.get("calls") or []]
+    position = meta.get("data_position")
+    run.data_position = (int(position[0]), int(position[1])) if position else None
+    rng = state["rng"]
+    run.rng_state = rng["cpu"]
+    run.cuda_rng_state = rng.get("cuda")
+    if rng.get("numpy") is not None:
+        run.numpy_rng_state = rng["numpy"]
+    if rng.get("python") is not None:
+        run.python_rng_state = rng["python"]
     run.callback_states = dict(state.get("callbacks") or {})
     trajectory = state.get("trajectory")
     if trajectory is not None:
-        run.trajectory = {k: v.to(model.device) for k, v in trajectory.items()}
+        run.trajectory = {k: v.to(device) for k, v in trajectory.items()}
         run.shown_versions = [t._version for t in module.state_dict().values()]
     else:
         run.trajectory = None
         run.shown_versions = None
-    return resumed
+    partial = state.get("partial")
+    return Partial.from_state(partial) if partial is not None else None
 
 
 def _load_engine_checked(ckpt: Checkpoint, engine: Engine, state: dict[str, Any]) -> None:
     """`load_engine_state`, undone if it fails half-way (a torch error becomes a CheckpointError)."""
-    saved = {
-        "optimizer": engine.optimizer.state_dict(),
-        "scheduler": engine.scheduler.state_dict() if engine.scheduler is not None else None,
-        "scaler": engine.scaler.state_dict() if engine.scaler is not None else None,
-    }
-    saved = copy.deepcopy(saved)
+    scheduler, scaler = engine.scheduler, engine.scaler
+    saved = copy.deepcopy(
+        {
+            "optimizer": engine.optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": scaler.state_dict() if scaler is not None else None,
+        }
+    )
     try:
         load_engine_state(engine, state)
     except Exception as exc:
@@ -197,7 +230,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     root = Path(path)
     if os.path.lexists(root / "manifest.json"):
         return load_checkpoint(root)
-    latest = CheckpointDir(root).latest(check=check_run_meta) if root.is_dir() else None
+    check = _ckpt_run.check_run_meta
+    latest = CheckpointDir(root).latest(check=check) if root.is_dir() else None
     if latest is None:
         raise CheckpointError(f"No intact epochal checkpoint at {root}")
     return latest

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 
 from epochal.errors import ArgumentError
+from epochal.layers._penalties import install_constraints, penalty_fn
 
 if TYPE_CHECKING:
     from epochal.loop import Engine
@@ -63,6 +64,9 @@ def make_scaler(precision: Precision, device: torch.device) -> Any:
 def build_forward_loss(engine: Engine, *, precision: Precision, compile: bool) -> ForwardLoss:
     """Forward and loss for a batch: returns (outputs, conformed targets, loss)."""
     autocast = _autocast(precision, engine.device)
+    # Keras's layer regularizers and constraints (epochal.layers._penalties); None when unused.
+    penalty = penalty_fn(engine.module)
+    install_constraints(engine.optimizer, engine.module)
 
     def forward_loss(
         x: Any, y: Any, sample_weight: torch.Tensor | None
@@ -72,6 +76,8 @@ def build_forward_loss(engine: Engine, *, precision: Precision, compile: bool) -
             if engine.prepare_targets is not None:
                 y = engine.prepare_targets(y, out)
             loss = engine.loss_fn(out, y, sample_weight)
+            if penalty is not None:
+                loss = loss + penalty()
         return out, y, loss
 
     if not compile:

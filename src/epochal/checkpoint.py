@@ -154,7 +154,12 @@ def _legacy_history(path: Path, data: Any) -> History | None:
             f"Checkpoint '{path}' is damaged: '{META_FILE}' has a malformed 'history'."
         )
     line = {"from": 0, **{k: data[k] for k in keys}}
-    return decode_history(json.dumps(line, allow_nan=False).encode(), path)
+    history = decode_history(json.dumps(line, allow_nan=False).encode(), path)
+    events, baseline = data.get("events"), data.get("baseline_loss")
+    history.events = dict(events) if isinstance(events, dict) else {}
+    finite = isinstance(baseline, (int, float)) and _ckpt_io.is_finite_number(baseline)
+    history.baseline_loss = float(baseline) if finite and baseline is not None else None
+    return history
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +43,11 @@ def report(run_dir: str | Path, output: str | Path | None = None) -> tuple[Path,
     root = Path(run_dir)
     ckpt = read_checkpoint(root)
     meta = ckpt.meta
-    history = History.from_dict(meta.get("history") or {})
+    history = ckpt.history or History()  # checked when read: a bad log is a CheckpointError
+    if "baseline_loss" in meta:
+        history.baseline_loss = meta["baseline_loss"]
+    if "events" in meta:
+        history.events = dict(meta["events"] or {})
     diagnosis = history.diagnose()
     settings = {
         "seed": meta.get("seed"),
@@ -69,22 +74,48 @@ def report(run_dir: str | Path, output: str | Path | None = None) -> tuple[Path,
     return path, diagnosis.summary
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+def _one_line(exc: BaseException) -> str:
+    """The exception as one line: its message, or its type when it has none."""
+    from epochal.errors import EpochalError
+
+    text = " ".join(str(exc).split())
+    if isinstance(exc, EpochalError) and text:
+        return text
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        return f"{exc.strerror}{where}"
+    # Anything else read from a run (a malformed history, ...) is named by its type.
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from epochal.demo import main as demo_main
 
         return demo_main(verbose=args.verbose, run_dir=args.run_dir)
     if args.command == "report":
-        from epochal.errors import EpochalError
-
-        try:
-            path, verdict = report(args.run_dir, args.output)
-        except EpochalError as exc:
-            print(f"epochal report: {exc}", file=sys.stderr)
-            return 1
+        path, verdict = report(args.run_dir, args.output)
         print(verdict)
         print(f"report: {path}")
         return 0
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    A failure is one line on stderr and exit status 1 (130 when interrupted),
+    never a traceback; set the environment variable ``EPOCHAL_DEBUG=1`` to
+    see the traceback.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print(f"epochal {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("EPOCHAL_DEBUG"):
+            raise
+        print(f"epochal {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 1

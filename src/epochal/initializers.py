@@ -31,13 +31,13 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
 from torch import Tensor
 
+from epochal._names import snake_case
 from epochal.errors import ArgumentError, ArgumentTypeError
 
 __all__ = [
@@ -385,12 +385,6 @@ _REGISTRY: dict[str, Initializer] = {
 _ALIASES = {"normal": "random_normal", "uniform": "random_uniform"}
 
 
-def _snake_case(name: str) -> str:
-    # Keras accepts class names too: "GlorotUniform" -> "glorot_uniform".
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
 def get(identifier: str | Initializer) -> Initializer:
     """The initializer for a Keras name (or class name), or a callable as is.
 
@@ -411,7 +405,7 @@ def get(identifier: str | Initializer) -> Initializer:
         True
     """
     if isinstance(identifier, str):
-        key = _snake_case(identifier)
+        key = snake_case(identifier)
         key = _ALIASES.get(key, key)
         if key in _REGISTRY:
             return _REGISTRY[key]

@@ -1,9 +1,11 @@
 """The epoch loop: one training path, read top to bottom.
 
-``Model.fit`` validates its arguments, builds the data sources and an
-`Engine` (the bound forward, loss, optimizer and metrics), then calls
-`fit_loop`. The training step is `train_step`; everything around it
-(callbacks, validation, logs) is in this file.
+``Model.fit`` validates its arguments and builds the data sources; the run's
+owner (`epochal._trainer.Trainer`) binds an `Engine` once (the forward, loss,
+optimizer and metrics), decides the call's `Plan`, and calls `fit_loop`. The
+training step is `train_step`; everything around it (callbacks, validation,
+logs) is in this file. The loop sees the run (`RunState`), the engine and
+the plan, never the model.
 
 Performance rules kept here: the loss and metric sums stay on the device and
 are read once per epoch; per-batch callback hooks run only when some
@@ -15,7 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,15 +31,25 @@ from epochal.losses import LossFn
 from epochal.metrics import CompiledMetric
 from epochal.run import RunState
 
-if TYPE_CHECKING:
-    from epochal.model import Model
-
-__all__ = ["Engine", "Plan", "evaluate", "fit_loop", "predict", "train_epoch", "train_step"]
+__all__ = [
+    "Engine",
+    "Plan",
+    "evaluate",
+    "fit_loop",
+    "forward_loss_of",
+    "predict",
+    "train_epoch",
+    "train_step",
+]
 
 
 @dataclass
 class Engine:
-    """What a training step needs, bound once per compile to the model's outputs."""
+    """What a training step needs, bound once per compile to the model's outputs.
+
+    Fixed once bound: what changes from call to call (whether batch targets
+    need conforming, the scheduler's monitor) travels in the call's `Plan`.
+    """
 
     module: nn.Module
     device: torch.device
@@ -47,13 +59,14 @@ class Engine:
     optimizer: torch.optim.Optimizer
     train_metrics: list[CompiledMetric]
     eval_metrics: list[CompiledMetric]
-    # Conform each batch's targets (only for data not prepared up front).
+    # Conform a batch's targets to the outputs (for data not prepared up front).
     prepare_targets: Callable[[Any, Any], Any] | None = None
     scheduler: Any = None
     scheduler_per_step: bool = False
-    scheduler_monitor: str | None = None  # for ReduceLROnPlateau-style schedulers
-    # Forward and loss, wrapped for precision and compilation (see epochal._step).
+    # Forward and loss, wrapped for precision and compilation (see epochal._step):
+    # with the targets as given, and conforming each batch's targets first.
     forward_loss: ForwardLoss | None = None
+    forward_loss_conforming: ForwardLoss | None = None
     scaler: Any = None  # float16 gradient scaler
 
 
@@ -72,11 +85,32 @@ class Plan:
     validation_freq: int | list[int]
     shuffle: bool
     callbacks: CallbackList
+    # Whether batch targets are conformed to the outputs step by step (data
+    # not conformed up front), and the log key a plateau scheduler steps on.
+    conform_targets: bool = False
+    scheduler_monitor: str | None = None
+    # Saves asked for by callbacks (model.save inside a hook) wait in
+    # `saves_pending` until the hooks running have all run; `flush_saves` writes
+    # them (with the partial epoch after a step, None at an epoch's edge).
+    flush_saves: Callable[[Partial | None], None] | None = None
+    saves_pending: list[Any] | None = None
     # Run checkpoints: called with None at epoch ends, with the partial epoch
     # every `checkpoint_steps` steps. `resume` continues an epoch mid-way.
     checkpoint: Callable[[Partial | None], None] | None = None
     checkpoint_steps: int | None = None
     resume: Partial | None = None
+
+    def flush(self, partial: Partial | None = None) -> None:
+        """Write the saves callbacks asked for, if any."""
+        if self.saves_pending and self.flush_saves is not None:
+            self.flush_saves(partial)
+
+
+def forward_loss_of(engine: Engine, conform_targets: bool) -> ForwardLoss:
+    """The engine's forward-and-loss for a call: conforming batch targets or not."""
+    fn = engine.forward_loss_conforming if conform_targets else engine.forward_loss
+    assert fn is not None
+    return fn
 
 
 class RunningLogs(Mapping[str, float]):
@@ -109,11 +143,14 @@ def _accumulator(device: torch.device) -> torch.Tensor:
 
 
 def train_step(
-    engine: Engine, x: Any, y: Any, sample_weight: torch.Tensor | None
+    engine: Engine,
+    forward_loss: ForwardLoss,
+    x: Any,
+    y: Any,
+    sample_weight: torch.Tensor | None,
 ) -> tuple[Any, Any, torch.Tensor]:
     """One optimizer step; returns (outputs, targets, loss), detached."""
-    assert engine.forward_loss is not None
-    out, y, loss = engine.forward_loss(x, y, sample_weight)
+    out, y, loss = forward_loss(x, y, sample_weight)
     engine.optimizer.zero_grad(set_to_none=True)
     if engine.scaler is None:
         loss.backward()
@@ -146,9 +183,7 @@ def _final_logs(
     return logs
 
 
-def train_epoch(
-    engine: Engine, run: RunState, plan: Plan, epoch: int, model: Model
-) -> dict[str, float]:
+def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[str, float]:
     """Train one epoch; returns its logs (``loss`` and the metrics), as floats."""
     engine.module.train()
     metrics = engine.train_metrics
@@ -168,13 +203,15 @@ def train_epoch(
     wants_end = callbacks.wants("on_train_batch_end")
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
     every = plan.checkpoint_steps if plan.checkpoint is not None else None
+    pending = plan.saves_pending
+    forward_loss = forward_loss_of(engine, plan.conform_targets)
 
     for i, (x, y, sw, n) in enumerate(
         _epoch_batches(plan, run, epoch, engine.device, start), start
     ):
         if wants_begin:
             callbacks.batch_hook("on_train_batch_begin", i, running)
-        out, y, loss = train_step(engine, x, y, sw)
+        out, y, loss = train_step(engine, forward_loss, x, y, sw)
         loss_sum.add_(loss, alpha=n)  # on the device: no sync
         seen += n
         _update_metrics(engine, metrics, out, y)
@@ -185,10 +222,12 @@ def train_epoch(
             running.count = seen
             if wants_end:
                 callbacks.batch_hook("on_train_batch_end", i, running)
+        if pending:  # a callback saved the run during this step's hooks
+            plan.flush(Partial(epoch, i + 1, loss_sum, seen, [m.state() for m in metrics]))
         if every is not None and run.step % every == 0 and plan.checkpoint is not None:
             states = [m.state() for m in metrics]
             plan.checkpoint(Partial(epoch, i + 1, loss_sum, seen, states))
-        if model.stop_training:
+        if run.stopped:
             break
 
     if seen == 0:
@@ -225,8 +264,10 @@ def evaluate(
     batch_size: int,
     steps: int | None,
     callbacks: CallbackList,
+    conform_targets: bool = False,
 ) -> dict[str, float]:
     """Loss and metrics over the whole of ``source`` (or ``steps`` batches), as floats."""
+    forward_loss = forward_loss_of(engine, conform_targets)
     was_training = engine.module.training
     engine.module.eval()
     metrics = engine.eval_metrics
@@ -242,8 +283,7 @@ def evaluate(
             for i, (x, y, sw, n) in enumerate(source.batches(batch_size, limit=steps)):
                 if wants_begin:
                     callbacks.batch_hook("on_test_batch_begin", i, running)
-                assert engine.forward_loss is not None
-                out, y, loss = engine.forward_loss(x, y, sw)
+                out, y, loss = forward_loss(x, y, sw)
                 loss_sum.add_(loss, alpha=n)
                 seen += n
                 _update_metrics(engine, metrics, out, y)
@@ -251,6 +291,9 @@ def evaluate(
                     running.count = seen
                     if wants_end:
                         callbacks.batch_hook("on_test_batch_end", i, running)
+                    # Keras's model.stop_evaluating, set by a batch hook
+                    if callbacks.stop_requested("evaluating"):
+                        break
     finally:
         engine.module.train(was_training)
     if seen == 0:
@@ -281,6 +324,8 @@ def predict(
                 outputs.append(call_module(module, x))
                 if wants_end:
                     callbacks.batch_hook("on_predict_batch_end", i, {"outputs": outputs[-1]})
+                if (wants_begin or wants_end) and callbacks.stop_requested("predicting"):
+                    break  # Keras's model.stop_predicting, set by a batch hook
     finally:
         module.train(was_training)
     return outputs
@@ -298,16 +343,18 @@ def current_lr(optimizer: torch.optim.Optimizer) -> float:
     return float(lr.item() if isinstance(lr, torch.Tensor) else lr)
 
 
-def fit_loop(model: Model, engine: Engine, run: RunState, plan: Plan) -> dict[str, float]:
+def fit_loop(engine: Engine, run: RunState, plan: Plan) -> dict[str, float]:
     """Train epochs ``plan.first_epoch`` up to ``plan.last_epoch``; returns the last logs."""
     callbacks = plan.callbacks
     callbacks.on_train_begin()
+    plan.flush()
     logs: dict[str, float] = {}
     for epoch in range(plan.first_epoch, plan.last_epoch):
-        if model.stop_training:
+        if run.stopped:
             break
         callbacks.on_epoch_begin(epoch, {})
-        epoch_logs = train_epoch(engine, run, plan, epoch, model)
+        plan.flush()
+        epoch_logs = train_epoch(engine, run, plan, epoch)
         if not epoch_logs:
             warnings.warn(
                 f"Epoch {epoch + 1}: the training data produced no batches; stopping. "
@@ -326,29 +373,33 @@ def fit_loop(model: Model, engine: Engine, run: RunState, plan: Plan) -> dict[st
                 batch_size=plan.val_batch_size,
                 steps=plan.validation_steps,
                 callbacks=callbacks,
+                conform_targets=plan.conform_targets,
             )
             callbacks.on_test_end(val_logs)
             logs.update({f"val_{k}": v for k, v in val_logs.items()})
         logs["learning_rate"] = current_lr(engine.optimizer)
         if engine.scheduler is not None and not engine.scheduler_per_step:
-            _step_scheduler(engine, logs)
+            _step_scheduler(engine.scheduler, plan.scheduler_monitor, logs)
         run.epoch = epoch + 1
         # Recorded before the callbacks run, so that a checkpoint a callback takes
         # holds this epoch; keys the callbacks add or change are merged after.
         run.history.record(epoch, logs)
         callbacks.on_epoch_end(epoch, logs)
         run.history.merge_last(epoch, logs)
-        model._save_callback_states(callbacks)
+        callbacks.save_states(run.callback_states)
+        # Saves callbacks asked for at this epoch's end hold the run as it
+        # stands after all of them, as the run checkpoint does.
+        plan.flush()
         if plan.checkpoint is not None:
             plan.checkpoint(None)
     callbacks.on_train_end(logs)
     return logs
 
 
-def _step_scheduler(engine: Engine, logs: Mapping[str, float]) -> None:
-    if engine.scheduler_monitor is None:
-        engine.scheduler.step()
+def _step_scheduler(scheduler: Any, monitor: str | None, logs: Mapping[str, float]) -> None:
+    if monitor is None:
+        scheduler.step()
         return
-    value = logs.get(engine.scheduler_monitor)
+    value = logs.get(monitor)
     if value is not None:  # e.g. val_loss on an epoch without validation: no step
-        engine.scheduler.step(value)
+        scheduler.step(value)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from epochal._names import snake_case
 from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 
 __all__ = [
@@ -184,20 +185,11 @@ def get(identifier: Any, *, from_logits: bool | None = None) -> LossSpec:
         return spec
     if callable(identifier):
         name = getattr(identifier, "__name__", None) or type(identifier).__name__
-        return LossSpec(_snake(name), "custom", None, identifier)
+        return LossSpec(snake_case(name), "custom", None, identifier)
     raise ArgumentTypeError(
         "Expected `loss` to be a loss name, a callable loss(y_pred, y_true) or an nn.Module. "
         f"Received: loss of type {type(identifier).__name__}"
     )
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
 
 
 def _reduce(per_element: Tensor, sample_weight: Tensor | None) -> Tensor:
@@ -288,9 +280,10 @@ def prepare_targets(
     """Conform targets to what ``spec`` needs for outputs like ``y_pred``, or raise `DataError`.
 
     Applied once to whole in-memory target arrays (so no per-step work), and
-    per batch for other inputs, there without the value-range checks
-    (``check_values=False``), which would cost a device sync per batch. Follows Keras's rank rule: targets may have
-    one dimension less or more than the outputs when that dimension is 1.
+    per batch for other inputs. ``check_values=False`` skips the value-range
+    checks, which read values (a device sync). Follows Keras's rank rule:
+    targets may have one dimension less or more than the outputs when that
+    dimension is 1.
     """
     if spec.kind == "custom":
         return y
@@ -303,42 +296,56 @@ def prepare_targets(
         raise DataError(
             f"The loss {spec.name!r} needs `{where}` to be one array. Received a {type(y).__name__}"
         )
-    pshape = tuple(y_pred.shape[1:])
     if spec.kind == "sparse":
-        classes = pshape[-1] if pshape else 1
-        if y.is_floating_point():
-            if y.ndim == y_pred.ndim and y.shape[-1] == classes and classes > 1:
-                raise DataError(
-                    "sparse_categorical_crossentropy expects integer class labels; received "
-                    f"`{where}` of shape {_shape(y)} that looks one-hot. Use loss='categorical_crossentropy' for "
-                    "one-hot targets"
-                )
-            if check_values and not bool((y == y.round()).all()):
-                raise DataError(
-                    f"sparse_categorical_crossentropy expects integer class labels in `{where}`. "
-                    f"Received non-integer values of dtype {y.dtype}"
-                )
-        y = y.long()
-        if y.ndim == y_pred.ndim and y.shape[-1] == 1:
-            y = y.squeeze(-1)
-        if tuple(y.shape[1:]) != pshape[:-1]:
+        return _sparse_targets(y, y_pred, where, check_values)
+    y = _dense_targets(spec, y, y_pred, where)
+    if spec.kind == "binary" and check_values:
+        _check_probabilities(y, where)
+    return y
+
+
+def _sparse_targets(y: Tensor, y_pred: Tensor, where: str, check_values: bool) -> Tensor:
+    """Integer class labels of shape ``y_pred.shape[:-1]``, in ``[0, classes)``."""
+    pshape = tuple(y_pred.shape[1:])
+    classes = pshape[-1] if pshape else 1
+    if y.is_floating_point():
+        if y.ndim == y_pred.ndim and y.shape[-1] == classes and classes > 1:
             raise DataError(
-                f"sparse_categorical_crossentropy: `{where}` of shape {_shape(y)} does not fit "
-                f"model outputs of shape {_shape(y_pred)}. Expected labels of shape "
-                f"(N{''.join(f', {d}' for d in pshape[:-1])})"
+                "sparse_categorical_crossentropy expects integer class labels; received "
+                f"`{where}` of shape {_shape(y)} that looks one-hot. Use "
+                "loss='categorical_crossentropy' for one-hot targets"
             )
-        if check_values and y.numel():
-            lo, hi = int(y.min()), int(y.max())
-            if lo < 0 or hi >= classes:
-                raise DataError(
-                    f"sparse_categorical_crossentropy: `{where}` holds labels in [{lo}, {hi}] but "
-                    f"the model outputs {classes} classes. Expected labels in [0, {classes - 1}]"
-                )
-        return y
-    if not (
-        y.is_floating_point()
-        or y.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
-    ):
+        if check_values and not bool((y == y.round()).all()):
+            raise DataError(
+                f"sparse_categorical_crossentropy expects integer class labels in `{where}`. "
+                f"Received non-integer values of dtype {y.dtype}"
+            )
+    y = y.long()
+    if y.ndim == y_pred.ndim and y.shape[-1] == 1:
+        y = y.squeeze(-1)
+    if tuple(y.shape[1:]) != pshape[:-1]:
+        raise DataError(
+            f"sparse_categorical_crossentropy: `{where}` of shape {_shape(y)} does not fit "
+            f"model outputs of shape {_shape(y_pred)}. Expected labels of shape "
+            f"(N{''.join(f', {d}' for d in pshape[:-1])})"
+        )
+    if check_values and y.numel():
+        lo, hi = (int(v) for v in torch.aminmax(y))
+        if lo < 0 or hi >= classes:
+            raise DataError(
+                f"sparse_categorical_crossentropy: `{where}` holds labels in [{lo}, {hi}] but "
+                f"the model outputs {classes} classes. Expected labels in [0, {classes - 1}]"
+            )
+    return y
+
+
+def _is_integer(y: Tensor) -> bool:
+    return y.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def _dense_targets(spec: LossSpec, y: Tensor, y_pred: Tensor, where: str) -> Tensor:
+    """Floating targets of the outputs' shape (binary, categorical and regression losses)."""
+    if not (y.is_floating_point() or _is_integer(y) or y.dtype == torch.bool):
         raise DataError(
             f"Expected numeric `{where}` for loss {spec.name!r}. Received dtype {y.dtype}"
         )
@@ -350,28 +357,38 @@ def prepare_targets(
         )
     y = y.to(y_pred.dtype if y_pred.is_floating_point() else torch.float32)
     if y.shape[1:] != y_pred.shape[1:]:
-        if y.ndim == y_pred.ndim - 1 and pshape[-1:] == (1,) and tuple(y.shape[1:]) == pshape[:-1]:
-            y = y.unsqueeze(-1)
-        elif y.ndim == y_pred.ndim + 1 and y.shape[-1] == 1 and tuple(y.shape[1:-1]) == pshape:
-            y = y.squeeze(-1)
-        else:
-            raise DataError(
-                f"Loss {spec.name!r}: `{where}` of shape {_shape(y)} does not fit model outputs of "
-                f"shape {_shape(y_pred)}. Expected `{where}` of shape {_shape(y_pred)}"
-                + (
-                    " (for integer class labels use loss='sparse_categorical_crossentropy')"
-                    if spec.kind == "categorical"
-                    else ""
-                )
-            )
-    if spec.kind == "binary" and check_values and y.numel():
-        low, high = float(y.min()), float(y.max())
-        if low < 0.0 or high > 1.0:
-            raise DataError(
-                f"binary_crossentropy expects `{where}` in [0, 1] (0/1 labels or probabilities). "
-                f"Received values in [{low:g}, {high:g}]"
-            )
+        y = _match_rank(spec, y, y_pred, where)
     return y
+
+
+def _match_rank(spec: LossSpec, y: Tensor, y_pred: Tensor, where: str) -> Tensor:
+    """Keras's rank rule: add or drop a trailing axis of size 1, else raise."""
+    pshape = tuple(y_pred.shape[1:])
+    if y.ndim == y_pred.ndim - 1 and pshape[-1:] == (1,) and tuple(y.shape[1:]) == pshape[:-1]:
+        return y.unsqueeze(-1)
+    if y.ndim == y_pred.ndim + 1 and y.shape[-1] == 1 and tuple(y.shape[1:-1]) == pshape:
+        return y.squeeze(-1)
+    hint = (
+        " (for integer class labels use loss='sparse_categorical_crossentropy')"
+        if spec.kind == "categorical"
+        else ""
+    )
+    raise DataError(
+        f"Loss {spec.name!r}: `{where}` of shape {_shape(y)} does not fit model outputs of "
+        f"shape {_shape(y_pred)}. Expected `{where}` of shape {_shape(y_pred)}{hint}"
+    )
+
+
+def _check_probabilities(y: Tensor, where: str) -> None:
+    """Binary cross-entropy targets must lie in [0, 1] (NaN included as out of range)."""
+    if not y.numel():
+        return
+    low, high = (float(v) for v in torch.aminmax(y))
+    if not (low >= 0.0 and high <= 1.0):  # NaN compares False: refused too
+        raise DataError(
+            f"binary_crossentropy expects `{where}` in [0, 1] (0/1 labels or probabilities). "
+            f"Received values in [{low:g}, {high:g}]"
+        )
 
 
 def baseline_loss(spec: LossSpec, y: Tensor) -> float | None:

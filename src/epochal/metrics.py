@@ -16,7 +16,6 @@ precision, recall, F1, AUC and R² are torchmetrics' metrics.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,55 +24,14 @@ import torch
 import torchmetrics
 from torch import Tensor
 
+from epochal import _metric_kinds as kinds
+from epochal._metric_kinds import SumMetric
+from epochal._names import snake_case
 from epochal.errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["METRICS", "CompiledMetric", "MetricRequest", "build", "request"]
 
 Direction = Literal["min", "max"]
-
-
-class SumMetric:
-    """A ratio of a sum kept on the device and a sample count kept in Python.
-
-    The hot metrics (accuracy, the regression errors) are this small class
-    rather than a ``torchmetrics.Metric``: torchmetrics' per-update bookkeeping
-    and a tensor sample count cost about 15 µs a step on a CPU, as much as a
-    small model's whole forward pass.
-    """
-
-    higher_is_better: bool
-
-    def __init__(self) -> None:
-        self.total = torch.zeros((), dtype=torch.float64)
-        self.count = 0
-
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        raise NotImplementedError
-
-    def to(self, device: torch.device) -> SumMetric:
-        # MPS has no float64.
-        dtype = torch.float32 if device.type == "mps" else torch.float64
-        self.total = self.total.to(device=device, dtype=dtype)
-        return self
-
-    def reset(self) -> None:
-        self.total = torch.zeros((), dtype=self.total.dtype, device=self.total.device)
-        self.count = 0
-
-    def compute(self) -> Tensor:
-        return (self.total / max(self.count, 1)).float()
-
-    def clone(self) -> SumMetric:
-        new = copy.copy(self)
-        new.total = self.total.clone()
-        return new
-
-    def state(self) -> dict[str, Any]:
-        return {"total": self.total.clone(), "count": self.count}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.total = state["total"].to(self.total.device)
-        self.count = int(state["count"])
 
 
 MetricImpl = torchmetrics.Metric | SumMetric
@@ -168,6 +126,32 @@ def _r2(task: Task, classes: int) -> torchmetrics.Metric:
     return torchmetrics.R2Score()
 
 
+def _plain(cls: type[kinds.SampleMean]) -> Callable[..., MetricImpl]:
+    return lambda task, classes, **options: cls(**options)
+
+
+def _count(kind: str) -> Callable[..., MetricImpl]:
+    return lambda task, classes, threshold=0.5: kinds.ConfusionCount(kind, threshold)
+
+
+def _top_k(sparse: bool) -> Callable[..., MetricImpl]:
+    return lambda task, classes, k=5: kinds.TopKAccuracy(k, sparse)
+
+
+def _mean_iou(
+    task: Task,
+    classes: int,
+    num_classes: int = 2,
+    sparse_y_true: bool = True,
+    sparse_y_pred: bool = True,
+) -> MetricImpl:
+    return kinds.MeanIoU(num_classes, sparse_y_true, sparse_y_pred)
+
+
+def _at_fixed(kind: str, default: float) -> Callable[..., MetricImpl]:
+    return lambda task, classes, value=default: kinds.at_fixed(kind, value)
+
+
 # name -> (factory(task, classes), direction, fixed task or None)
 _REGISTRY: dict[str, tuple[Callable[[Task, int], MetricImpl], Direction, Task | None]] = {
     "accuracy": (_accuracy, "max", None),
@@ -183,6 +167,25 @@ _REGISTRY: dict[str, tuple[Callable[[Task, int], MetricImpl], Direction, Task | 
     "mean_absolute_error": (_fixed(MeanAbsoluteError), "min", "regression"),
     "mean_absolute_percentage_error": (_fixed(MeanAbsolutePercentageError), "min", "regression"),
     "r2_score": (_r2, "max", "regression"),
+    # "regression" here means: outputs and targets are passed through as they are.
+    "hinge": (_plain(kinds.HingeMean), "min", "regression"),
+    "squared_hinge": (_plain(kinds.SquaredHingeMean), "min", "regression"),
+    "binary_crossentropy": (_plain(kinds.BinaryCrossentropyMean), "min", "regression"),
+    "categorical_crossentropy": (_plain(kinds.CategoricalCrossentropyMean), "min", "regression"),
+    "sparse_categorical_crossentropy": (
+        _plain(kinds.SparseCategoricalCrossentropyMean),
+        "min",
+        "regression",
+    ),
+    "true_positives": (_count("true_positives"), "max", "regression"),
+    "false_positives": (_count("false_positives"), "min", "regression"),
+    "true_negatives": (_count("true_negatives"), "max", "regression"),
+    "false_negatives": (_count("false_negatives"), "min", "regression"),
+    "top_k_categorical_accuracy": (_top_k(sparse=False), "max", "regression"),
+    "sparse_top_k_categorical_accuracy": (_top_k(sparse=True), "max", "regression"),
+    "mean_io_u": (_mean_iou, "max", "regression"),
+    "precision_at_recall": (_at_fixed("precision_at_recall", 0.5), "max", "regression"),
+    "recall_at_precision": (_at_fixed("recall_at_precision", 0.5), "max", "regression"),
 }
 _ALIASES = {
     "acc": "accuracy",
@@ -193,6 +196,8 @@ _ALIASES = {
     "mae": "mean_absolute_error",
     "mape": "mean_absolute_percentage_error",
     "r2": "r2_score",
+    "top_k_accuracy": "top_k_categorical_accuracy",
+    "mean_iou": "mean_io_u",
 }
 
 #: Every accepted metric name (canonical names and aliases).
@@ -208,6 +213,8 @@ class MetricRequest:
     key: str | None = None  # registry key for names
     instance: torchmetrics.Metric | None = None
     fn: Callable[..., Any] | None = None
+    options: dict[str, Any] | None = None  # keyword arguments of a parameterized kind
+    factory: Callable[[], MetricImpl] | None = None  # subclasses of keras.metrics.Metric
 
 
 def request(identifier: Any) -> MetricRequest:
@@ -230,28 +237,32 @@ def request(identifier: Any) -> MetricRequest:
     if isinstance(named, tuple):  # metric classes of epochal.keras: (registry name, log name)
         key, log_name = named
         resolved = request(key)
-        return MetricRequest(log_name, resolved.direction, key=resolved.key)
+        options = getattr(identifier, "_epochal_options", None)
+        return MetricRequest(log_name, resolved.direction, key=resolved.key, options=options)
+    factory = getattr(identifier, "_epochal_metric_state", None)
+    if callable(factory):  # a keras.metrics.Metric subclass: builds its own state
+        return MetricRequest(
+            identifier.name, getattr(identifier, "direction", None), factory=factory
+        )
+    # An explicit `name` attribute (Keras's convention; settable on torchmetrics objects
+    # and functions) is the log name, so two metrics of one class can be told apart.
+    given = getattr(identifier, "name", None)
+    given = given if isinstance(given, str) and given else None
     if isinstance(identifier, torchmetrics.Metric):
         hib = getattr(identifier, "higher_is_better", None)
         direction: Direction | None = None if hib is None else ("max" if hib else "min")
-        return MetricRequest(_snake(type(identifier).__name__), direction, instance=identifier)
+        name = given or snake_case(type(identifier).__name__)
+        return MetricRequest(name, direction, instance=identifier)
     if callable(identifier):
-        name = getattr(identifier, "__name__", None) or type(identifier).__name__
+        name = given or snake_case(
+            getattr(identifier, "__name__", None) or type(identifier).__name__
+        )
         direction = getattr(identifier, "direction", None)
-        return MetricRequest(_snake(name), direction, fn=identifier)
+        return MetricRequest(name, direction, fn=identifier)
     raise ArgumentTypeError(
         "Expected each metric to be a name, a callable metric(y_pred, y_true) or a "
         f"torchmetrics.Metric. Received: {identifier!r} of type {type(identifier).__name__}"
     )
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
 
 
 class _CallableMean(SumMetric):
@@ -346,6 +357,8 @@ def build(req: MetricRequest, y_pred: Any, device: torch.device) -> CompiledMetr
     """Build the metric for outputs shaped like ``y_pred`` (a sample batch)."""
     if req.instance is not None:
         return CompiledMetric(req.name, req.direction, req.instance.to(device), "regression")
+    if req.factory is not None:
+        return CompiledMetric(req.name, req.direction, req.factory().to(device), "regression")
     if req.fn is not None:
         return CompiledMetric(
             req.name, req.direction, _CallableMean(req.fn).to(device), "regression"
@@ -365,4 +378,5 @@ def build(req: MetricRequest, y_pred: Any, device: torch.device) -> CompiledMetr
             f"Metric {req.name!r} is for {fixed} outputs, but the model outputs "
             f"{classes} unit(s) per sample. Use metrics=['accuracy'] to infer the task"
         )
-    return CompiledMetric(req.name, direction, factory(task, classes).to(device), task)
+    impl = factory(task, classes, **(req.options or {}))
+    return CompiledMetric(req.name, direction, impl.to(device), task)

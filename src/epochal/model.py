@@ -1,9 +1,11 @@
 """`Model`: compile, fit, evaluate and predict for any ``torch.nn.Module``.
 
-``fit`` validates its arguments and data, binds the loss and metrics to the
-model's outputs (once per compile), then hands a `Plan` to
-`epochal.loop.fit_loop`. Every failure of argument or data checking happens
-before training starts and leaves the model and its run as they were.
+`Model` is the face: it checks arguments, builds the data sources and
+delegates to the run's owner, `epochal._trainer.Trainer` (made by
+``compile``), which binds the loss and metrics once, decides what each ``fit``
+call does and hands a `Plan` to `epochal.loop.fit_loop`. Every failure of
+argument or data checking happens before training starts and leaves the
+model and its run as they were.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,53 +20,36 @@ import numpy as np
 import torch
 from torch import nn
 
-from epochal import loop
+from epochal import _config, loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
-from epochal._args import check_callbacks, check_fit_arguments, check_positive_int, check_verbose
-from epochal._ckpt_run import check_run_checkpoint, check_run_meta, check_weights, run_settings
-from epochal._heads import loss_form
-from epochal._runio import Partial, capture, load_engine_state, read_checkpoint, restore
-from epochal._step import Precision, build_forward_loss, check_precision, make_scaler
-from epochal._tree import (
-    all_tensors,
-    call_module,
-    concat_batches,
-    first_leaf,
-    leaf_device,
-    leaves,
-    tree_map,
+from epochal._args import (
+    check_callbacks,
+    check_fit_arguments,
+    check_keras_compile_options,
+    check_positive_int,
+    check_verbose,
 )
+from epochal._ckpt_run import check_run_meta, check_weights
+from epochal._optim_hooks import check_step_options
+from epochal._runio import read_checkpoint
+from epochal._step import check_precision
+from epochal._trainer import FitCall, Settings, Trainer
+from epochal._tree import all_tensors, concat_batches, leaf_device, tree_map
+from epochal.callbacks.backup_and_restore import backup_plan
 from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
-from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
-from epochal.data import ArraySource, Batch, Source, fit_sources, make_source
+from epochal.checkpoint import save_checkpoint
+from epochal.data import fit_sources, make_source
+from epochal.data._checks import check_predict_input, prepare_inputs, warn_if_short
 from epochal.errors import ArgumentError, ArgumentTypeError, NotCompiledError
-from epochal.run import RunState, derive_seed, owned_rng, seeded_rng
+from epochal.run import RunState
 
 __all__ = ["Model"]
 
 Verbose = Literal[0, 1, 2, "auto"]
-
-
-@dataclass
-class _Compiled:
-    optimizer: Any
-    learning_rate: float | None
-    loss: losses_mod.LossSpec
-    metrics: list[metrics_mod.MetricRequest]
-    seed: int
-    scheduler: Any = None
-    scheduler_interval: Literal["epoch", "step"] = "epoch"
-    compile: bool = False
-    precision: Precision = "32"
-
-
-def _release(ckdir: CheckpointDir | None) -> None:
-    if ckdir is not None:
-        ckdir.release()
 
 
 def _default_device() -> torch.device:
@@ -97,19 +81,10 @@ class Model:
             )
         self.device = torch.device(device) if device is not None else _default_device()
         self._module = module.to(self.device)
-        self._compiled: _Compiled | None = None
-        self._engine: loop.Engine | None = None
-        self._run: RunState | None = None
-        self._input_shape: tuple[int, ...] | None = None
-        # The epoch the script's fit calls have reached; runs ahead of the
-        # run only while a resumed process replays calls a checkpoint covers.
-        self._script_epoch = 0
-        self._pending_partial: Partial | None = None
-        self._pending_end = False
-        self._pending_engine_state: dict[str, Any] | None = None
-        self._in_fit = False
-        # input shapes/dtypes -> output shape/dtype, learned by _sample_output
-        self._output_shapes: dict[Any, tuple[tuple[int, ...], torch.dtype]] = {}
+        self._trainer: Trainer | None = None
+        #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
+        self.stop_evaluating = False
+        self.stop_predicting = False
 
     # -- properties -----------------------------------------------------------
     @property
@@ -120,9 +95,9 @@ class Model:
     @property
     def run(self) -> RunState:
         """The current training run (created by ``compile``)."""
-        if self._run is None:
+        if self._trainer is None:
             raise NotCompiledError("The model has no run yet: call model.compile(...) first")
-        return self._run
+        return self._trainer.run
 
     @property
     def history(self) -> History:
@@ -132,7 +107,8 @@ class Model:
     @property
     def optimizer(self) -> torch.optim.Optimizer | None:
         """The optimizer, once built (at the first ``fit`` or ``evaluate`` after compile)."""
-        return self._engine.optimizer if self._engine is not None else None
+        engine = self._trainer.engine if self._trainer is not None else None
+        return engine.optimizer if engine is not None else None
 
     @property
     def stop_training(self) -> bool:
@@ -142,7 +118,7 @@ class Model:
         fits stops where one long fit would); set it back to False, or call
         `new_phase`, to train on.
         """
-        return self._run is not None and self._run.stopped
+        return self._trainer is not None and self._trainer.run.stopped
 
     @stop_training.setter
     def stop_training(self, value: bool) -> None:
@@ -151,16 +127,16 @@ class Model:
     @property
     def metrics_names(self) -> list[str]:
         """The log keys of ``evaluate``: ``loss`` and the compiled metrics."""
-        if self._compiled is None:
+        if self._trainer is None:
             return []
-        return ["loss", *(m.name for m in self._compiled.metrics)]
+        return ["loss", *(m.name for m in self._trainer.settings.metrics)]
 
     def metric_direction(self, name: str) -> Literal["min", "max"] | None:
         """Whether the metric logged as ``name`` improves downward or upward (None if unknown)."""
         if name == "loss" or name.endswith("loss"):
             return "min"
-        if self._compiled is not None:
-            for req in self._compiled.metrics:
+        if self._trainer is not None:
+            for req in self._trainer.settings.metrics:
                 if req.name == name:
                     return req.direction
         return None
@@ -178,6 +154,13 @@ class Model:
         scheduler_interval: Literal["epoch", "step"] = "epoch",
         compile: bool = False,
         precision: Literal["32", "bf16-mixed", "16-mixed"] | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        gradient_accumulation_steps: int | None = None,
+        steps_per_execution: int = 1,
+        jit_compile: bool | Literal["auto"] = "auto",
+        run_eagerly: bool = False,
     ) -> None:
         """Configure training and start a new run.
 
@@ -206,6 +189,16 @@ class Model:
                 (falls back to eager execution, with a warning, where it fails).
             precision: ``"32"`` (default), ``"bf16-mixed"`` (autocast to bfloat16,
                 CPU or CUDA) or ``"16-mixed"`` (float16 with a gradient scaler, CUDA).
+            clipnorm, clipvalue, global_clipnorm: clip each parameter's gradient
+                norm, each gradient entry, or the norm of all gradients together,
+                before every update (Keras's optimizer options, for any optimizer).
+            gradient_accumulation_steps: apply the mean gradient of every N
+                batches (one update per N steps; the other steps update nothing).
+            steps_per_execution: accepted for Keras compatibility; epochal runs
+                one step per call and calls batch hooks at every step.
+            jit_compile: Keras's name for ``compile``: True compiles the step,
+                ``"auto"`` and False leave ``compile`` as given.
+            run_eagerly: True runs without compilation (``compile`` must be False).
 
         Raises:
             ArgumentError: unknown names (the message lists the valid ones).
@@ -243,14 +236,29 @@ class Model:
                 "Expected `scheduler_interval` to be 'epoch' or 'step'. "
                 f"Received: scheduler_interval={scheduler_interval!r}"
             )
-        if not isinstance(compile, bool):
-            raise ArgumentTypeError(
-                f"Expected `compile` to be a bool. Received: compile={compile!r}"
-            )
         checked_precision = check_precision(precision, self.device)
+        compile = check_keras_compile_options(
+            compile=compile,
+            jit_compile=jit_compile,
+            run_eagerly=run_eagerly,
+            steps_per_execution=steps_per_execution,
+        )
+        step_options = check_step_options(
+            "compile",
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
+        own = getattr(optimizer, "step_options", None)
+        if step_options.any() and own is not None and own.any():
+            raise ArgumentError(
+                "Gradient clipping and accumulation were given both to the optimizer and to "
+                "compile(): set them in one place"
+            )
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
-        self._compiled = _Compiled(
+        settings = Settings(
             optimizer,
             learning_rate,
             loss_spec,
@@ -260,139 +268,26 @@ class Model:
             scheduler_interval,
             compile,
             checked_precision,
+            step_options,
         )
-        self._script_epoch = 0
-        self._engine = None
-        self._output_shapes = {}
-        self._run = RunState(seed=seed, history=History())
+        self._trainer = Trainer(self._module, self.device, settings)
 
-    def _require_compiled(self, what: str) -> _Compiled:
-        if self._compiled is None:
+    def _require_compiled(self, what: str) -> Trainer:
+        if self._trainer is None:
             raise NotCompiledError(
                 f"You must call model.compile(optimizer=..., loss=...) before model.{what}()"
             )
-        return self._compiled
+        return self._trainer
 
-    # -- binding the loss and metrics to the model's outputs ------------------
-    def _bind(self, sample: Batch) -> loop.Engine:
-        """Build lazy layers, decide the loss form, build optimizer and metrics (once per compile)."""
-        compiled = self._require_compiled("fit")
-        spec = compiled.loss
-        x2 = tree_map(lambda t: t[:2], sample.x)
-        was_training = self._module.training
-        self._module.eval()
-        try:
-            with seeded_rng(derive_seed(compiled.seed, "build")), torch.enable_grad():
-                out = call_module(self._module, x2)
-        finally:
-            self._module.train(was_training)
-        self._input_shape = tuple(first_leaf(x2).shape[1:])
+    @property
+    def _compiled(self) -> Settings | None:
+        """The compile settings (None before ``compile``)."""
+        return self._trainer.settings if self._trainer is not None else None
 
-        form = loss_form(self._module, out, spec)
-        loss_fn = losses_mod.build_loss(spec, logits=form.logits)
-        optimizer = optimizers_mod.build(compiled.optimizer, self._module, compiled.learning_rate)
-        train_metrics = [metrics_mod.build(r, out, self.device) for r in compiled.metrics]
-        if form.metric_input is not None:
-            for metric in train_metrics:
-                metric.accept_logits()
-        scheduler, monitor = optimizers_mod.build_scheduler(compiled.scheduler, optimizer)
-        engine = loop.Engine(
-            module=self._module,
-            device=self.device,
-            forward=form.forward,
-            loss_fn=loss_fn,
-            metric_input=form.metric_input,
-            optimizer=optimizer,
-            train_metrics=train_metrics,
-            eval_metrics=[m.clone() for m in train_metrics],
-            scheduler=scheduler,
-            scheduler_per_step=compiled.scheduler_interval == "step",
-            scheduler_monitor=monitor,
-            scaler=make_scaler(compiled.precision, self.device),
-        )
-        engine.forward_loss = build_forward_loss(
-            engine, precision=compiled.precision, compile=compiled.compile
-        )
-        return engine
-
-    def _sample_output(self, sample: Batch) -> Any:
-        """The module's output for two samples, to check targets against.
-
-        The target checks only read the output's shape and dtype, so for inputs
-        shaped like ones seen before an empty tensor of the remembered shape
-        stands in, sparing a forward pass in every call of a fit(epochs=1) loop.
-        """
-        signature = tuple((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x))
-        known = self._output_shapes.get(signature)
-        if known is not None:
-            shape, dtype = known
-            return torch.empty((0, *shape), dtype=dtype)
-        x2 = tree_map(lambda t: t[:2], sample.x)
-        was_training = self._module.training
-        self._module.eval()
-        try:
-            with torch.no_grad():
-                out = call_module(self._module, x2)
-        finally:
-            self._module.train(was_training)
-        if isinstance(out, torch.Tensor):
-            self._output_shapes[signature] = (tuple(out.shape[1:]), out.dtype)
-        return out
-
-    def _prepare(self, sources: Sequence[Source], what: str) -> loop.Engine:
-        """Check targets against the loss for every source; bind on first use.
-
-        In-memory targets are conformed once here (dtype, shape), so the
-        training step does no per-batch work for them.
-        """
-        compiled = self._require_compiled(what)
-        samples = []
-        for source in sources:
-            sample = source.head(2)
-            if sample is None:
-                raise ArgumentError(
-                    f"Expected `{'x' if source is sources[0] else 'validation_data'}` "
-                    "to provide at least one batch. Received an empty iterable"
-                )
-            if sample.y is None:
-                raise ArgumentError(
-                    f"model.{what}() needs targets: pass y, or batches of (x, y[, sample_weight])"
-                )
-            samples.append(sample)
-        engine = self._engine if self._engine is not None else self._bind(samples[0])
-        # Check every source before changing any: in-memory targets are checked
-        # (values too) and conformed whole, other sources by their first batch.
-        conformed = []
-        for source, sample in zip(sources, samples, strict=True):
-            out = self._sample_output(sample)
-            if isinstance(source, ArraySource):
-                conformed.append(losses_mod.prepare_targets(compiled.loss, source.y, out))
-            else:
-                losses_mod.prepare_targets(compiled.loss, sample.y, out)
-                conformed.append(None)
-        spec = compiled.loss
-        engine.prepare_targets = None
-        for source, y in zip(sources, conformed, strict=True):
-            if isinstance(source, ArraySource):
-                source.y = y
-            else:  # conform batch by batch, without the syncing value checks
-                engine.prepare_targets = lambda y, out: losses_mod.prepare_targets(
-                    spec, y, out, check_values=False
-                )
-        if self._engine is None:
-            self._engine = engine
-            pending, self._pending_engine_state = self._pending_engine_state, None
-            if pending is not None:
-                load_engine_state(engine, pending)
-            train = sources[0]
-            if (
-                self.run.baseline_loss is None
-                and isinstance(train, ArraySource)
-                and isinstance(train.y, torch.Tensor)
-            ):
-                self.run.baseline_loss = losses_mod.baseline_loss(compiled.loss, train.y)
-                self.run.history.baseline_loss = self.run.baseline_loss
-        return engine
+    @property
+    def _engine(self) -> loop.Engine | None:
+        """The bound engine (None before the first ``fit``/``evaluate`` after compile)."""
+        return self._trainer.engine if self._trainer is not None else None
 
     # -- fit ------------------------------------------------------------------
     def fit(
@@ -458,7 +353,7 @@ class Model:
             ArgumentError, ArgumentTypeError, DataError: bad arguments or data, raised
                 before any training, leaving the model and its run as they were.
         """
-        self._require_compiled("fit")
+        trainer = self._require_compiled("fit")
         args = check_fit_arguments(
             batch_size=batch_size,
             epochs=epochs,
@@ -477,7 +372,9 @@ class Model:
             checkpoint_steps=checkpoint_steps,
             keep_checkpoints=keep_checkpoints,
         )
-        verbose_level, user_callbacks, freq = args.verbose, args.callbacks, args.validation_freq
+        for callback in args.callbacks:
+            callback.check_state()
+        backup = backup_plan(args.callbacks, checkpoint_dir, checkpoint_steps)
         bs = batch_size or 32
         train, val = fit_sources(
             x,
@@ -491,143 +388,49 @@ class Model:
             validation_batch_size=validation_batch_size or bs,
             class_weight=class_weight,
             check_finite=check_finite,
-            step_checkpoints=checkpoint_steps is not None,
+            step_checkpoints=backup.checkpoint_steps is not None,
         )
-        engine = self._prepare([train] if val is None else [train, val], "fit")
-        ckdir = None
-        if checkpoint_dir is not None:
-            # The directory belongs to one run: locked for this call, settings compared.
-            settings = run_settings(self.module, self._compile_description(), self.run.seed)
-            ckdir = CheckpointDir(checkpoint_dir, keep_last=keep_checkpoints, settings=settings)
-            ckdir.claim()
-        if engine.scheduler is not None and isinstance(
-            engine.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
-        ):
-            engine.scheduler_monitor = "val_loss" if val is not None else "loss"
-
-        run = self.run
-        if initial_epoch is not None and initial_epoch < run.epoch and ckdir is None:
-            raise ArgumentError(
-                f"initial_epoch={initial_epoch} is behind the run, which has trained {run.epoch} "
-                "epochs: epochal continues a run across fit calls instead of renumbering it. Omit "
-                "initial_epoch to train on, or call compile() to start a new run"
-            )
-        # Where this call starts as the script sees it: the run's epoch, except
-        # while a resumed process replays calls that a restored checkpoint covers.
-        first = min(self._script_epoch, run.epoch) if initial_epoch is None else initial_epoch
-        last = first + epochs if initial_epoch is None else epochs
-        if ckdir is not None:
-            latest = ckdir.latest(check=self._check_resumable)
-            if latest is not None and int(latest.meta["step"]) > run.step:
-                self._restore(latest)  # the same script, run again: resume
-        # After a resume, the call that was under way when the process died
-        # finishes it: the partial epoch, or the on_train_end it still owed.
-        resume = self._pending_partial
-        if resume is not None:
-            covering = first <= resume.epoch < last
-        else:
-            covering = self._pending_end and first < run.epoch <= last
-        if covering:
-            self._pending_partial, self._pending_end = None, False
-        else:
-            resume = None
-        if run.stopped and not covering:
-            self._script_epoch = run.epoch
-            if first < run.epoch:  # a resumed process replaying the call that stopped
-                _release(ckdir)
-                return run.history.slice(first, last)
-            warnings.warn(
-                f"This run was stopped after epoch {run.epoch} (early stopping or "
-                "model.stop_training); fit trains no further. "
-                "Call model.new_phase() to keep training it with fresh callback state, or "
-                "compile() to start a new run",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            _release(ckdir)
-            return run.history.slice(first, last)
-        start = max(first, run.epoch)
-        if start >= last and not covering:
-            self._script_epoch = last
-            _release(ckdir)
-            return run.history.slice(first, last)  # a call a restored checkpoint covers
-        self._resume_trajectory()
-
-        steps = steps_per_epoch if steps_per_epoch is not None else train.steps(bs)
-        cb_list = list(user_callbacks)
-        if verbose_level:
-            cb_list.append(ProgbarLogger(verbose_level))
-        callback_list = CallbackList(cb_list)
-        expected = ["loss", *(m.name for m in engine.train_metrics)]
+        val_name = "validation_data" if validation_data is not None else "x (validation_split)"
+        prepare_inputs(self._module, [(train, "x")] + ([] if val is None else [(val, val_name)]))
+        warn_if_short(train, steps_per_epoch, bs, "x", "steps_per_epoch")
         if val is not None:
-            expected += [f"val_{k}" for k in expected]
-        expected.append("learning_rate")
-        params: dict[str, Any] = {
-            "epochs": last,
-            "steps": steps,
-            "verbose": verbose_level,
-            "metrics": expected,
-        }
-        # The checkpoint_dir run's id: files a callback writes are tied to the run by it.
-        params["run_id"] = ckdir.run_id if ckdir is not None else None
-        callback_list.set_model(self)
-        callback_list.set_params(params)
-        self._load_callback_states(callback_list)
-
-        def save_checkpoint(partial: Partial | None) -> None:
-            assert ckdir is not None
-            self._save_callback_states(callback_list)
-            phase = "epoch" if partial is None else "step"
-            weights, state, meta = capture(self, live_rng=True, partial=partial, phase=phase)
-            name = f"epoch-{run.epoch:06d}"
-            if partial is not None:
-                name += f"-step-{run.step:09d}"
-            ckdir.save(name, weights=weights, state=state, meta=meta, history=run.history)
-
-        plan = loop.Plan(
+            val_bs = validation_batch_size or bs
+            warn_if_short(val, validation_steps, val_bs, val_name, "validation_steps")
+        call = FitCall(
             train=train,
             val=val,
             batch_size=bs,
             val_batch_size=validation_batch_size or bs,
-            first_epoch=start,
-            last_epoch=last,
-            steps_per_epoch=steps_per_epoch,
+            epochs=_config.capped_epochs(epochs, initial_epoch),
+            initial_epoch=initial_epoch,
+            steps_per_epoch=_config.capped_steps(steps_per_epoch, train.steps(bs)),
             validation_steps=validation_steps,
-            validation_freq=freq,
+            validation_freq=args.validation_freq,
             shuffle=shuffle,
-            callbacks=callback_list,
-            checkpoint=save_checkpoint if ckdir is not None else None,
-            checkpoint_steps=checkpoint_steps,
-            resume=resume,
+            callbacks=args.callbacks,
+            verbose=args.verbose,
+            checkpoint_dir=backup.checkpoint_dir,
+            checkpoint_steps=backup.checkpoint_steps,
+            keep_checkpoints=keep_checkpoints,
         )
-        run.epoch = start
-        self._in_fit = True
-        try:
-            with owned_rng(run, self.device):
-                loop.fit_loop(self, engine, run, plan)
-            self._save_callback_states(callback_list)
-            self._script_epoch = run.epoch if run.stopped else last
-            run.history.events = dict(run.events)
-            if ckdir is not None:
-                # After on_train_end (restored best weights, stop flag): the call's final state.
-                weights, state, meta = capture(self, live_rng=False, phase="end")
-                ckdir.save(
-                    f"epoch-{run.epoch:06d}",
-                    weights=weights,
-                    state=state,
-                    meta=meta,
-                    history=run.history,
-                )
-        finally:
-            self._in_fit = False
-            _release(ckdir)
-        history = run.history.slice(first, last)
-        history.params = params
-        if verbose_level and (run.epoch - start > 1 or run.stopped):
-            # One line reading the whole run's curves (see epochal.diagnose); not after
-            # every call of a fit(epochs=1) loop, where it would repeat itself.
-            print(run.history.diagnose().summary)
+        start = self.run.epoch
+        history = trainer.fit(call, self)
+        backup.finish()
+        if args.verbose and (self.run.epoch - start > 1 or self.run.stopped):
+            self._print_verdict()
         return history
+
+    def _print_verdict(self) -> None:
+        """One line reading the whole run's curves (see epochal.diagnose).
+
+        Not after every call of a fit(epochs=1) loop, where it would repeat
+        itself; and never at the cost of the finished call's result.
+        """
+        try:
+            summary = self.run.history.diagnose().summary
+        except Exception as exc:  # the History is the call's result: keep it
+            summary = f"(no verdict on the learning curves: {type(exc).__name__}: {exc})"
+        print(summary)
 
     # -- saving and loading -----------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -636,17 +439,17 @@ class Model:
         Weights as safetensors; optimizer, scheduler, RNG and callback states
         loadable with ``torch.load(weights_only=True)``; run metadata as JSON;
         written atomically with a manifest of checksums (see `epochal.checkpoint`).
+        Inside ``fit`` (a callback saving), the checkpoint is written once the
+        hooks running have all run and the callbacks' states are recorded: it
+        holds the run as it stands after that epoch's (or step's) callbacks,
+        so ``Model.load`` + ``fit`` continues it bit for bit.
         """
-        self._require_compiled("save")
-        # Inside fit (a callback saving) the global RNG is the run's, live.
-        phase = "epoch" if self._in_fit else "end"
-        weights, state, meta = capture(self, live_rng=self._in_fit, phase=phase)
-        return save_checkpoint(
-            path, weights=weights, state=state, meta=meta, history=self.run.history
-        )
+        return self._require_compiled("save").save(path)
 
     def save_weights(self, path: str | os.PathLike[str]) -> Path:
         """Save only the module's weights, as a checkpoint directory (see `save`)."""
+        if self._trainer is not None:
+            return self._trainer.save(path, weights_only=True)
         meta = {"kind": "epochal-weights"}
         return save_checkpoint(path, weights=self._module.state_dict(), state={}, meta=meta)
 
@@ -711,66 +514,9 @@ class Model:
                 stacklevel=2,
             )
             return model
-        model._restore(ckpt)
-        model._script_epoch = model.run.epoch
+        assert model._trainer is not None
+        model._trainer.load(ckpt)
         return model
-
-    def _restore(self, ckpt: Checkpoint) -> None:
-        """Take over the run in ``ckpt``; engine state waits until the engine is built."""
-        self._pending_partial = restore(self, ckpt)
-        self._pending_end = ckpt.meta.get("phase", "end") != "end"
-        if self._engine is None:
-            self._pending_engine_state = ckpt.state
-
-    def _check_resumable(self, ckpt: Checkpoint) -> None:
-        """Refuse (so that ``latest`` skips) a checkpoint this model's run cannot resume from.
-
-        One no further than the run is not resumed from: only its metadata is
-        checked, so a fit loop does not re-read the whole history every call.
-        """
-        check_run_meta(ckpt)
-        if int(ckpt.meta["step"]) <= self.run.step:
-            return
-        engine = self._engine
-        check_run_checkpoint(ckpt, self._module, engine.optimizer if engine is not None else None)
-
-    def _compile_description(self) -> dict[str, Any]:
-        compiled = self._require_compiled("save")
-        optimizer = compiled.optimizer if isinstance(compiled.optimizer, str) else None
-        loss = compiled.loss.name if compiled.loss.kind != "custom" else None
-        metrics = [r.name for r in compiled.metrics if r.key is not None]
-        rebuildable = (
-            optimizer is not None
-            and loss is not None
-            and compiled.loss.from_logits is None
-            and len(metrics) == len(compiled.metrics)
-            and compiled.scheduler is None
-        )
-        return {
-            "optimizer": optimizer,
-            "loss": loss,
-            "metrics": metrics,
-            "learning_rate": compiled.learning_rate,
-            "precision": compiled.precision,
-            "compile": compiled.compile,
-            "rebuildable": rebuildable,
-        }
-
-    # -- callback state and shown weights -------------------------------------
-    def _load_callback_states(self, callbacks: CallbackList) -> None:
-        run = self.run
-        for key, cb in zip(callbacks.state_keys(), callbacks, strict=True):
-            if key in run.callback_states:
-                cb.load_state_dict(run.callback_states[key])
-            else:
-                cb.reset_state()
-
-    def _save_callback_states(self, callbacks: CallbackList) -> None:
-        run = self.run
-        for key, cb in zip(callbacks.state_keys(), callbacks, strict=True):
-            state = cb.state_dict()
-            if state:
-                run.callback_states[key] = state
 
     def show_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
         """Load ``weights`` for the user to see, while the run keeps its own trajectory.
@@ -780,21 +526,7 @@ class Model:
         the weights the run had, unless the weights were changed in between
         (then it continues from those). A stopped run ends with these weights.
         """
-        run = self.run
-        if not run.stopped and run.trajectory is None:
-            run.trajectory = {k: v.detach().clone() for k, v in self._module.state_dict().items()}
-        self._module.load_state_dict(dict(weights))
-        run.shown_versions = [t._version for t in self._module.state_dict().values()]
-
-    def _resume_trajectory(self) -> None:
-        run = self.run
-        if run.trajectory is None:
-            return
-        untouched = run.shown_versions == [t._version for t in self._module.state_dict().values()]
-        if untouched:
-            self._module.load_state_dict(run.trajectory)
-        run.trajectory = None
-        run.shown_versions = None
+        self._require_compiled("show_weights").show_weights(weights)
 
     def new_phase(self) -> None:
         """Start a fresh phase of the run: callbacks start over, a stopped run trains again.
@@ -803,11 +535,7 @@ class Model:
         it, for example, for a new early-stopping phase after fine-tuning.
         Training continues from the weights the model shows now.
         """
-        run = self.run
-        run.callback_states.clear()
-        run.stopped = False
-        run.trajectory = None
-        run.shown_versions = None
+        self._require_compiled("new_phase").new_phase()
 
     # -- evaluate -------------------------------------------------------------
     def evaluate(
@@ -827,14 +555,16 @@ class Model:
             ``{"loss": ..., metric: ...}``; with ``return_dict=False`` Keras's
             form: the loss alone without metrics, else ``[loss, *metrics]``.
         """
-        self._require_compiled("evaluate")
+        trainer = self._require_compiled("evaluate")
         check_positive_int("batch_size", batch_size)
         check_positive_int("steps", steps)
         verbose_level = check_verbose(verbose)
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, y, sample_weight, device=self.device, batch_size=bs)
-        engine = self._prepare([source], "evaluate")
+        prepare_inputs(self._module, [(source, "x")])
+        warn_if_short(source, steps, bs, "x", "steps")
+        engine, conform = trainer.prepare([source], "evaluate")
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
@@ -843,7 +573,14 @@ class Model:
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "evaluate"})
         callback_list.on_test_begin()
-        logs = loop.evaluate(engine, source, batch_size=bs, steps=steps, callbacks=callback_list)
+        logs = loop.evaluate(
+            engine,
+            source,
+            batch_size=bs,
+            steps=steps,
+            callbacks=callback_list,
+            conform_targets=conform,
+        )
         callback_list.on_test_end(logs)
         if return_dict:
             return logs
@@ -870,6 +607,9 @@ class Model:
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
         source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
+        prepare_inputs(self._module, [(source, "x")])
+        seen = self._trainer.input_shape if self._trainer is not None else None
+        check_predict_input(self._module, source, seen)
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
@@ -898,7 +638,7 @@ class Model:
                 "model.add() works on models built with epochal.Sequential. Received a model "
                 f"wrapping {type(self._module).__name__}"
             )
-        if self._engine is not None:
+        if self._trainer is not None and self._trainer.engine is not None:
             raise ArgumentError(
                 "Cannot add layers after training started: the optimizer already holds the "
                 "parameters. Add layers before the first fit, or compile again after adding"
@@ -943,6 +683,7 @@ class Model:
         """Print (and return) a table of the layers, their output shapes and parameter counts."""
         from epochal.summary import summarize
 
-        text = summarize(self._module, self._input_shape)
+        input_shape = self._trainer.input_shape if self._trainer is not None else None
+        text = summarize(self._module, input_shape)
         (print_fn or print)(text)
         return text

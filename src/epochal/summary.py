@@ -213,3 +213,60 @@ def _table(title: str, rows: list[tuple[str, str, str]], line_length: int) -> li
         *(line(row) for row in rows),
         "=" * width,
     ]
+
+
+def connected_table(
+    module: nn.Module,
+    title: str,
+    rows: list[tuple[str, str, int, list[str]]],
+    *,
+    line_length: int = 100,
+) -> str:
+    """A Keras-like summary of a graph model: one row per call, with a "Connected to" column.
+
+    Args:
+        module: the model (for the total parameter counts; shared layers count once).
+        title: the model's name.
+        rows: ``(label, output shape, parameter count, inbound calls)`` per call, in order;
+            a call with several inbound tensors spans several lines.
+        line_length: the table width in characters (columns widen for long cells).
+
+    Returns:
+        The summary, lines joined with newlines (no trailing newline).
+    """
+    header = ("Layer (type)", "Output Shape", "Param #", "Connected to")
+    cells = [(label, shape, f"{params:,}", inbound) for label, shape, params, inbound in rows]
+    fractions = (0.3, 0.25, 0.1)
+    widths = [int(line_length * f) for f in fractions]
+    widths.append(line_length - sum(widths) - 1)
+    for label, shape, params, inbound in [(*header[:3], [header[3]]), *cells]:
+        longest = max((len(s) for s in inbound), default=0)
+        widths = [
+            max(w, len(c) + 2)
+            for w, c in zip(widths, (label, shape, params, "x" * longest), strict=True)
+        ]
+    width = 1 + sum(widths)
+
+    def line(label: str, shape: str, params: str, connected: str) -> str:
+        return (
+            " "
+            + label.ljust(widths[0])
+            + shape.ljust(widths[1])
+            + params.rjust(widths[2] - 2)
+            + "  "
+            + connected
+        ).rstrip()
+
+    lines = [f'Model: "{title}"', "_" * width, line(*header), "=" * width]
+    for index, (label, shape, params, inbound) in enumerate(cells):
+        lines.append(line(label, shape, params, inbound[0] if inbound else "-"))
+        lines.extend(line("", "", "", extra) for extra in inbound[1:])
+        lines.append("=" * width if index == len(cells) - 1 else "_" * width)
+    total, trainable = _count(module)
+    lines += [
+        f"Total params: {total:,}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {total - trainable:,}",
+        "_" * width,
+    ]
+    return "\n".join(lines)

@@ -112,10 +112,42 @@ def test_bad_arguments_and_unknown_key(tmp_path):
         ArgumentError, match=r"expected `save_freq` to be 'epoch' or a positive int"
     ):
         ModelCheckpoint(tmp_path / "m", save_freq=0)
-    with pytest.raises(ArgumentError, match=r"expected `mode` to be one of"):
-        ModelCheckpoint(tmp_path / "m", mode="best")
     model = build()
     with pytest.raises(ArgumentError, match=r"names 'val_acc', which is not in the logs"):
         model.fit(
             X, Y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(tmp_path / "{val_acc}"))]
         )
+
+
+def test_unknown_mode_warns_and_falls_back_to_auto(tmp_path):
+    with pytest.warns(RuntimeWarning, match="mode 'best' is unknown, falling back to 'auto'"):
+        ckpt = ModelCheckpoint(tmp_path / "m", mode="best", save_best_only=True)
+    assert ckpt.mode == "auto"
+    model = build()
+    model.fit(X, Y, epochs=1, verbose=0, validation_data=(XV, YV), callbacks=[ckpt])
+    assert (tmp_path / "m").exists()
+
+
+def test_missing_monitor_warns_and_saves_as_keras(tmp_path):
+    model = build()
+    ckpt = ModelCheckpoint(tmp_path / "e{epoch}", monitor="val_accuracy", save_best_only=True)
+    with pytest.warns(RuntimeWarning, match="val_accuracy"):  # no validation data: never logged
+        model.fit(X, Y, epochs=2, verbose=0, callbacks=[ckpt])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e1", "e2"]
+
+
+def test_validation_freq_epochs_without_the_monitor_do_not_save(tmp_path):
+    model = build()
+    ckpt = ModelCheckpoint(tmp_path / "e{epoch}", monitor="val_loss", save_best_only=True)
+    model.fit(
+        X, Y, epochs=4, verbose=0, validation_data=(XV, YV), validation_freq=2, callbacks=[ckpt]
+    )
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "e1" not in names and "e3" not in names and "e2" in names
+
+
+def test_batch_is_formatted_one_based(tmp_path):
+    model = build()
+    ckpt = ModelCheckpoint(str(tmp_path / "e{epoch}-b{batch}"), monitor="loss", save_freq=2)
+    model.fit(X, Y, epochs=1, batch_size=32, verbose=0, callbacks=[ckpt])  # 5 batches
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e1-b2", "e1-b4"]

@@ -17,40 +17,150 @@ from epochal.keras import layers
 MODULES = {
     "epochal.keras": {
         "Input",
+        "KerasTensor",
         "Model",
         "Sequential",
         "activations",
         "callbacks",
+        "config",
+        "constraints",
         "initializers",
         "layers",
         "losses",
         "metrics",
         "models",
+        "ops",
         "optimizers",
+        "random",
+        "regularizers",
+        "saving",
         "utils",
     },
     "epochal.keras.layers": {
         "Activation",
+        "ActivityRegularization",
+        "Add",
+        "AdditiveAttention",
+        "Attention",
+        "Average",
+        "AveragePooling1D",
+        "AveragePooling2D",
+        "AveragePooling3D",
+        "AvgPool1D",
+        "AvgPool2D",
+        "AvgPool3D",
         "BatchNormalization",
+        "Bidirectional",
+        "CategoryEncoding",
+        "Concatenate",
         "Conv1D",
+        "Conv1DTranspose",
         "Conv2D",
+        "Conv2DTranspose",
+        "Conv3D",
+        "Conv3DTranspose",
+        "Convolution1D",
+        "Convolution1DTranspose",
+        "Convolution2D",
+        "Convolution2DTranspose",
+        "Convolution3D",
+        "Convolution3DTranspose",
+        "Cropping1D",
+        "Cropping2D",
         "Dense",
+        "DepthwiseConv1D",
+        "DepthwiseConv2D",
+        "Dot",
         "Dropout",
+        "ELU",
         "Embedding",
         "Flatten",
         "GRU",
+        "GaussianDropout",
+        "GaussianNoise",
         "GlobalAveragePooling1D",
         "GlobalAveragePooling2D",
+        "GlobalAveragePooling3D",
+        "GlobalAvgPool1D",
+        "GlobalAvgPool2D",
+        "GlobalAvgPool3D",
+        "GlobalMaxPool1D",
+        "GlobalMaxPool2D",
+        "GlobalMaxPool3D",
         "GlobalMaxPooling1D",
         "GlobalMaxPooling2D",
+        "GlobalMaxPooling3D",
+        "GroupNormalization",
+        "Identity",
         "Input",
         "InputLayer",
         "LSTM",
+        "Lambda",
+        "Layer",
+        "LayerNormalization",
+        "LeakyReLU",
+        "Masking",
+        "MaxPool1D",
+        "MaxPool2D",
+        "MaxPool3D",
         "MaxPooling1D",
         "MaxPooling2D",
+        "MaxPooling3D",
+        "Maximum",
+        "Minimum",
+        "MultiHeadAttention",
+        "Multiply",
+        "Normalization",
+        "PReLU",
+        "Permute",
+        "ReLU",
+        "RepeatVector",
+        "Rescaling",
+        "Reshape",
+        "Resizing",
+        "SeparableConv1D",
+        "SeparableConv2D",
+        "SeparableConvolution1D",
+        "SeparableConvolution2D",
+        "SimpleRNN",
+        "Softmax",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "Subtract",
+        "TimeDistributed",
+        "TorchModuleWrapper",
+        "UnitNormalization",
+        "UpSampling1D",
+        "UpSampling2D",
+        "ZeroPadding1D",
+        "ZeroPadding2D",
+        "add",
+        "average",
+        "concatenate",
+        "dot",
+        "maximum",
+        "minimum",
+        "multiply",
+        "subtract",
     },
-    "epochal.keras.models": {"Model", "Sequential"},
-    "epochal.keras.utils": {"normalize", "set_random_seed", "to_categorical"},
+    "epochal.keras.models": {
+        "Model",
+        "Sequential",
+        "clone_model",
+        "load_model",
+        "model_from_json",
+        "save_model",
+    },
+    "epochal.keras.utils": {
+        "PyDataset",
+        "normalize",
+        "pad_sequences",
+        "set_random_seed",
+        "split_dataset",
+        "timeseries_dataset_from_array",
+        "to_categorical",
+    },
 }
 
 
@@ -60,12 +170,16 @@ MODULES = {
         "epochal.keras",
         "epochal.keras.activations",
         "epochal.keras.callbacks",
+        "epochal.keras.config",
         "epochal.keras.initializers",
         "epochal.keras.layers",
         "epochal.keras.losses",
         "epochal.keras.metrics",
         "epochal.keras.models",
         "epochal.keras.optimizers",
+        "epochal.keras.regularizers",
+        "epochal.keras.constraints",
+        "epochal.keras.schedules",
         "epochal.keras.utils",
     ],
 )
@@ -79,10 +193,14 @@ def test_all_is_sorted_and_every_name_exists(module_name):
         assert set(module.__all__) == MODULES[module_name]
 
 
-def test_model_and_callbacks_are_epochals():
-    assert keras.Model is epochal.Model
+def test_model_is_a_torch_module_with_the_training_face_and_callbacks_are_epochals():
+    assert issubclass(keras.Model, torch.nn.Module)
+    assert issubclass(keras.Sequential, keras.Model)
+    for method in ("compile", "fit", "evaluate", "predict", "save", "summary", "get_weights"):
+        assert callable(getattr(keras.Model, method)), method
     assert keras.callbacks.EarlyStopping is epochal.EarlyStopping
     expected = {
+        "BackupAndRestore",
         "CSVLogger",
         "Callback",
         "EarlyStopping",
@@ -111,7 +229,8 @@ def test_sequential_with_input_builds_at_once_and_takes_a_name():
         [keras.Input(shape=(10,)), layers.Dense(4, activation="relu"), layers.Dense(1)],
         "classifier",
     )
-    assert isinstance(model, epochal.Model)
+    assert isinstance(model, keras.Model) and isinstance(model, torch.nn.Module)
+    assert isinstance(model.native, epochal.Model) and model.native.module is model
     shapes = [tuple(p.shape) for p in model.module.parameters()]
     assert shapes == [(4, 10), (4,), (1, 4), (1,)]
     assert model.module.name == "classifier"
@@ -125,7 +244,8 @@ def test_sequential_rejects_a_non_string_name():
 
 def test_input_maps_keras_dtype_names_and_batch_shape():
     assert keras.Input(shape=(5,), dtype="int32").dtype == torch.int32
-    assert keras.Input(batch_shape=(None, 7)).input_shape == (7,)
+    assert keras.Input(batch_shape=(None, 7)).shape == (None, 7)
+    assert keras.Input(shape=(7,), batch_size=4).shape == (4, 7)
     with pytest.raises(ArgumentError, match="unknown dtype 'float128'"):
         keras.Input(shape=(5,), dtype="float128")
     with pytest.raises(ArgumentError, match="exactly one of `shape` and `batch_shape`"):

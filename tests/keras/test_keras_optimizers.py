@@ -134,12 +134,23 @@ def test_lr_is_accepted_as_keras_2s_name():
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: optimizers.Adam(clipnorm=1.0), ArgumentError, "`clipnorm` is not supported"),
-        (lambda: optimizers.SGD(clipvalue=0.5), ArgumentError, "`clipvalue` is not supported"),
-        (lambda: optimizers.Adam(use_ema=True), ArgumentError, "`use_ema` is not supported"),
+        (lambda: optimizers.Adam(clipnorm=-1.0), ArgumentError, "`clipnorm` to be a positive"),
+        (lambda: optimizers.SGD(clipvalue="big"), ArgumentTypeError, "`clipvalue`"),
+        (
+            lambda: optimizers.SGD(clipnorm=1.0, global_clipnorm=1.0),
+            ArgumentError,
+            "only one of `clipnorm` and `global_clipnorm`",
+        ),
+        (lambda: optimizers.Adam(use_ema="yes"), ArgumentTypeError, "`use_ema` to be a bool"),
+        (lambda: optimizers.Adam(ema_momentum=1.0), ArgumentError, "`ema_momentum`"),
+        (
+            lambda: optimizers.Adam(gradient_accumulation_steps=0),
+            ArgumentError,
+            "`gradient_accumulation_steps`",
+        ),
+        (lambda: optimizers.Adam(loss_scale_factor=2.0), ArgumentError, "loss_scale_factor"),
         (lambda: optimizers.Adam(learning_rate=0), ArgumentError, "positive number"),
         (lambda: optimizers.Adam(learning_rate="fast"), ArgumentTypeError, "learning_rate"),
-        (lambda: optimizers.Adam(learning_rate=lambda step: 0.1), ArgumentTypeError, "schedule"),
         (lambda: optimizers.Adam(beta_1=1.0), ArgumentError, r"`beta_1` to be in \[0, 1\)"),
         (lambda: optimizers.SGD(momentum=-0.1), ArgumentError, "`momentum`"),
         (lambda: optimizers.RMSprop(epsilon=-1.0), ArgumentError, "`epsilon` to be >= 0"),

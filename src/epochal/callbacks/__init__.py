@@ -1,5 +1,6 @@
 """Callbacks: Keras 3's set, with state that belongs to the training run."""
 
+from epochal.callbacks.backup_and_restore import BackupAndRestore
 from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.csv_logger import CSVLogger
 from epochal.callbacks.early_stopping import EarlyStopping
@@ -13,6 +14,7 @@ from epochal.callbacks.tensorboard import TensorBoard
 from epochal.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "CallbackList",

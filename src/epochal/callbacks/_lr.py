@@ -12,10 +12,10 @@ import torch
 from epochal.errors import NotCompiledError
 
 if TYPE_CHECKING:
-    from epochal.model import Model
+    from epochal.callbacks.base import CallbackContext
 
 
-def optimizer_of(owner: str, model: Model | None) -> torch.optim.Optimizer:
+def optimizer_of(owner: str, model: CallbackContext | None) -> torch.optim.Optimizer:
     """The model's optimizer, or a clear error when there is none to act on."""
     if model is None:
         raise NotCompiledError(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from epochal.errors import ArgumentError
 
 if TYPE_CHECKING:
-    from epochal.model import Model
+    from epochal.callbacks.base import CallbackContext
 
 Mode = Literal["min", "max"]
 MODES = ("auto", "min", "max")
@@ -29,7 +29,7 @@ def check_mode(owner: str, mode: str) -> None:
         )
 
 
-def resolve_mode(owner: str, monitor: str, mode: str, model: Model | None) -> Mode:
+def resolve_mode(owner: str, monitor: str, mode: str, model: CallbackContext | None) -> Mode:
     """The direction in which ``monitor`` improves.
 
     ``"min"``/``"max"`` are taken as given. For ``"auto"``: a loss (``loss``,

@@ -79,14 +79,18 @@ class History(Callback):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> History:
         out = cls()
-        out.epoch = [int(e) for e in data.get("epoch", [])]
-        out.history = {k: [_decode(v) for v in vs] for k, vs in data.get("history", {}).items()}
-        out.epochs_by_key = {
+        out.load_dict(data)
+        return out
+
+    def load_dict(self, data: Mapping[str, Any]) -> None:
+        """Take the records of `to_dict`'s form in place (holders of this object see them)."""
+        self.epoch = [int(e) for e in data.get("epoch", [])]
+        self.history = {k: [_decode(v) for v in vs] for k, vs in data.get("history", {}).items()}
+        self.epochs_by_key = {
             k: [int(e) for e in v] for k, v in data.get("epochs_by_key", {}).items()
         }
-        out.events = dict(data.get("events", {}))
-        out.baseline_loss = data.get("baseline_loss")
-        return out
+        self.events = dict(data.get("events", {}))
+        self.baseline_loss = data.get("baseline_loss")
 
     def slice(self, start: int, stop: int) -> History:
         """The epochs ``start <= epoch < stop`` of this history, as a new `History`."""

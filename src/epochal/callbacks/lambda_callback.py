@@ -49,13 +49,13 @@ class LambdaCallback(Callback):
         on_train_end: called at the end of every ``fit`` call.
         on_train_batch_begin: called before every training batch.
         on_train_batch_end: called after every training batch.
-        **hooks: any other hook of `Callback` by name (``on_test_end=...``,
-            ``on_predict_batch_end=...``); Keras's ``on_batch_begin`` and
-            ``on_batch_end`` stand for the training batch hooks.
+        **kwargs: any other hook of `Callback` by name (``on_test_end=...``,
+            ``on_predict_batch_end=...``; Keras's ``on_batch_begin`` and
+            ``on_batch_end`` stand for the training batch hooks). Other
+            keywords become attributes of the callback, as in Keras.
 
     Raises:
-        ArgumentTypeError: a function is not callable, or a keyword is not a
-            hook name.
+        ArgumentTypeError: a hook function is not callable.
         ArgumentError: a hook is given twice (``on_batch_end`` and
             ``on_train_batch_end``).
 
@@ -73,7 +73,7 @@ class LambdaCallback(Callback):
         on_train_end: Hook | None = None,
         on_train_batch_begin: Hook | None = None,
         on_train_batch_end: Hook | None = None,
-        **hooks: Hook | None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
         given: dict[str, Hook | None] = {
@@ -84,13 +84,12 @@ class LambdaCallback(Callback):
             "on_train_batch_begin": on_train_batch_begin,
             "on_train_batch_end": on_train_batch_end,
         }
-        for name, function in hooks.items():
+        extras: dict[str, Any] = {}
+        for name, function in kwargs.items():
             hook = _ALIASES.get(name, name)
             if hook not in _HOOKS:
-                raise ArgumentTypeError(
-                    f"LambdaCallback: got an unexpected keyword argument `{name}`. "
-                    f"Expected a hook name: {', '.join(_HOOKS + tuple(_ALIASES))}"
-                )
+                extras[name] = function  # Keras keeps other keywords as attributes
+                continue
             if function is not None and given.get(hook) is not None:
                 raise ArgumentError(
                     f"LambdaCallback: `{name}` and `{hook}` name the same hook; pass only one."
@@ -106,13 +105,14 @@ class LambdaCallback(Callback):
         self.hooks: dict[str, Hook] = {
             hook: function for hook, function in given.items() if function is not None
         }
-        # The training loop decides which batch hooks to call from the class
-        # (see CallbackList), so the given functions go into a subclass made
-        # for this instance; hooks not given stay the base class's no-ops.
-        if self.hooks:
-            cls = type(self)
-            namespace: dict[str, Any] = {
-                hook: staticmethod(function) for hook, function in self.hooks.items()
-            }
-            namespace.update(__module__=cls.__module__, __qualname__=cls.__qualname__)
-            self.__class__ = type(cls.__name__, (cls,), namespace)
+        # The given functions shadow the class's no-op hooks on this instance
+        # (they take no ``self``, as in Keras); `wants_hook` tells the loop which
+        # batch hooks to call, so hooks not given cost nothing.
+        for hook, function in self.hooks.items():
+            setattr(self, hook, function)
+        for name, value in extras.items():
+            setattr(self, name, value)
+
+    def wants_hook(self, hook: str) -> bool:
+        """Whether ``hook`` was given (the loop calls only the batch hooks given)."""
+        return hook in self.hooks

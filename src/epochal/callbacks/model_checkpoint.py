@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -21,10 +22,13 @@ class ModelCheckpoint(Callback):
     ``Model.load(path, module=...)`` and trainable on; only the weights with
     ``save_weights_only=True``, loadable with ``model.load_weights(path)``.
 
-    ``filepath`` may hold ``{epoch}`` (1-based, as in Keras) and any log key,
-    for example ``"ckpt/epoch{epoch:02d}-{val_loss:.3f}"``. The best value
-    seen so far belongs to the run, so a loop of short ``fit`` calls saves
-    exactly what one long call saves.
+    ``filepath`` may hold ``{epoch}`` (1-based, as in Keras), ``{batch}``
+    (1-based, for ``save_freq=N`` saves) and any log key, for example
+    ``"ckpt/epoch{epoch:02d}-{val_loss:.3f}"``. The best value seen so far
+    belongs to the run, so a loop of short ``fit`` calls saves exactly what one
+    long call saves. As in Keras, with ``save_best_only`` a ``monitor`` missing
+    from the logs is warned about and the model saved; an unknown ``mode`` is
+    warned about and taken as ``"auto"``.
 
     Args:
         filepath: where to save; formatted with ``epoch`` and the logs.
@@ -71,7 +75,14 @@ class ModelCheckpoint(Callback):
                 "ModelCheckpoint: expected `initial_value_threshold` to be a number. "
                 f"Received: initial_value_threshold={initial_value_threshold!r}"
             )
-        _monitor.check_mode("ModelCheckpoint", mode)
+        if mode not in _monitor.MODES:
+            warnings.warn(
+                f"ModelCheckpoint: mode {mode!r} is unknown, falling back to 'auto' "
+                "(expected 'auto', 'min' or 'max')",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            mode = "auto"
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
@@ -116,21 +127,24 @@ class ModelCheckpoint(Callback):
         if self.batches_since_save >= self.save_freq:
             self.batches_since_save = 0
             assert self.model is not None
-            self._save(self.model.run.epoch, dict(logs or {}))
+            self._save(self.model.run.epoch, dict(logs or {}), batch)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self.save_freq == "epoch":
-            self._save(epoch, dict(logs or {}))
+            self._save(epoch, dict(logs or {}), None)
 
-    def _save(self, epoch: int, logs: dict[str, Any]) -> None:
+    def _save(self, epoch: int, logs: dict[str, Any], batch: int | None) -> None:
         assert self.model is not None
-        path = self._format(epoch, logs)
+        path = self._format(epoch, logs, batch)
+        current = None
         if self.save_best_only:
             current = _monitor.monitor_value(
                 "ModelCheckpoint", self.monitor, logs, self._warned, self.params
             )
-            if current is None:
-                return
+            if current is None and self.monitor in (self.params.get("metrics") or ()):
+                return  # logged on other epochs (validation_freq): nothing to compare now
+            # Otherwise a monitor missing from the logs was warned about; save, as Keras does.
+        if current is not None:
             assert self._direction is not None
             if not _monitor.is_improvement(current, self.best, self._direction, 0.0):
                 if self.verbose > 0:
@@ -150,11 +164,14 @@ class ModelCheckpoint(Callback):
         else:
             self.model.save(path)
 
-    def _format(self, epoch: int, logs: Mapping[str, Any]) -> str:
+    def _format(self, epoch: int, logs: Mapping[str, Any], batch: int | None) -> str:
+        values = {**logs, "epoch": epoch + 1}
+        if batch is not None:
+            values["batch"] = batch + 1
         try:
-            return self.filepath.format(epoch=epoch + 1, **logs)
+            return self.filepath.format(**values)
         except KeyError as exc:
             raise ArgumentError(
                 f"ModelCheckpoint: `filepath` {self.filepath!r} names {exc.args[0]!r}, which is "
-                f"not in the logs. Available keys: epoch, {', '.join(sorted(logs))}"
+                f"not in the logs. Available keys: {', '.join(sorted(values))}"
             ) from None

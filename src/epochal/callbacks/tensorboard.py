@@ -168,20 +168,15 @@ class TensorBoard(Callback):
         self._epoch_start = 0.0
         self._epoch_batches = 0
         self.reset_state()
-        # The training loop calls a batch hook only when the class overrides
-        # it, so the hook is added in a subclass made for this instance, and
-        # only when batches need watching.
-        if self.update_freq != "epoch" or self.write_steps_per_second:
-            cls = type(self)
-            self.__class__ = type(
-                cls.__name__,
-                (cls,),
-                {
-                    "on_train_batch_end": TensorBoard._watch_batch,
-                    "__module__": cls.__module__,
-                    "__qualname__": cls.__qualname__,
-                },
-            )
+
+    def wants_hook(self, hook: str) -> bool:
+        """Per-batch work only when batches need watching."""
+        if hook == "on_train_batch_end":
+            return self.update_freq != "epoch" or self.write_steps_per_second
+        return False
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._watch_batch(batch, logs)
 
     # -- run-owned state ------------------------------------------------------
     def reset_state(self) -> None:
@@ -238,7 +233,7 @@ class TensorBoard(Callback):
                 writer.add_scalar(f"epoch_{key}", float(value), global_step=epoch)
             writer.flush()
 
-    def _watch_batch(self, batch: int, logs: Logs | None = None) -> None:
+    def _watch_batch(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         """The ``on_train_batch_end`` of instances that watch batches."""
         self.global_batch += 1
         self._epoch_batches += 1

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset, default_collate
+from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
 from epochal._tree import Tree, first_leaf, to_device, tree_map
 from epochal.data._convert import as_tensor_tree, is_array_tree
@@ -39,6 +39,9 @@ class Batch(NamedTuple):
 
 class ArraySource:
     """In-memory data, moved to ``device`` once."""
+
+    # The argument the data came from, for messages ("x", "validation_data", ...).
+    name: str = "x"
 
     def __init__(
         self,
@@ -131,8 +134,19 @@ def _select(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return t.index_select(0, index)
 
 
-def _unpack(item: Any, device: torch.device, where: str) -> Batch:
-    """One element of an iterable -> Batch (tensors on ``device``)."""
+def _unpack(
+    item: Any,
+    device: torch.device,
+    where: str,
+    features: Callable[[Tree], Tree] | None = None,
+    check: Callable[[Batch, int], Batch] | None = None,
+    index: int = 0,
+) -> Batch:
+    """One element of an iterable -> Batch (tensors on ``device``).
+
+    ``features`` casts the features; ``check`` checks and conforms the batch
+    (see `epochal.data._checks`), before the move to the device.
+    """
     if isinstance(item, (tuple, list)):
         if len(item) == 1:
             x, y, sw = item[0], None, None
@@ -147,11 +161,20 @@ def _unpack(item: Any, device: torch.device, where: str) -> Batch:
             )
     else:
         x, y, sw = item, None, None
-    x = to_device(_tensorize(x, f"{where} batch x"), device)
-    y = None if y is None else to_device(_tensorize(y, f"{where} batch y"), device)
-    sw = None if sw is None else to_device(_tensorize(sw, f"{where} batch sample_weight"), device)
-    size = int(first_leaf(x).shape[0])
-    return Batch(x, y, sw, size)
+    x = _tensorize(x, f"{where} batch x")
+    y = None if y is None else _tensorize(y, f"{where} batch y")
+    sw = None if sw is None else _tensorize(sw, f"{where} batch sample_weight")
+    batch = Batch(x, y, sw, int(first_leaf(x).shape[0]))
+    if features is not None:
+        batch = batch._replace(x=features(batch.x))
+    if check is not None:
+        batch = check(batch, index)
+    return Batch(
+        to_device(batch.x, device),
+        None if batch.y is None else to_device(batch.y, device),
+        None if batch.sample_weight is None else to_device(batch.sample_weight, device),
+        batch.size,
+    )
 
 
 def _tensorize(value: Any, name: str) -> Tree:
@@ -179,6 +202,9 @@ class IterableSource:
         self._iterator: Iterator[Any] | None = None
         # A one-shot iterator's first item, taken by peek() and handed out first.
         self._pending: Iterator[Any] | None = None
+        # Set before training (epochal.data._checks): cast features, check each batch.
+        self.features: Callable[[Tree], Tree] | None = None
+        self.check: Callable[[Batch, int], Batch] | None = None
         self.is_map_dataset = isinstance(data, Dataset) and not isinstance(
             data, (IterableDataset, DataLoader)
         )
@@ -235,8 +261,8 @@ class IterableSource:
             self._iterator = pending
         if not persistent:
             it: Iterator[Any] = pending if pending is not None else iter(self._loader(order, start))
-            for item in itertools.islice(it, limit):
-                yield _unpack(item, self.device, self.name)
+            for index, item in enumerate(itertools.islice(it, limit), start):
+                yield self._unpack(item, index)
             return
         assert limit is not None
         produced = 0
@@ -261,7 +287,12 @@ class IterableSource:
                 continue
             restarted = False
             produced += 1
-            yield _unpack(item, self.device, self.name)
+            yield self._unpack(item, produced - 1)
+
+    def _unpack(self, item: Any, index: int, *, check: bool = True) -> Batch:
+        return _unpack(
+            item, self.device, self.name, self.features, self.check if check else None, index
+        )
 
     def head(self, k: int) -> Batch | None:
         """A first batch for the checks before training (None when there is no data).
@@ -275,7 +306,7 @@ class IterableSource:
             if len(self.data) == 0:
                 return None
             items = [self.data[i] for i in range(min(k, len(self.data)))]
-            return _unpack(default_collate(items), self.device, self.name)
+            return self._unpack(default_collate(items), 0, check=False)
         if self.restartable:
             with torch.random.fork_rng(devices=[]):
                 item = next(iter(self.data), None)
@@ -284,12 +315,7 @@ class IterableSource:
             item = next(it, None)
             if item is not None:
                 self._pending = itertools.chain([item], it)
-        return None if item is None else _unpack(item, self.device, self.name)
+        return None if item is None else self._unpack(item, 0, check=False)
 
 
 Source = ArraySource | IterableSource
-
-
-def tensor_dataset_arrays(data: TensorDataset) -> tuple[Any, ...]:
-    """The tensors of a TensorDataset, to take the fast in-memory path."""
-    return tuple(data.tensors)

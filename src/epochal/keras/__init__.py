@@ -21,28 +21,41 @@ state, argument order of custom losses, ...) is listed in
 from epochal.keras import (
     activations,
     callbacks,
+    config,
+    constraints,
     initializers,
     layers,
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    random,
+    regularizers,
+    saving,
     utils,
 )
-from epochal.keras.layers import Input
+from epochal.keras._symbolic import Input, KerasTensor
 from epochal.keras.models import Model, Sequential
 
 __all__ = [
     "Input",
+    "KerasTensor",
     "Model",
     "Sequential",
     "activations",
     "callbacks",
+    "config",
+    "constraints",
     "initializers",
     "layers",
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
+    "random",
+    "regularizers",
+    "saving",
     "utils",
 ]

@@ -12,16 +12,15 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
-from epochal import callbacks as _callbacks
 from epochal.callbacks import (
+    BackupAndRestore,
     Callback,
     CSVLogger,
     EarlyStopping,
     History,
     LambdaCallback,
     LearningRateScheduler,
+    ModelCheckpoint,
     ProgbarLogger,
     ReduceLROnPlateau,
     TensorBoard,
@@ -29,21 +28,16 @@ from epochal.callbacks import (
 )
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "EarlyStopping",
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
     "TensorBoard",
     "TerminateOnNaN",
 ]
-
-# ModelCheckpoint is exported here once epochal.callbacks has it.
-ModelCheckpoint: Any = getattr(_callbacks, "ModelCheckpoint", None)
-if ModelCheckpoint is not None:
-    __all__ = sorted([*__all__, "ModelCheckpoint"])
-else:
-    del ModelCheckpoint

@@ -18,117 +18,268 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import torch
-
-from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras._layer import Layer
+from epochal.keras._symbolic import Input
+from epochal.keras._torch_module import TorchModuleWrapper
+from epochal.keras._unavailable import unavailable
 from epochal.layers import (
+    ELU,
     GRU,
     LSTM,
     Activation,
+    ActivityRegularization,
+    Add,
+    AdditiveAttention,
+    Attention,
+    Average,
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
     BatchNormalization,
+    Bidirectional,
+    CategoryEncoding,
+    Concatenate,
     Conv1D,
+    Conv1DTranspose,
     Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    Cropping1D,
+    Cropping2D,
     Dense,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    Dot,
     Dropout,
     Embedding,
     Flatten,
+    GaussianDropout,
+    GaussianNoise,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    GroupNormalization,
+    Identity,
     InputLayer,
+    Lambda,
+    LayerNormalization,
+    LeakyReLU,
+    Masking,
+    Maximum,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
+    Minimum,
+    MultiHeadAttention,
+    Multiply,
+    Normalization,
+    Permute,
+    PReLU,
+    ReLU,
+    RepeatVector,
+    Rescaling,
+    Reshape,
+    Resizing,
+    SeparableConv1D,
+    SeparableConv2D,
+    SimpleRNN,
+    Softmax,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+    Subtract,
+    TimeDistributed,
+    UnitNormalization,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
+
+# Keras's alternative spellings.
+AvgPool1D = AveragePooling1D
+AvgPool2D = AveragePooling2D
+AvgPool3D = AveragePooling3D
+MaxPool1D = MaxPooling1D
+MaxPool2D = MaxPooling2D
+MaxPool3D = MaxPooling3D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool1D = GlobalMaxPooling1D
+GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalMaxPool3D = GlobalMaxPooling3D
+Convolution1D = Conv1D
+Convolution2D = Conv2D
+Convolution3D = Conv3D
+Convolution1DTranspose = Conv1DTranspose
+Convolution2DTranspose = Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D = SeparableConv1D
+SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
     "Activation",
+    "ActivityRegularization",
+    "Add",
+    "AdditiveAttention",
+    "Attention",
+    "Average",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "AvgPool3D",
     "BatchNormalization",
+    "Bidirectional",
+    "CategoryEncoding",
+    "Concatenate",
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
+    "Convolution1D",
+    "Convolution1DTranspose",
+    "Convolution2D",
+    "Convolution2DTranspose",
+    "Convolution3D",
+    "Convolution3DTranspose",
+    "Cropping1D",
+    "Cropping2D",
     "Dense",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "Dot",
     "Dropout",
+    "ELU",
     "Embedding",
     "Flatten",
     "GRU",
+    "GaussianDropout",
+    "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
+    "GroupNormalization",
+    "Identity",
     "Input",
     "InputLayer",
     "LSTM",
+    "Lambda",
+    "Layer",
+    "LayerNormalization",
+    "LeakyReLU",
+    "Masking",
+    "MaxPool1D",
+    "MaxPool2D",
+    "MaxPool3D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
+    "Maximum",
+    "Minimum",
+    "MultiHeadAttention",
+    "Multiply",
+    "Normalization",
+    "PReLU",
+    "Permute",
+    "ReLU",
+    "RepeatVector",
+    "Rescaling",
+    "Reshape",
+    "Resizing",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "SeparableConvolution1D",
+    "SeparableConvolution2D",
+    "SimpleRNN",
+    "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "Subtract",
+    "TimeDistributed",
+    "TorchModuleWrapper",
+    "UnitNormalization",
+    "UpSampling1D",
+    "UpSampling2D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "add",
+    "average",
+    "concatenate",
+    "dot",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
 ]
 
-_DTYPES: dict[str, torch.dtype] = {
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "int8": torch.int8,
-    "uint8": torch.uint8,
-    "int16": torch.int16,
-    "int32": torch.int32,
-    "int64": torch.int64,
-    "bool": torch.bool,
-}
+# Keras 3's public layer names epochal.keras does not have, with what to do instead.
+_WRITE_IT = "wrap a torch.nn.Module in a Lambda layer or write it as a keras.layers.Layer"
+_AUGMENT = (
+    "augment the data before fit (for example with torchvision.transforms.v2 in a Dataset), "
+    "or write the augmentation as a keras.layers.Layer that acts only in training"
+)
+_ENCODE = "encode the data before fit (for example with scikit-learn or a vocabulary dict)"
+_BACKEND = "it belongs to another Keras backend; epochal runs torch: use the torch.nn.Module itself"
+_CELLS = (
+    "use LSTM, GRU or SimpleRNN (torch's fused kernels), or wrap a torch.nn.Module in a "
+    "Lambda layer or write the loop as a keras.layers.Layer"
+)
+NOT_AVAILABLE: dict[str, str] = {
+    **dict.fromkeys(
+        ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "EinsumDense", "GroupQueryAttention",
+         "SpectralNormalization", "AlphaDropout", "Cropping3D", "UpSampling3D", "ZeroPadding3D",
+         "Discretization", "MelSpectrogram", "STFTSpectrogram", "Pipeline", "InputSpec", "Wrapper"],
+        _WRITE_IT,
+    ),
+    **dict.fromkeys(
+        ["RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells"], _CELLS
+    ),
+    **dict.fromkeys(
+        ["AugMix", "AutoContrast", "CenterCrop", "Equalization", "MaxNumBoundingBoxes", "MixUp",
+         "RandAugment", "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter",
+         "RandomContrast", "RandomCrop", "RandomElasticTransform", "RandomErasing", "RandomFlip",
+         "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert", "RandomPerspective",
+         "RandomPosterization", "RandomRotation", "RandomSaturation", "RandomSharpness",
+         "RandomShear", "RandomTranslation", "RandomZoom", "Solarization"],
+        _AUGMENT,
+    ),
+    **dict.fromkeys(
+        ["HashedCrossing", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization"], _ENCODE
+    ),
+    **dict.fromkeys(["TFSMLayer", "JaxLayer", "FlaxLayer"], _BACKEND),
+    "serialize": "use layer.get_config() (and keras.saving to save whole models)",
+    "deserialize": "use the layer class's from_config(config) (and keras.saving to load models)",
+}  # fmt: skip
 
 
-def Input(
-    shape: Sequence[int | None] | None = None,
-    batch_size: int | None = None,
-    dtype: str | torch.dtype | None = None,
-    name: str | None = None,
-    batch_shape: Sequence[int | None] | None = None,
-) -> InputLayer:
-    """Keras's ``Input``: declares the input shape as the first entry of a ``Sequential`` list.
-
-    Args:
-        shape: the input shape without the batch axis, e.g. ``(784,)``.
-        batch_size: accepted for Keras compatibility (batches may have any size).
-        dtype: a Keras dtype name (``"float32"``, ``"int32"``, ...) or a torch dtype;
-            integer dtypes make the build dry run feed integer ids (for ``Embedding``).
-        name: the input's name.
-        batch_shape: Keras's alternative to ``shape``: the shape with the batch axis first.
-
-    Returns:
-        An `InputLayer`, which a sequential model reads and does not run.
-
-    Raises:
-        ArgumentError: neither or both of ``shape`` and ``batch_shape``, or an unknown dtype name.
-
-    Example:
-        >>> Input(shape=(100,), dtype="int32").dtype
-        torch.int32
-    """
-    if (shape is None) == (batch_shape is None):
-        raise ArgumentError(
-            "Input: expected exactly one of `shape` and `batch_shape`. "
-            f"Received: shape={shape!r}, batch_shape={batch_shape!r}"
-        )
-    dims = tuple(shape) if shape is not None else tuple(batch_shape or ())[1:]
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
-    ):
-        raise ArgumentError(
-            f"Input: expected `batch_size` to be a positive int or None. Received: batch_size={batch_size!r}"
-        )
-    torch_dtype: torch.dtype | None
-    if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise ArgumentError(
-                f"Input: unknown dtype {dtype!r}. Expected one of: {', '.join(_DTYPES)}, "
-                "or a torch.dtype"
-            )
-        torch_dtype = _DTYPES[dtype]
-    elif dtype is None or isinstance(dtype, torch.dtype):
-        torch_dtype = dtype
-    else:
-        raise ArgumentTypeError(
-            f"Input: expected `dtype` to be a dtype name or a torch.dtype. Received: dtype={dtype!r}"
-        )
-    return InputLayer(dims, dtype=torch_dtype, name=name)
+def __getattr__(name: str) -> object:
+    if name in NOT_AVAILABLE:
+        raise unavailable("keras.layers", name, NOT_AVAILABLE[name])
+    raise AttributeError(f"module 'epochal.keras.layers' has no attribute {name!r}")

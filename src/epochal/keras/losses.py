@@ -30,7 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from epochal import losses as _losses
+from epochal._names import snake_case
 from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras.ops import _convert as _ops_convert
 from epochal.losses import LossSpec
 
 __all__ = [
@@ -76,13 +78,20 @@ EPSILON = _losses.EPSILON
 
 
 # -- tensors ----------------------------------------------------------------------
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 def _float(value: Any) -> Tensor:
     tensor = torch.as_tensor(value)
     return tensor if tensor.is_floating_point() else tensor.to(torch.get_default_dtype())
+
+
+def _same_rank(true: Tensor, pred: Tensor) -> Tensor:
+    """``true`` with a trailing axis of size 1 added or removed to match ``pred``'s rank, as Keras does."""
+    if true.ndim == pred.ndim - 1 and pred.shape[-1] == 1:
+        return true.unsqueeze(-1)
+    if true.ndim == pred.ndim + 1 and true.shape[-1] == 1:
+        return true.squeeze(-1)
+    return true
 
 
 def _pair(y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
@@ -289,6 +298,8 @@ class Loss:
             ``"sum_over_batch_size"`` (Keras's default; ``"mean"`` is the same),
             ``"sum"``, ``"mean_with_sample_weight"``, or ``"none"``/None. ``compile``
             needs ``"sum_over_batch_size"``.
+        dtype: the dtype ``call`` sees ``y_true`` and ``y_pred`` in (default: the
+            outputs' float dtype; integer targets are cast to it, as Keras does).
 
     Example:
         >>> class WeightedMSE(Loss):
@@ -298,7 +309,10 @@ class Loss:
     """
 
     def __init__(
-        self, name: str | None = None, reduction: Reduction | None = "sum_over_batch_size"
+        self,
+        name: str | None = None,
+        reduction: Reduction | None = "sum_over_batch_size",
+        dtype: Any = None,
     ) -> None:
         owner = type(self).__name__
         if reduction not in _REDUCTIONS:
@@ -310,8 +324,9 @@ class Loss:
             raise ArgumentTypeError(
                 f"{owner}: expected `name` to be a str. Received: name={name!r}"
             )
-        self.name = name or _snake(owner)
+        self.name = name or snake_case(owner)
         self.reduction = reduction
+        self.dtype = _ops_convert.to_dtype(dtype, owner)
         self._named: LossSpec | None = None  # set by the built-in losses
         self._compile_blockers: dict[str, Any] = {}
 
@@ -332,10 +347,20 @@ class Loss:
         Returns:
             A scalar tensor (per-sample values with ``reduction="none"``).
         """
-        return _reduce(self.call(y_true, y_pred), sample_weight, self.reduction)
+        true, pred = self._keras_inputs(y_true, y_pred)
+        return _reduce(torch.as_tensor(self.call(true, pred)), sample_weight, self.reduction)
+
+    def _keras_inputs(self, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        """Both as tensors of the loss's dtype (the outputs' float dtype by default), as Keras converts them."""
+        pred = _float(y_pred)
+        if self.dtype is not None:
+            pred = pred.to(self.dtype)
+        true = torch.as_tensor(y_true, device=pred.device)
+        true = true if true.dtype == pred.dtype else true.to(pred.dtype)
+        return _same_rank(true, pred), pred
 
     def _torch_order(self, y_pred: Tensor, y_true: Tensor) -> Tensor:
-        values = self.call(y_true, y_pred)
+        values = torch.as_tensor(self.call(*self._keras_inputs(y_true, y_pred)))
         return values.reshape(values.shape[0], -1).mean(dim=1) if values.ndim > 1 else values
 
     @property
@@ -360,7 +385,15 @@ class Loss:
 
     def get_config(self) -> dict[str, Any]:
         """The loss's arguments."""
-        return {"name": self.name, "reduction": self.reduction}
+        config: dict[str, Any] = {"name": self.name, "reduction": self.reduction}
+        if self.dtype is not None:
+            config["dtype"] = _ops_convert.dtype_name(self.dtype)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Loss:
+        """A new loss from `get_config`'s dict."""
+        return cls(**config)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

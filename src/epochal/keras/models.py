@@ -1,10 +1,16 @@
-"""Keras's model constructors: `Sequential` and `Model`.
+"""`Model` and `Sequential`: Keras's model classes, as ``torch.nn.Module``s with a training face.
 
-``Sequential`` returns an `epochal.Model` (``compile``, ``fit``, ``evaluate``,
-``predict``, ``get_weights``, ...) around a stack of layers. ``Model`` is
-`epochal.Model`: it wraps any ``torch.nn.Module`` (Keras's functional
-``Model(inputs, outputs)`` and ``call``-subclassing have no counterpart; write
-a ``torch.nn.Module`` and wrap it).
+Everything ``epochal.keras`` builds is a `Model`:
+
+- ``keras.Sequential([...])``: layers one after the other;
+- ``keras.Model(inputs, outputs)``: a functional model (see `epochal.keras.functional`);
+- a subclass of ``keras.Model`` with layers made in ``__init__`` and a
+  ``call(self, inputs, training=None)``.
+
+A `Model` is a ``torch.nn.Module`` (so it is a layer of another model, or of
+any torch code) and has Keras's training face -- ``compile``, ``fit``,
+``evaluate``, ``predict``, ``save``, ``summary``, ``get_weights``, ... --
+delegated to an `epochal.Model` that trains it and owns its run.
 
 Example:
     >>> from epochal import keras
@@ -15,38 +21,366 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from epochal import sequential as _sequential
-from epochal.errors import ArgumentTypeError
-from epochal.layers import SequentialModule
-from epochal.model import Model
+from epochal import model as native_model
+from epochal.callbacks.history import History
+from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras._symbolic import KerasTensor, is_symbolic, symbolic_call
+from epochal.layers import _checks as checks
+from epochal.layers._base import snake_case, symbolic_node
+from epochal.layers._config import init_args, record_init_args
+from epochal.layers._dryrun import eval_forward, is_built
+from epochal.layers._sequential import SequentialModule
+from epochal.run import RunState
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
+
+_module_call = nn.Module.__call__
 
 
-def Sequential(
-    layers: Sequence[nn.Module] | None = None,
-    name: str | None = None,
-    *,
-    device: str | torch.device | None = None,
-) -> Model:
-    """A `Model` running ``layers`` one after the other, as Keras's ``Sequential``.
+class Model(nn.Module):
+    """Keras's ``Model``: a ``torch.nn.Module`` with ``compile``/``fit``/``evaluate``/``predict``.
+
+    ``keras.Model(inputs, outputs, name=...)`` builds a functional model from
+    ``keras.Input`` tensors; subclass it, make layers in ``__init__`` and
+    write ``call(self, inputs, training=None)`` for a model of your own.
+    Layers without an input shape build on the first call (or on the first
+    batch of ``fit``).
+
+    Args:
+        name: the model's name (shown by ``summary``); default: the class name in snake case.
+        device: where to train; defaults to CUDA when available, else CPU.
+
+    Example:
+        >>> class TwoLayers(keras.Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = layers.Dense(32, activation="relu")
+        ...         self.out = layers.Dense(1)
+        ...     def call(self, inputs, training=None):
+        ...         return self.out(self.hidden(inputs))
+    """
+
+    _call_takes_training: bool = False
+    _native: native_model.Model | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            # keras.Model(inputs, outputs) is a functional model, as in Keras.
+            from epochal.keras.functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        record_init_args(cls)
+        call = cls.__dict__.get("call")
+        if call is not None:
+            cls._call_takes_training = "training" in inspect.signature(call).parameters
+
+    def __init__(
+        self,
+        *args: Any,
+        name: str | None = None,
+        device: str | torch.device | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if args or kwargs:
+            raise ArgumentError(
+                f"{type(self).__name__}: keras.Model subclasses take `name` (and `device`); "
+                "a functional model is built by keras.Model(inputs, outputs). "
+                f"Received: {len(args)} positional argument(s) and {sorted(kwargs)}"
+            )
+        super().__init__()
+        self.name: str = checks.layer_name("Model", name) or snake_case(type(self).__name__)
+        self._auto_name = name is None
+        self._device = torch.device(device) if device is not None else None
+        self._native: native_model.Model | None = None
+
+    # -- the module -------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if (not args or type(args[0]) is not Tensor) and is_symbolic(args, kwargs):
+            return symbolic_call(self, args, kwargs)
+        return _module_call(self, *args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Runs ``call`` (passing ``training`` as the module's mode, unless given)."""
+        if self._call_takes_training and "training" not in kwargs:
+            kwargs["training"] = self.training
+        return self.call(*args, **kwargs)
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """The forward computation of a subclassed model: override it."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no call(): a keras.Model subclass defines "
+            "call(self, inputs, training=None) (or forward)"
+        )
+
+    @property
+    def module(self) -> nn.Module:
+        """The torch module that runs (the model itself for a subclassed model)."""
+        return self
+
+    @property
+    def layers(self) -> list[nn.Module]:
+        """The model's layers (its direct child modules, in the order they were set)."""
+        return list(self.children())
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> nn.Module:
+        """A layer by ``name`` or by ``index`` in `layers`, as Keras's ``get_layer``.
+
+        Raises:
+            ArgumentError: neither or both given, no such name, or index out of range.
+        """
+        layers = self.layers
+        if (name is None) == (index is None):
+            raise ArgumentError(
+                "get_layer: expected exactly one of `name` and `index`. "
+                f"Received: name={name!r}, index={index!r}"
+            )
+        if index is not None:
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, int)
+                or not -len(layers) <= index < len(layers)
+            ):
+                raise ArgumentError(
+                    f"get_layer: expected `index` to be an int in [0, {len(layers)}). "
+                    f"Received: index={index!r}"
+                )
+            return layers[index]
+        names = self._layer_names()
+        if name not in names:
+            raise ArgumentError(
+                f"get_layer: no layer named {name!r} in {self.name!r}. Layers: {', '.join(names)}"
+            )
+        return layers[names.index(name)]
+
+    def _layer_names(self) -> list[str]:
+        return [key for key, _ in self.named_children()]
+
+    @property
+    def built(self) -> bool:
+        """Whether every layer has its weights."""
+        return is_built(self)
+
+    def build(self, input_shape: Sequence[int | None]) -> None:
+        """Builds the layers with one dry run on zeros of ``input_shape`` (batch axis first, may be None).
+
+        Raises:
+            ArgumentError: ``input_shape`` is not a shape.
+        """
+        shape = checks.shape("Model.build", "input_shape", tuple(input_shape)[1:])
+        assert shape is not None
+        if not is_built(self):
+            eval_forward(self, torch.zeros((2, *(2 if d is None else d for d in shape))))
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of this model's call in a functional model."""
+        return symbolic_node(self, "output").outputs
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input of this model's call in a functional model."""
+        node = symbolic_node(self, "input")
+        return node.args[0] if len(node.args) == 1 and not node.kwargs else node.args
+
+    # -- the training face --------------------------------------------------------------
+    def _face(self) -> native_model.Model:
+        """The `epochal.Model` that trains this module (made on first use)."""
+        if self._native is None:
+            # Not a submodule: it holds this module, which must not hold it back as a child.
+            self.__dict__["_native"] = native_model.Model(self, device=self._device)
+        trainer = self.__dict__["_native"]
+        assert trainer is not None
+        return trainer
+
+    @property
+    def native(self) -> native_model.Model:
+        """The `epochal.Model` that trains this model (native face: its own conventions)."""
+        return self._face()
+
+    def _fit_input_shape(self) -> Any:
+        """The input shape (without batch axis) the run learned from its data, if any."""
+        face = self.__dict__.get("_native")
+        run_owner = getattr(face, "_trainer", None) if face is not None else None
+        return getattr(run_owner, "input_shape", None)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model trains."""
+        return self._face().device
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """Configure training and start a new run (arguments as `epochal.Model.compile`)."""
+        self._face().compile(*args, **kwargs)
+
+    def fit(self, *args: Any, **kwargs: Any) -> History:
+        """Train, continuing the run (arguments as `epochal.Model.fit`)."""
+        return self._face().fit(*args, **kwargs)
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+        """Loss and metrics over the data (arguments as `epochal.Model.evaluate`)."""
+        return self._face().evaluate(*args, **kwargs)
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """The outputs for ``x``, batch by batch in eval mode (as `epochal.Model.predict`)."""
+        return self._face().predict(*args, **kwargs)
+
+    @property
+    def history(self) -> History:
+        """The whole run's `History`."""
+        return self._face().history
+
+    @property
+    def run(self) -> RunState:
+        """The current training run."""
+        return self._face().run
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimizer, once built."""
+        return self._face().optimizer
+
+    @property
+    def stop_training(self) -> bool:
+        """Whether the run has been stopped; set it in a callback to stop, as in Keras."""
+        return self._face().stop_training
+
+    @stop_training.setter
+    def stop_training(self, value: bool) -> None:
+        self._face().stop_training = value
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """The log keys of ``evaluate``."""
+        return self._face().metrics_names
+
+    def metric_direction(self, name: str) -> Any:
+        """Whether the metric logged as ``name`` improves downward or upward."""
+        return self._face().metric_direction(name)
+
+    def new_phase(self) -> None:
+        """Start a fresh phase of the run (see `epochal.Model.new_phase`)."""
+        self._face().new_phase()
+
+    def save(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> Path:
+        """Saves the model.
+
+        A path ending in ``.keras`` gets a Keras archive: the architecture as
+        JSON, the weights as safetensors and the run (see
+        `epochal.keras.saving`); any other path a checkpoint directory of the
+        run (see `epochal.Model.save`).
+
+        Raises:
+            ArgumentError: an ``.h5`` path (not available), or an existing file with ``overwrite=False``.
+        """
+        from epochal.keras import saving
+
+        return saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> Path:
+        """Saves only the weights, as a checkpoint directory."""
+        if not overwrite and Path(filepath).exists():
+            raise ArgumentError(f"save_weights: {str(filepath)!r} exists and overwrite=False")
+        return self._face().save_weights(filepath)
+
+    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Loads weights saved by `save_weights`, `save`, or inside a ``.keras`` archive."""
+        if str(filepath).endswith(".keras"):
+            from epochal.keras import saving
+
+            saving.load_weights_from_archive(self, filepath)
+            return
+        self._face().load_weights(filepath)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Every parameter and buffer as numpy arrays."""
+        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Sets the values of ``get_weights``'s arrays, in the same order and shapes."""
+        self._face().set_weights(weights)
+
+    def count_params(self) -> int:
+        """The number of parameters (trainable and not)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def summary(
+        self, line_length: int | None = None, *, print_fn: Callable[[str], Any] | None = None
+    ) -> str:
+        """Prints (and returns) a table of the layers, their output shapes and parameter counts."""
+        from epochal.summary import summarize
+
+        shape = self._fit_input_shape()
+        text = summarize(self, shape, line_length=line_length or 80)
+        text = text.replace(f'Model: "{type(self).__name__}"', f'Model: "{self.name}"', 1)
+        (print_fn or print)(text)
+        return text
+
+    # -- configuration -------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The model's constructor arguments (as given, defaults filled in), Keras's ``get_config``.
+
+        Raises:
+            ArgumentError: the arguments could not be recorded (extra positional ``*args``).
+        """
+        args = init_args(self)
+        if args is None:
+            raise ArgumentError(
+                f"{type(self).__name__}: its constructor arguments could not be recorded "
+                "(extra positional arguments); override get_config() and from_config()"
+            )
+        return args
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
+    ) -> Any:
+        """A new model from `get_config`'s dict (a functional or sequential config too).
+
+        Args:
+            config: what `get_config` returned.
+            custom_objects: classes of custom layers by name (see `epochal.keras.saving`).
+        """
+        from epochal.keras import _serialize
+
+        with _serialize.custom_object_scope(custom_objects):
+            return _serialize.model_from_config(cls, config, custom_objects)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as a JSON string (Keras's ``to_json``); `model_from_json` rebuilds it."""
+        from epochal.keras import saving
+
+        return saving.to_json(self, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"
+
+
+class Sequential(Model):
+    """Keras's ``Sequential``: layers applied one after the other.
 
     The first entry may be ``keras.Input(shape=...)`` (or the first layer may
     take ``input_shape=``): the layers are then built at once; otherwise they
-    are built on the first batch.
+    are built on the first batch. Layers are named as Keras names them:
+    ``dense``, ``dense_1``, ... (an explicit ``name=`` wins).
 
     Args:
         layers: the layers, first to last (any ``torch.nn.Module`` may be one).
         name: the model's name (shown by ``summary``).
         device: where to train; defaults to CUDA when available.
-
-    Returns:
-        An `epochal.Model`.
 
     Raises:
         ArgumentTypeError: ``layers`` is not a list of modules, or ``name`` not a str.
@@ -55,12 +389,195 @@ def Sequential(
         >>> model = Sequential([keras.Input(shape=(10,)), layers.Dense(1, activation="sigmoid")])
         >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     """
-    if name is not None and not isinstance(name, str):
+
+    def __init__(
+        self,
+        layers: Sequence[Any] | None = None,
+        name: str | None = None,
+        *,
+        device: str | torch.device | None = None,
+    ) -> None:
+        if name is not None and not isinstance(name, str):
+            raise ArgumentTypeError(
+                f"Sequential: expected `name` to be a str or None. Received: name={name!r}"
+            )
+        if layers is None:
+            layers = []
+        if isinstance(layers, nn.Module) or not isinstance(layers, (list, tuple)):
+            raise ArgumentTypeError(
+                "Sequential: expected `layers` to be a list of layers. "
+                f"Received: layers={layers!r} of type {type(layers).__name__}"
+            )
+        super().__init__(name=name, device=device)
+        stack = SequentialModule([_as_layer(layer) for layer in layers], name=name)
+        # The stack's layers are this model's children: one registry, the same state_dict keys.
+        self._modules = stack._modules
+        self.__dict__["_stack"] = stack
+
+    _stack: SequentialModule
+
+    @property
+    def module(self) -> SequentialModule:
+        """The layer stack (a `epochal.layers.SequentialModule` sharing this model's layers)."""
+        return self._stack
+
+    def forward(self, x: Any, training: bool | None = None) -> Any:
+        if training is not None:
+            return run_in_mode(self, training, self.forward, x)
+        for layer in self._modules.values():
+            x = layer(x)  # type: ignore[misc]  # _modules values are never None here
+        return x
+
+    def sequential_layers(self) -> list[nn.Module]:
+        """The layers in call order (how the training loop finds a final activation)."""
+        return self.layers
+
+    @property
+    def activation_name(self) -> str | None:
+        """The last layer's ``activation_name``."""
+        return self._stack.activation_name
+
+    def forward_preactivation(self, x: Any) -> Any:
+        """The output before the last layer's activation."""
+        return self._stack.forward_preactivation(x)
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...] | None:
+        """The input shape with the batch axis (None), if known."""
+        shape = self._stack.input_shape
+        return None if shape is None else (None, *shape)
+
+    @property
+    def input_dtype(self) -> torch.dtype | None:
+        """The dtype declared by a first ``keras.Input``, if any."""
+        return self._stack.input_dtype
+
+    def add(self, layer: Any) -> None:
+        """Appends a layer (Keras's ``model.add``); builds it now if the input shape is known.
+
+        Raises:
+            ArgumentTypeError: ``layer`` is not a module.
+            ArgumentError: its name is taken, it does not fit, or training already started.
+        """
+        layer = _as_layer(layer)
+        trainer = self.__dict__.get("_native")
+        if trainer is not None and trainer._engine is not None:
+            raise ArgumentError(
+                "Cannot add layers after training started: the optimizer already holds the "
+                "parameters. Add layers before the first fit, or compile again after adding"
+            )
+        self._stack.add(layer)
+        if trainer is not None:
+            self.to(trainer.device)
+
+    def pop(self) -> nn.Module:
+        """Removes and returns the last layer (Keras's ``model.pop``).
+
+        Raises:
+            ArgumentError: the model has no layers, or training already started.
+        """
+        trainer = self.__dict__.get("_native")
+        if trainer is not None and trainer._engine is not None:
+            raise ArgumentError(
+                "Cannot pop layers after training started: compile again after changing the model"
+            )
+        if not self._modules:
+            raise ArgumentError("pop: the Sequential model has no layers")
+        key = next(reversed(self._modules))
+        layer = self._modules.pop(key)
+        assert layer is not None
+        return layer
+
+    def build(self, input_shape: Sequence[int | None]) -> None:
+        """Builds the layers for inputs of ``input_shape`` (Keras's: batch axis first)."""
+        self._stack.build(tuple(input_shape)[1:])
+
+    def summary(
+        self, line_length: int | None = None, *, print_fn: Callable[[str], Any] | None = None
+    ) -> str:
+        """Prints (and returns) a table of the layers, their output shapes and parameter counts."""
+        from epochal.summary import summarize
+
+        shape = self._fit_input_shape()
+        text = summarize(self._stack, shape, line_length=line_length or 80)
+        if self._stack.name is None:
+            text = text.replace('Model: "SequentialModule"', f'Model: "{self.name}"', 1)
+        (print_fn or print)(text)
+        return text
+
+    def get_config(self) -> dict[str, Any]:
+        """The name and each layer's config (see `epochal.keras.saving`)."""
+        from epochal.keras import _serialize
+
+        return _serialize.sequential_config(self)
+
+
+def run_in_mode(module: nn.Module, training: bool, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with ``module`` in training (or inference) mode; the modes put back after."""
+    modes = {sub: sub.training for sub in module.modules()}
+    module.train(bool(training))
+    try:
+        return fn(*args)
+    finally:
+        for sub, mode in modes.items():
+            sub.training = mode
+
+
+def _as_layer(layer: Any) -> Any:
+    """A ``keras.Input`` entry of a Sequential list becomes the InputLayer that made it."""
+    if isinstance(layer, KerasTensor):
+        node = layer._node
+        if node.kind != "input":
+            raise ArgumentTypeError(
+                "Sequential: expected layers or a keras.Input first. Received: a symbolic "
+                f"tensor {layer!r} computed by a layer; use keras.Model(inputs, outputs) for graphs"
+            )
+        return node.target
+    return layer
+
+
+def clone_model(model: Model, custom_objects: Mapping[str, Any] | None = None) -> Model:
+    """A new model with ``model``'s architecture and fresh weights (Keras's ``clone_model``).
+
+    Raises:
+        ArgumentTypeError: ``model`` is not an epochal.keras model.
+        ArgumentError: a layer's config cannot be recorded.
+    """
+    from epochal.keras import _serialize
+
+    if not isinstance(model, Model):
         raise ArgumentTypeError(
-            f"Sequential: expected `name` to be a str or None. Received: name={name!r}"
+            f"clone_model: expected an epochal.keras Model. Received: {type(model).__name__}"
         )
-    model = _sequential.Sequential(layers, device=device)
-    module = model.module
-    if name is not None and isinstance(module, SequentialModule):
-        module.name = name
-    return model
+    with _serialize.custom_object_scope(custom_objects):
+        clone = _serialize.model_from_entry(_serialize.model_entry(model), custom_objects)
+    assert isinstance(clone, Model)
+    return clone
+
+
+def load_model(
+    filepath: Any,
+    custom_objects: Mapping[str, Any] | None = None,
+    compile: bool = True,
+    safe_mode: bool = True,
+) -> Any:
+    """The model saved in a ``.keras`` file (see `epochal.keras.saving.load_model`)."""
+    from epochal.keras import saving
+
+    return saving.load_model(
+        filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+    )
+
+
+def save_model(model: Model, filepath: Any, overwrite: bool = True) -> Path:
+    """Saves ``model`` (see `epochal.keras.saving.save_model`)."""
+    from epochal.keras import saving
+
+    return saving.save_model(model, filepath, overwrite=overwrite)
+
+
+def model_from_json(json_string: str, custom_objects: Mapping[str, Any] | None = None) -> Any:
+    """A new model from ``model.to_json()`` (see `epochal.keras.saving.model_from_json`)."""
+    from epochal.keras import saving
+
+    return saving.model_from_json(json_string, custom_objects=custom_objects)

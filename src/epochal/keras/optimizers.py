@@ -11,10 +11,12 @@ Argument mapping, Keras -> torch: ``learning_rate`` -> ``lr``;
 -> ``alpha``. ``weight_decay`` is decoupled, as in Keras (before each step
 every trained parameter is multiplied by ``1 - learning_rate * weight_decay``),
 not torch's L2 term added to the gradient; AdamW uses torch's own decoupled
-decay, which is the same rule. ``clipnorm``, ``clipvalue``,
-``global_clipnorm``, ``use_ema`` and learning-rate schedule objects are not
-supported and raise `ArgumentError` (use the ``LearningRateScheduler`` or
-``ReduceLROnPlateau`` callbacks for schedules).
+decay, which is the same rule. ``clipnorm``, ``clipvalue``, ``global_clipnorm``,
+``gradient_accumulation_steps``, ``use_ema`` (``ema_momentum``,
+``ema_overwrite_frequency``) and a schedule from `schedules` as
+``learning_rate`` are installed around the torch optimizer's ``step`` (see
+`epochal._optim_hooks`); what they remember is in the optimizer's state, so
+it is part of the run.
 
 Example:
     >>> from epochal.keras import optimizers
@@ -32,7 +34,9 @@ from typing import Any, ClassVar
 
 import torch
 
+from epochal._optim_hooks import check_step_options, install
 from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras import schedules
 
 __all__ = [
     "Adadelta",
@@ -45,6 +49,7 @@ __all__ = [
     "RMSprop",
     "SGD",
     "get",
+    "schedules",
 ]
 
 
@@ -109,15 +114,20 @@ class Optimizer:
     Args:
         learning_rate: the step size (a positive number).
         weight_decay: Keras's decoupled weight decay, or None.
-        clipnorm, clipvalue, global_clipnorm: not supported; must be None.
-        use_ema: not supported; must be False.
+        clipnorm: clip each parameter's gradient to this norm.
+        clipvalue: clip each gradient entry to [-clipvalue, clipvalue].
+        global_clipnorm: clip all gradients together to this norm.
+        use_ema, ema_momentum, ema_overwrite_frequency: keep a moving average
+            of the weights (written into them every ``ema_overwrite_frequency``
+            updates, and at the end of ``fit`` as Keras does).
+        gradient_accumulation_steps: apply the mean gradient of every N batches.
+        loss_scale_factor: not supported (use ``precision='16-mixed'``).
         name: accepted for Keras compatibility.
         lr: Keras 2's old name of ``learning_rate``, accepted as an alias.
 
     Raises:
         ArgumentError: an unsupported option, or a value out of range.
-        ArgumentTypeError: an argument of the wrong type (a schedule object
-            for ``learning_rate`` included).
+        ArgumentTypeError: an argument of the wrong type.
     """
 
     _torch_class: ClassVar[Callable[..., torch.optim.Optimizer]]
@@ -125,13 +135,17 @@ class Optimizer:
 
     def __init__(
         self,
-        learning_rate: float,
+        learning_rate: float | schedules.LearningRateSchedule | Callable[[int], float],
         *,
         weight_decay: float | None = None,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
         use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+        gradient_accumulation_steps: int | None = None,
+        loss_scale_factor: float | None = None,
         name: str | None = None,
         lr: float | None = None,
     ) -> None:
@@ -143,34 +157,34 @@ class Optimizer:
                     f"Received: learning_rate={learning_rate!r}, lr={lr!r}"
                 )
             learning_rate = lr
+        self.schedule: Callable[[int], float] | None = None
         if callable(learning_rate):
-            raise ArgumentTypeError(
-                f"{owner}: learning-rate schedule objects are not supported. Received: "
-                f"learning_rate={learning_rate!r}. Pass a number and use the "
-                "LearningRateScheduler or ReduceLROnPlateau callback"
-            )
-        rate = _number(owner, "learning_rate", learning_rate)
-        if rate <= 0.0:
+            self.schedule = learning_rate
+            rate = float(learning_rate(0))
+        else:
+            rate = _number(owner, "learning_rate", learning_rate)
+        if rate <= 0.0 and self.schedule is None:
             raise ArgumentError(
                 f"{owner}: expected `learning_rate` to be a positive number. "
                 f"Received: learning_rate={learning_rate!r}"
             )
-        for option, value in (
-            ("clipnorm", clipnorm),
-            ("clipvalue", clipvalue),
-            ("global_clipnorm", global_clipnorm),
-        ):
-            if value is not None:
-                raise ArgumentError(
-                    f"{owner}: `{option}` is not supported by epochal's optimizers. "
-                    f"Received: {option}={value!r}. Expected None; clip gradients in a "
-                    "custom training step instead"
-                )
-        if use_ema is not False:
+        if loss_scale_factor is not None:
             raise ArgumentError(
-                f"{owner}: `use_ema` is not supported by epochal's optimizers. "
-                f"Received: use_ema={use_ema!r}. Expected False"
+                f"{owner}: `loss_scale_factor` is not supported by epochal's optimizers. "
+                f"Received: loss_scale_factor={loss_scale_factor!r}; use "
+                "compile(precision='16-mixed'), whose gradient scaler adapts the scale"
             )
+        self.step_options = check_step_options(
+            owner,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+            schedule=self.schedule,
+            use_ema=use_ema,
+            ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency,
+        )
         if name is not None and not isinstance(name, str):
             raise ArgumentTypeError(
                 f"{owner}: expected `name` to be a str. Received: name={name!r}"
@@ -180,6 +194,26 @@ class Optimizer:
             None if weight_decay is None else _non_negative(owner, "weight_decay", weight_decay)
         )
         self.name = name or owner.lower()
+
+    @property
+    def clipnorm(self) -> float | None:
+        return self.step_options.clipnorm
+
+    @property
+    def clipvalue(self) -> float | None:
+        return self.step_options.clipvalue
+
+    @property
+    def global_clipnorm(self) -> float | None:
+        return self.step_options.global_clipnorm
+
+    @property
+    def use_ema(self) -> bool:
+        return self.step_options.use_ema
+
+    @property
+    def gradient_accumulation_steps(self) -> int | None:
+        return self.step_options.accumulation_steps
 
     def _torch_kwargs(self) -> dict[str, Any]:
         """The torch constructor's keyword arguments, besides ``lr``."""
@@ -195,9 +229,26 @@ class Optimizer:
 
     def get_config(self) -> dict[str, Any]:
         """The Keras arguments of this optimizer."""
-        config: dict[str, Any] = {"learning_rate": self.learning_rate, **self._keras_config()}
+        rate: Any = self.learning_rate
+        if isinstance(self.schedule, schedules.LearningRateSchedule):
+            rate = schedules.serialize(self.schedule)
+        config: dict[str, Any] = {"learning_rate": rate, **self._keras_config()}
         if self.weight_decay is not None and "weight_decay" not in config:
             config["weight_decay"] = self.weight_decay
+        options = self.step_options
+        extras = {
+            "clipnorm": options.clipnorm,
+            "clipvalue": options.clipvalue,
+            "global_clipnorm": options.global_clipnorm,
+            "gradient_accumulation_steps": options.accumulation_steps,
+        }
+        config.update({k: v for k, v in extras.items() if v is not None})
+        if options.use_ema:
+            config.update(
+                use_ema=True,
+                ema_momentum=options.ema_momentum,
+                ema_overwrite_frequency=options.ema_overwrite_frequency,
+            )
         return config
 
     def __call__(self, params: Iterable[Any]) -> torch.optim.Optimizer:
@@ -210,6 +261,8 @@ class Optimizer:
             The configured optimizer.
         """
         optimizer = self._torch_class(params, lr=self.learning_rate, **self._torch_kwargs())
+        # Accumulation and clipping run before the decay hook, on the gradient applied.
+        install(optimizer, self.step_options)
         if self.weight_decay and not self._builds_decay():
             optimizer.register_step_pre_hook(_DecoupledWeightDecay(self.weight_decay))
         return optimizer

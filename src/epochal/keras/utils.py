@@ -1,4 +1,5 @@
-"""Keras's utilities: `to_categorical`, `set_random_seed`, `normalize`.
+"""Keras's utilities: `to_categorical`, `set_random_seed`, `normalize`, and the data
+utilities `PyDataset`, `pad_sequences`, `timeseries_dataset_from_array`, `split_dataset`.
 
 Example:
     >>> from epochal.keras.utils import to_categorical
@@ -17,8 +18,22 @@ import numpy as np
 import torch
 
 from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras._data_utils import (
+    PyDataset,
+    pad_sequences,
+    split_dataset,
+    timeseries_dataset_from_array,
+)
 
-__all__ = ["normalize", "set_random_seed", "to_categorical"]
+__all__ = [
+    "PyDataset",
+    "normalize",
+    "pad_sequences",
+    "set_random_seed",
+    "split_dataset",
+    "timeseries_dataset_from_array",
+    "to_categorical",
+]
 
 
 def to_categorical(y: Any, num_classes: int | None = None) -> Any:

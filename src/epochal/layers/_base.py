@@ -15,6 +15,7 @@ weights the same whatever device the model later runs on.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,8 +26,14 @@ from torch import Tensor, nn
 from epochal import initializers
 from epochal.errors import ArgumentError
 from epochal.layers import _checks as checks
+from epochal.layers._config import init_args, record_init_args
 
 Shape = checks.Shape
+
+# Set by epochal.keras._symbolic: ``(is_symbolic(args, kwargs), symbolic_call(module, args, kwargs))``.
+# A call on keras.Input's symbolic tensors records a graph node instead of computing.
+SYMBOLIC_HOOK: tuple[Callable[..., bool], Callable[..., Any]] | None = None
+_module_call = nn.Module.__call__
 
 
 def snake_case(name: str) -> str:
@@ -50,11 +57,71 @@ class Layer(nn.Module):
     # Which input axis holds the channels a lazy layer builds from.
     _channel_axis: int = -1
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every layer records its constructor arguments: get_config() for free.
+        record_init_args(cls)
+
+    def get_config(self) -> dict[str, Any]:
+        """The layer's constructor arguments (as given, defaults filled in), Keras's ``get_config``.
+
+        ``type(layer).from_config(layer.get_config())`` makes the same layer
+        with new weights. Override it (with `from_config`) for a layer whose
+        arguments are not JSON-able values, to save it in a ``.keras`` file.
+
+        Raises:
+            ArgumentError: the arguments could not be recorded (extra positional ``*args``).
+        """
+        args = init_args(self)
+        if args is None:
+            raise ArgumentError(
+                f"{type(self).__name__}: its constructor arguments could not be recorded "
+                "(extra positional arguments); override get_config() and from_config()"
+            )
+        return args
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Layer:
+        """A new layer from `get_config`'s dict (Keras's ``from_config``)."""
+        return cls(**config)
+
     def __init__(self, *, name: str | None, input_shape: Any, owner: str) -> None:
         super().__init__()
         self.name: str | None = checks.layer_name(owner, name)
         self.input_shape: Shape | None = checks.shape(owner, "input_shape", input_shape)
         self.built = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs and "training" in kwargs and not _takes_training(type(self)):
+            # Keras's `layer(x, training=...)` on a layer whose forward has no such argument.
+            return call_in_mode(self, kwargs.pop("training"), args, kwargs)
+        # The eager path pays one type test; anything but a plain tensor first is looked at.
+        if (not args or type(args[0]) is not Tensor) and SYMBOLIC_HOOK is not None:
+            is_symbolic, symbolic_call = SYMBOLIC_HOOK
+            if is_symbolic(args, kwargs):
+                return symbolic_call(self, args, kwargs)
+        return _module_call(self, *args, **kwargs)
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of this layer's call in a functional model (Keras's ``layer.output``).
+
+        Raises:
+            ArgumentError: the layer was not called on symbolic tensors, or was called more than once.
+        """
+        return symbolic_node(self, "output").outputs
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input of this layer's call in a functional model (Keras's ``layer.input``).
+
+        Raises:
+            ArgumentError: the layer was not called on symbolic tensors, or was called more than once.
+        """
+        node = symbolic_node(self, "input")
+        if node.kind == "input":
+            return node.outputs
+        return node.args[0] if len(node.args) == 1 and not node.kwargs else node.args
 
     def _build(
         self, channels: int, *, device: torch.device, dtype: torch.dtype, initialize: bool
@@ -119,6 +186,57 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return join_parts(self._describe(), "" if self.built else "unbuilt")
+
+
+_TAKES_TRAINING: dict[type, bool] = {}
+
+
+def _takes_training(cls: type) -> bool:
+    """Whether ``cls.forward`` accepts a ``training`` keyword (by name or ``**kwargs``)."""
+    known = _TAKES_TRAINING.get(cls)
+    if known is None:
+        params = inspect.signature(cls.forward).parameters  # type: ignore[attr-defined]
+        known = "training" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+        )
+        _TAKES_TRAINING[cls] = known
+    return known
+
+
+def call_in_mode(
+    module: nn.Module, training: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``module(*args, **kwargs)`` in training (True) or inference (False) mode; None keeps the mode.
+
+    The module and its sublayers take the mode for this call only, as Keras's
+    ``training`` argument reaches every layer inside the call.
+    """
+    if training is None or bool(training) == module.training:
+        return module(*args, **kwargs)
+    modes = [(sub, sub.training) for sub in module.modules()]
+    module.train(bool(training))
+    try:
+        return module(*args, **kwargs)
+    finally:
+        for sub, mode in modes:
+            sub.training = mode
+
+
+def symbolic_node(module: nn.Module, what: str) -> Any:
+    """The one recorded symbolic call of ``module`` (for ``layer.output``/``layer.input``)."""
+    calls = module.__dict__.get("_keras_calls", [])
+    name = getattr(module, "name", None) or type(module).__name__
+    if not calls:
+        raise ArgumentError(
+            f"Layer {name!r} has no {what} yet: it was not called on a keras.Input "
+            "(symbolic) tensor"
+        )
+    if len(calls) > 1:
+        raise ArgumentError(
+            f"Layer {name!r} has {len(calls)} {what}s: it was called {len(calls)} times "
+            "(a shared layer); read the tensors its calls returned instead"
+        )
+    return calls[0]
 
 
 def make_weight(

@@ -129,8 +129,11 @@ def layer_name(owner: str, value: object) -> str | None:
     return value
 
 
-def shape(owner: str, name: str, value: object) -> Shape | None:
-    """An input shape without the batch dimension: a tuple of positive ints or None."""
+def shape(owner: str, name: str, value: object, *, allow_scalar: bool = False) -> Shape | None:
+    """An input shape without the batch dimension: a tuple of positive ints or None.
+
+    ``allow_scalar`` accepts ``()``: one number per sample (Keras's ``Input(shape=())``).
+    """
     if value is None:
         return None
     expected = (
@@ -140,7 +143,9 @@ def shape(owner: str, name: str, value: object) -> Shape | None:
     if not isinstance(value, (tuple, list)):
         hint = f" Did you mean {name}=({value},)?" if _is_int(value) else ""
         raise ArgumentTypeError(f"{expected} {_received(name, value, with_type=True)}{hint}")
-    if not value or not all(d is None or (_is_int(d) and int(d) >= 1) for d in value):
+    if (not value and not allow_scalar) or not all(
+        d is None or (_is_int(d) and int(d) >= 1) for d in value
+    ):
         raise ArgumentError(f"{expected} {_received(name, value)}")
     return tuple(None if d is None else int(d) for d in value)
 

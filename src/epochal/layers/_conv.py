@@ -24,6 +24,7 @@ from torch import Tensor
 from epochal import activations, initializers
 from epochal.errors import ArgumentError
 from epochal.layers import _checks as checks
+from epochal.layers import _penalties
 from epochal.layers._base import (
     ActivationMixin,
     Layer,
@@ -71,6 +72,7 @@ class _Conv(ActivationMixin, Layer):
     rank: ClassVar[int]
     _paddings: ClassVar[tuple[str, ...]] = ("valid", "same")
     _conv: ClassVar[Callable[..., Tensor]]
+    _kernel_path: ClassVar[str] = "weight"
 
     def __init__(
         self,
@@ -86,6 +88,11 @@ class _Conv(ActivationMixin, Layer):
         bias_initializer: str | initializers.Initializer,
         input_shape: Shape | None,
         name: str | None,
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
     ) -> None:
         owner = type(self).__name__
         super().__init__(name=name, input_shape=input_shape, owner=owner)
@@ -106,6 +113,20 @@ class _Conv(ActivationMixin, Layer):
             owner, "kernel_initializer", kernel_initializer
         )
         self.bias_initializer = checks.initializer(owner, "bias_initializer", bias_initializer)
+        _penalties.attach(
+            self,
+            owner,
+            {
+                self._kernel_path: (
+                    "kernel_regularizer",
+                    kernel_regularizer,
+                    "kernel_constraint",
+                    kernel_constraint,
+                ),
+                "bias": ("bias_regularizer", bias_regularizer, "bias_constraint", bias_constraint),
+            },
+            activity_regularizer,
+        )
         self._plan_padding()
         self.in_channels: int | None = None
         self.register_parameter("weight", None)
@@ -165,6 +186,12 @@ class _Conv(ActivationMixin, Layer):
     def _channels_from_state(self, state_dict: Mapping[str, Any], prefix: str) -> int | None:
         return channels_from(state_dict, prefix + "weight", 1)
 
+    def _keras_layout(self, path: str, tensor: Tensor) -> Tensor:
+        # torch's (filters, in, *kernel_size) is Keras's (*kernel_size, in, filters) permuted.
+        if path != "weight":
+            return tensor
+        return tensor.permute(*range(2, self.rank + 2), 1, 0)
+
     def forward_preactivation(self, x: Tensor) -> Tensor:
         """The convolution plus bias, without the activation."""
         if not self.built:
@@ -221,6 +248,9 @@ class Conv1D(_Conv):
         use_bias: whether to add a bias.
         kernel_initializer: a name from :mod:`epochal.initializers` or a callable.
         bias_initializer: likewise, for the bias.
+        kernel_regularizer, bias_regularizer, activity_regularizer: ``keras.regularizers``
+            penalties added to the loss (on the kernel, the bias, the output).
+        kernel_constraint, bias_constraint: ``keras.constraints`` applied after each step.
         input_shape: the input shape without the batch dimension, e.g. ``(100, 8)``.
         name: the layer's name in a sequential container.
 
@@ -245,6 +275,11 @@ class Conv1D(_Conv):
         use_bias: bool = True,
         kernel_initializer: str | initializers.Initializer = "glorot_uniform",
         bias_initializer: str | initializers.Initializer = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         input_shape: Shape | None = None,
         name: str | None = None,
     ) -> None:
@@ -260,6 +295,11 @@ class Conv1D(_Conv):
             bias_initializer=bias_initializer,
             input_shape=input_shape,
             name=name,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
         )
 
 
@@ -281,6 +321,9 @@ class Conv2D(_Conv):
         use_bias: whether to add a bias.
         kernel_initializer: a name from :mod:`epochal.initializers` or a callable.
         bias_initializer: likewise, for the bias.
+        kernel_regularizer, bias_regularizer, activity_regularizer: ``keras.regularizers``
+            penalties added to the loss (on the kernel, the bias, the output).
+        kernel_constraint, bias_constraint: ``keras.constraints`` applied after each step.
         input_shape: the input shape without the batch dimension, e.g. ``(28, 28, 1)``.
         name: the layer's name in a sequential container.
 
@@ -304,6 +347,11 @@ class Conv2D(_Conv):
         use_bias: bool = True,
         kernel_initializer: str | initializers.Initializer = "glorot_uniform",
         bias_initializer: str | initializers.Initializer = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         input_shape: Shape | None = None,
         name: str | None = None,
     ) -> None:
@@ -319,4 +367,80 @@ class Conv2D(_Conv):
             bias_initializer=bias_initializer,
             input_shape=input_shape,
             name=name,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+        )
+
+
+class Conv3D(_Conv):
+    """3-D convolution over channels-last ``(N, D, H, W, C)``, producing ``(N, D', H', W', filters)``.
+
+    Lazy in the input channel count unless ``input_shape`` is given. The weight
+    is stored as torch's ``(filters, C, kd, kh, kw)`` and initialized as Keras
+    initializes its ``(kd, kh, kw, C, filters)`` kernel.
+
+    Args:
+        filters: number of output channels (positive).
+        kernel_size: window size (int or 3-tuple).
+        strides: step of the window (int or 3-tuple).
+        padding: ``"valid"`` or ``"same"`` (TensorFlow's split, extra after).
+        activation: a name from :mod:`epochal.activations`, a callable, or None.
+        dilation_rate: spacing of the kernel taps (int or 3-tuple).
+        use_bias: whether to add a bias.
+        kernel_initializer: a name from :mod:`epochal.initializers` or a callable.
+        bias_initializer: likewise, for the bias.
+        kernel_regularizer, bias_regularizer, activity_regularizer: ``keras.regularizers``
+            penalties added to the loss.
+        kernel_constraint, bias_constraint: ``keras.constraints`` applied after each step.
+        input_shape: the input shape without the batch dimension, e.g. ``(8, 28, 28, 1)``.
+        name: the layer's name in a sequential container.
+
+    Example:
+        >>> Conv3D(4, 3, padding="same")(torch.zeros(2, 5, 6, 7, 3)).shape
+        torch.Size([2, 5, 6, 7, 4])
+    """
+
+    rank = 3
+    _conv = F.conv3d
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int, int],
+        strides: int | tuple[int, int, int] = (1, 1, 1),
+        padding: Literal["valid", "same"] = "valid",
+        *,
+        activation: str | activations.ActivationFn | None = None,
+        dilation_rate: int | tuple[int, int, int] = (1, 1, 1),
+        use_bias: bool = True,
+        kernel_initializer: str | initializers.Initializer = "glorot_uniform",
+        bias_initializer: str | initializers.Initializer = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        input_shape: Shape | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            activation=activation,
+            dilation_rate=dilation_rate,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            input_shape=input_shape,
+            name=name,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
         )

@@ -12,6 +12,7 @@ from torch import Tensor
 from epochal import activations, initializers
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.layers import _checks as checks
+from epochal.layers import _penalties
 from epochal.layers._base import (
     ActivationMixin,
     Layer,
@@ -20,6 +21,7 @@ from epochal.layers._base import (
     join_parts,
     make_weight,
 )
+from epochal.layers._masking import pass_mask, set_mask
 
 
 class Dense(ActivationMixin, Layer):
@@ -38,6 +40,12 @@ class Dense(ActivationMixin, Layer):
         use_bias: whether to add a bias.
         kernel_initializer: a name from :mod:`epochal.initializers` or a callable.
         bias_initializer: likewise, for the bias.
+        kernel_regularizer: a ``keras.regularizers`` penalty on the kernel, added to the loss.
+        bias_regularizer: likewise, on the bias.
+        activity_regularizer: likewise, on the layer's output.
+        kernel_constraint: a ``keras.constraints`` constraint applied to the kernel
+            after each optimizer step.
+        bias_constraint: likewise, for the bias.
         input_shape: the input shape without the batch dimension, e.g. ``(20,)``;
             builds the weights now.
         input_dim: Keras 2 shorthand for ``input_shape=(input_dim,)``.
@@ -57,6 +65,11 @@ class Dense(ActivationMixin, Layer):
         use_bias: bool = True,
         kernel_initializer: str | initializers.Initializer = "glorot_uniform",
         bias_initializer: str | initializers.Initializer = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         input_shape: Shape | None = None,
         input_dim: int | None = None,
         name: str | None = None,
@@ -77,6 +90,20 @@ class Dense(ActivationMixin, Layer):
             owner, "kernel_initializer", kernel_initializer
         )
         self.bias_initializer = checks.initializer(owner, "bias_initializer", bias_initializer)
+        _penalties.attach(
+            self,
+            owner,
+            {
+                "weight": (
+                    "kernel_regularizer",
+                    kernel_regularizer,
+                    "kernel_constraint",
+                    kernel_constraint,
+                ),
+                "bias": ("bias_regularizer", bias_regularizer, "bias_constraint", bias_constraint),
+            },
+            activity_regularizer,
+        )
         self.in_features: int | None = None
         self.register_parameter("weight", None)
         self.register_parameter("bias", None)
@@ -110,12 +137,17 @@ class Dense(ActivationMixin, Layer):
     def _channels_from_state(self, state_dict: Mapping[str, Any], prefix: str) -> int | None:
         return channels_from(state_dict, prefix + "weight", 1)
 
+    def _keras_layout(self, path: str, tensor: Tensor) -> Tensor:
+        # torch's (units, features) weight is Keras's (features, units) kernel transposed.
+        return tensor.T if path == "weight" else tensor
+
     def forward(self, x: Tensor) -> Tensor:
         if not self.built:
             self._build_from_input(x)
         y = F.linear(x, self.weight, self.bias)
         fn = self._activation_fn
-        return y if fn is None else fn(y)
+        y = y if fn is None else fn(y)
+        return pass_mask(x, y) if x.dim() > 2 else y  # sequences keep Keras's mask
 
     def forward_preactivation(self, x: Tensor) -> Tensor:
         """``x @ kernel + bias``, without the activation."""
@@ -166,7 +198,8 @@ class Dropout(Layer):
         self.seed = checks.optional_int("Dropout", "seed", seed)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.rate, self.training)
+        y = F.dropout(x, self.rate, self.training)
+        return pass_mask(x, y) if x.dim() > 2 else y
 
     def _describe(self) -> str:
         return join_parts(f"rate={self.rate}", super()._describe())
@@ -219,7 +252,9 @@ class Activation(ActivationMixin, Layer):
 
     def forward(self, x: Tensor) -> Tensor:
         fn = self._activation_fn
-        return x if fn is None else fn(x)
+        if fn is None:
+            return x
+        return pass_mask(x, fn(x)) if x.dim() > 2 else fn(x)
 
     def forward_preactivation(self, x: Tensor) -> Tensor:
         """The input unchanged."""
@@ -240,6 +275,11 @@ class Embedding(Layer):
         input_dim: vocabulary size (ids run from 0 to ``input_dim - 1``).
         output_dim: vector size.
         embeddings_initializer: a name from :mod:`epochal.initializers` or a callable.
+        embeddings_regularizer: a ``keras.regularizers`` penalty on the table.
+        embeddings_constraint: a ``keras.constraints`` constraint on the table.
+        mask_zero: id 0 is padding: the output carries a mask (``ids != 0``) that
+            the recurrent and attention layers after it read, as in Keras.
+        activity_regularizer: a penalty on the layer's output.
         input_shape: the input shape without the batch dimension, e.g. ``(100,)``.
         input_length: Keras 2 shorthand for ``input_shape=(input_length,)``.
         name: the layer's name in a sequential container.
@@ -255,6 +295,10 @@ class Embedding(Layer):
         output_dim: int,
         *,
         embeddings_initializer: str | initializers.Initializer = "uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        mask_zero: bool = False,
+        activity_regularizer: Any = None,
         input_shape: Shape | None = None,
         input_length: int | None = None,
         name: str | None = None,
@@ -272,6 +316,20 @@ class Embedding(Layer):
         self.output_dim = checks.positive_int(owner, "output_dim", output_dim)
         init = checks.initializer(owner, "embeddings_initializer", embeddings_initializer)
         self.embeddings_initializer = init
+        self.mask_zero = checks.boolean(owner, "mask_zero", mask_zero)
+        _penalties.attach(
+            self,
+            owner,
+            {
+                "weight": (
+                    "embeddings_regularizer",
+                    embeddings_regularizer,
+                    "embeddings_constraint",
+                    embeddings_constraint,
+                )
+            },
+            activity_regularizer,
+        )
         self.weight = make_weight(
             (self.input_dim, self.output_dim),
             init,
@@ -284,7 +342,16 @@ class Embedding(Layer):
     def forward(self, x: Tensor) -> Tensor:
         if x.dtype != torch.long and x.dtype != torch.int:
             x = x.long()
-        return F.embedding(x, self.weight)
+        y = F.embedding(x, self.weight)
+        if self.mask_zero:
+            # Keras's implicit mask: id 0 is padding. Layers that take masks (LSTM, GRU,
+            # SimpleRNN, Bidirectional, attention, pooling) read it from the output.
+            set_mask(y, x != 0)
+        return y
+
+    def compute_mask(self, x: Tensor, mask: Tensor | None = None) -> Tensor | None:
+        """Keras's ``compute_mask``: ``x != 0`` with ``mask_zero=True``, else None."""
+        return x != 0 if self.mask_zero else None
 
     def _describe(self) -> str:
         return join_parts(f"{self.input_dim}, {self.output_dim}", super()._describe())
@@ -312,7 +379,7 @@ class InputLayer(Layer):
                 "InputLayer: expected `shape` to be a tuple of positive ints. Received: shape=None"
             )
         super().__init__(name=name, input_shape=None, owner="InputLayer")
-        self.input_shape = checks.shape("InputLayer", "shape", shape)
+        self.input_shape = checks.shape("InputLayer", "shape", shape, allow_scalar=True)
         if dtype is not None and not isinstance(dtype, torch.dtype):
             raise ArgumentTypeError(
                 "InputLayer: expected `dtype` to be a torch.dtype or None. "

@@ -1,4 +1,8 @@
-"""Channels-last pooling: max pooling over windows, and global average/max pooling."""
+"""Channels-last pooling: max and average pooling over windows, and global average/max pooling.
+
+``padding="same"`` pads as TensorFlow does (extra after); padded positions
+never win a max and are not counted in an average, as in Keras.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from typing import ClassVar, Literal
 import torch.nn.functional as F
 from torch import Tensor
 
+from epochal.errors import DataError
 from epochal.layers import _checks as checks
 from epochal.layers._base import Layer, Shape, join_parts
 from epochal.layers._conv import dynamic_same_pad
+from epochal.layers._masking import get_mask
 
 
 class _MaxPooling(Layer):
@@ -43,6 +49,12 @@ class _MaxPooling(Layer):
         self._dilation = (1,) * rank
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != self.rank + 2:
+            raise DataError(
+                f"{type(self).__name__}: expected an input with {self.rank} spatial axes and "
+                f"channels last (rank {self.rank + 2} with the batch axis). "
+                f"Received: shape={tuple(x.shape)}"
+            )
         if self._same:
             # TensorFlow ignores padded positions; -inf never wins a max.
             x = dynamic_same_pad(x, self.pool_size, self.strides, self._dilation, float("-inf"))
@@ -135,6 +147,15 @@ class _GlobalPooling(Layer):
         self._dims = tuple(range(1, self.rank + 1))
 
     def forward(self, x: Tensor) -> Tensor:
+        mask = get_mask(x) if self.rank == 1 else None
+        if mask is not None:  # Keras: masked steps take no part
+            weights = mask.to(x.dtype).unsqueeze(-1)
+            if self._max:
+                masked = x.masked_fill(weights == 0, float("-inf"))
+                return masked.amax(dim=1, keepdim=self.keepdims)
+            total = (x * weights).sum(dim=1, keepdim=self.keepdims)
+            count = weights.sum(dim=1, keepdim=self.keepdims).clamp(min=1.0)
+            return total / count
         if self._max:
             return x.amax(dim=self._dims, keepdim=self.keepdims)
         return x.mean(dim=self._dims, keepdim=self.keepdims)
@@ -227,6 +248,209 @@ class GlobalMaxPooling2D(_GlobalPooling):
     """
 
     rank = 2
+    _max = True
+
+    def __init__(
+        self, *, keepdims: bool = False, input_shape: Shape | None = None, name: str | None = None
+    ) -> None:
+        super().__init__(keepdims=keepdims, input_shape=input_shape, name=name)
+
+
+class MaxPooling3D(_MaxPooling):
+    """Max over windows of channels-last ``(N, D, H, W, C)``, producing ``(N, D', H', W', C)``.
+
+    Args:
+        pool_size: window size (int or 3-tuple).
+        strides: step of the window; ``None`` means ``pool_size``.
+        padding: ``"valid"`` or ``"same"``.
+        input_shape: the input shape without the batch dimension.
+        name: the layer's name.
+
+    Example:
+        >>> import torch
+        >>> MaxPooling3D()(torch.zeros(1, 4, 4, 4, 2)).shape
+        torch.Size([1, 2, 2, 2, 2])
+    """
+
+    rank = 3
+    _pool = F.max_pool3d
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int, int] = (2, 2, 2),
+        strides: int | tuple[int, int, int] | None = None,
+        padding: Literal["valid", "same"] = "valid",
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, input_shape=input_shape, name=name)
+
+
+class _AveragePooling(_MaxPooling):
+    """Average over windows; with ``"same"`` padding the padded positions are not counted."""
+
+    _avg: ClassVar[Callable[..., Tensor]]
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != self.rank + 2:
+            raise DataError(
+                f"{type(self).__name__}: expected an input with {self.rank} spatial axes and "
+                f"channels last (rank {self.rank + 2} with the batch axis). "
+                f"Received: shape={tuple(x.shape)}"
+            )
+        pool = type(self)._avg
+        if not self._same:
+            y = pool(x.permute(self._to_channels_first), self.pool_size, self.strides)
+            return y.permute(self._to_channels_last)
+        padded = dynamic_same_pad(x, self.pool_size, self.strides, self._dilation)
+        total = pool(padded.permute(self._to_channels_first), self.pool_size, self.strides)
+        # The share of real (unpadded) positions in each window, from a one-channel map of ones.
+        ones = x.new_ones((1, *x.shape[1 : self.rank + 1], 1))
+        share = pool(
+            dynamic_same_pad(ones, self.pool_size, self.strides, self._dilation).permute(
+                self._to_channels_first
+            ),
+            self.pool_size,
+            self.strides,
+        )
+        return (total / share).permute(self._to_channels_last)
+
+
+class AveragePooling1D(_AveragePooling):
+    """Mean over windows of ``(N, steps, C)``, producing ``(N, steps', C)``.
+
+    Args:
+        pool_size: window length (int or 1-tuple).
+        strides: step of the window; ``None`` means ``pool_size``.
+        padding: ``"valid"`` or ``"same"`` (padding not counted in the mean).
+        input_shape: the input shape without the batch dimension.
+        name: the layer's name.
+
+    Example:
+        >>> import torch
+        >>> AveragePooling1D()(torch.arange(4.0).reshape(1, 4, 1)).flatten().tolist()
+        [0.5, 2.5]
+    """
+
+    rank = 1
+    _pool = F.avg_pool1d
+    _avg = F.avg_pool1d
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int] = 2,
+        strides: int | tuple[int] | None = None,
+        padding: Literal["valid", "same"] = "valid",
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, input_shape=input_shape, name=name)
+
+
+class AveragePooling2D(_AveragePooling):
+    """Mean over windows of ``(N, H, W, C)``, producing ``(N, H', W', C)``.
+
+    Args:
+        pool_size: window size (int or 2-tuple).
+        strides: step of the window; ``None`` means ``pool_size``.
+        padding: ``"valid"`` or ``"same"`` (padding not counted in the mean).
+        input_shape: the input shape without the batch dimension.
+        name: the layer's name.
+
+    Example:
+        >>> import torch
+        >>> AveragePooling2D()(torch.zeros(2, 7, 7, 3)).shape
+        torch.Size([2, 3, 3, 3])
+    """
+
+    rank = 2
+    _pool = F.avg_pool2d
+    _avg = F.avg_pool2d
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int] = (2, 2),
+        strides: int | tuple[int, int] | None = None,
+        padding: Literal["valid", "same"] = "valid",
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, input_shape=input_shape, name=name)
+
+
+class AveragePooling3D(_AveragePooling):
+    """Mean over windows of ``(N, D, H, W, C)``, producing ``(N, D', H', W', C)``.
+
+    Args:
+        pool_size: window size (int or 3-tuple).
+        strides: step of the window; ``None`` means ``pool_size``.
+        padding: ``"valid"`` or ``"same"`` (padding not counted in the mean).
+        input_shape: the input shape without the batch dimension.
+        name: the layer's name.
+
+    Example:
+        >>> import torch
+        >>> AveragePooling3D()(torch.zeros(1, 4, 4, 4, 2)).shape
+        torch.Size([1, 2, 2, 2, 2])
+    """
+
+    rank = 3
+    _pool = F.avg_pool3d
+    _avg = F.avg_pool3d
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int, int] = (2, 2, 2),
+        strides: int | tuple[int, int, int] | None = None,
+        padding: Literal["valid", "same"] = "valid",
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, input_shape=input_shape, name=name)
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over the spatial axes of ``(N, D, H, W, C)``, producing ``(N, C)``.
+
+    Args:
+        keepdims: keep the pooled axes with size 1: ``(N, 1, 1, 1, C)``.
+        input_shape: the input shape without the batch dimension.
+        name: the layer's name.
+
+    Example:
+        >>> import torch
+        >>> GlobalAveragePooling3D()(torch.zeros(2, 3, 4, 5, 6)).shape
+        torch.Size([2, 6])
+    """
+
+    rank = 3
+    _max = False
+
+    def __init__(
+        self, *, keepdims: bool = False, input_shape: Shape | None = None, name: str | None = None
+    ) -> None:
+        super().__init__(keepdims=keepdims, input_shape=input_shape, name=name)
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Max over the spatial axes of ``(N, D, H, W, C)``, producing ``(N, C)``.
+
+    Args:
+        keepdims: keep the pooled axes with size 1: ``(N, 1, 1, 1, C)``.
+        input_shape: the input shape without the batch dimension.
+        name: the layer's name.
+
+    Example:
+        >>> import torch
+        >>> GlobalMaxPooling3D()(torch.zeros(2, 3, 4, 5, 6)).shape
+        torch.Size([2, 6])
+    """
+
+    rank = 3
     _max = True
 
     def __init__(

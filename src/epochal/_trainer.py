@@ -1,0 +1,775 @@
+"""`Trainer`: the one owner of a training run, made by ``Model.compile``.
+
+It holds the compiled settings, the engine (bound once, at the first ``fit``
+or ``evaluate``, then fixed), the `RunState`, a pending checkpoint while a
+resumed script replays the calls it covers, and the checkpoint policy.
+``Model`` checks arguments and builds data sources; everything that changes
+the run happens here, and `loop.fit_loop` runs the epochs of a call.
+
+What a ``fit`` call does (train, replay a call a checkpoint covers, finish
+an interrupted call) is decided by the pure `epochal._resume.decide`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from safetensors.torch import load, save_file
+from torch import nn
+
+from epochal import loop
+from epochal import losses as losses_mod
+from epochal import metrics as metrics_mod
+from epochal import optimizers as optimizers_mod
+from epochal._ckpt_io import read_bytes
+from epochal._ckpt_run import check_run_checkpoint as check_full_checkpoint
+from epochal._ckpt_run import run_settings
+from epochal._heads import loss_form
+from epochal._optim_hooks import StepOptions, ema_weights, install
+from epochal._resume import Action, Decision, Saved, decide
+from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
+from epochal._step import Precision, build_forward_loss, make_scaler
+from epochal._tree import call_module, first_leaf, leaves, tree_map
+from epochal.callbacks.base import Callback, CallbackContext, CallbackList
+from epochal.callbacks.history import History
+from epochal.callbacks.progress import ProgbarLogger
+from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
+from epochal.data import ArraySource, Batch, Source
+from epochal.data._checks import install_batch_checks, target_name
+from epochal.data._features import input_errors, structure_key, unbuilt_on_failure
+from epochal.errors import ArgumentError, CheckpointError
+from epochal.run import CallRecord, RunState, derive_seed, owned_rng, seeded_rng
+
+__all__ = ["FitCall", "Settings", "Trainer"]
+
+CALLS_DIR = "calls"  # end-of-call weights, beside the checkpoints of a checkpoint_dir
+MAX_CALL_WEIGHTS_BYTES = 1 << 40
+
+
+@dataclass
+class Settings:
+    """What ``compile`` was given, checked."""
+
+    optimizer: Any
+    learning_rate: float | None
+    loss: losses_mod.LossSpec
+    metrics: list[metrics_mod.MetricRequest]
+    seed: int
+    scheduler: Any = None
+    scheduler_interval: Literal["epoch", "step"] = "epoch"
+    compile: bool = False
+    precision: Precision = "32"
+    step_options: StepOptions = field(default_factory=StepOptions)
+
+    def description(self) -> dict[str, Any]:
+        """The settings as JSON, with whether ``Model.load`` can rebuild them by name."""
+        optimizer = self.optimizer if isinstance(self.optimizer, str) else None
+        loss = self.loss.name if self.loss.kind != "custom" else None
+        metrics = [r.name for r in self.metrics if r.key is not None]
+        rebuildable = (
+            optimizer is not None
+            and loss is not None
+            and self.loss.from_logits is None
+            and len(metrics) == len(self.metrics)
+            and self.scheduler is None
+        )
+        return {
+            "optimizer": optimizer,
+            "loss": loss,
+            "metrics": metrics,
+            "learning_rate": self.learning_rate,
+            "precision": self.precision,
+            "compile": self.compile,
+            "rebuildable": rebuildable,
+        }
+
+
+@dataclass
+class FitCall:
+    """One ``fit`` call's checked arguments and data sources."""
+
+    train: Source
+    val: Source | None
+    batch_size: int
+    val_batch_size: int
+    epochs: int
+    initial_epoch: int | None
+    steps_per_epoch: int | None
+    validation_steps: int | None
+    validation_freq: int | list[int]
+    shuffle: bool
+    callbacks: list[Callback]
+    verbose: int
+    checkpoint_dir: str | os.PathLike[str] | None
+    checkpoint_steps: int | None
+    keep_checkpoints: int | None
+
+
+@dataclass
+class _Snapshot:
+    """The run at the start of a call, to retry the call after it failed."""
+
+    weights: dict[str, torch.Tensor]
+    engine_state: dict[str, Any]
+    run: RunState
+
+
+class Trainer:
+    """Owns one training run of ``module`` (see the module docstring)."""
+
+    def __init__(self, module: nn.Module, device: torch.device, settings: Settings) -> None:
+        self.module = module
+        self.device = device
+        self.settings = settings
+        self.engine: loop.Engine | None = None
+        self.run = RunState(seed=settings.seed, history=History())
+        self.input_shape: tuple[int, ...] | None = None
+        # input shapes/dtypes -> output shape/dtype, learned by _sample_output
+        self._output_shapes: dict[Any, tuple[tuple[int, ...], torch.dtype]] = {}
+        # A checkpoint found in a checkpoint_dir, applied when the script reaches
+        # the call it does not fully cover (see epochal._resume).
+        self._pending: Checkpoint | None = None
+        # Optimizer state of a loaded run, waiting for the engine to be built.
+        self._pending_engine_state: dict[str, Any] | None = None
+        # A loaded step checkpoint's partial epoch, continued by the next fit.
+        self._loaded_partial: Partial | None = None
+        # A fit(checkpoint_dir=...) call failed: the next one starts from the
+        # newest checkpoint, or from this snapshot of the failed call's start.
+        self._dirty = False
+        self._snapshot: _Snapshot | None = None
+        # Saves asked for inside fit, written when the hooks running now have run.
+        self._saves: list[tuple[str, Path]] | None = None
+
+    # -- binding --------------------------------------------------------------
+    def bind(self, sample: Batch, name: str = "x") -> loop.Engine:
+        """Build lazy layers, decide the loss form, build optimizer and metrics."""
+        settings = self.settings
+        x2 = tree_map(lambda t: t[:2], sample.x)
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            with (
+                input_errors(name, x2, self.module),
+                seeded_rng(derive_seed(settings.seed, "build")),
+                torch.enable_grad(),
+            ):
+                out = call_module(self.module, x2)
+        finally:
+            self.module.train(was_training)
+        self.input_shape = tuple(first_leaf(x2).shape[1:])
+
+        form = loss_form(self.module, out, settings.loss)
+        loss_fn = losses_mod.build_loss(settings.loss, logits=form.logits)
+        optimizer = optimizers_mod.build(settings.optimizer, self.module, settings.learning_rate)
+        install(optimizer, settings.step_options)
+        train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
+        if form.metric_input is not None:
+            for metric in train_metrics:
+                metric.accept_logits()
+        scheduler, _ = optimizers_mod.build_scheduler(settings.scheduler, optimizer)
+        spec = settings.loss
+        engine = loop.Engine(
+            module=self.module,
+            device=self.device,
+            forward=form.forward,
+            loss_fn=loss_fn,
+            metric_input=form.metric_input,
+            optimizer=optimizer,
+            train_metrics=train_metrics,
+            eval_metrics=[m.clone() for m in train_metrics],
+            scheduler=scheduler,
+            scheduler_per_step=settings.scheduler_interval == "step",
+            scaler=make_scaler(settings.precision, self.device),
+        )
+        conforming = replace(
+            engine,
+            prepare_targets=lambda y, out: losses_mod.prepare_targets(
+                spec, y, out, check_values=False
+            ),
+        )
+        options = {"precision": settings.precision, "compile": settings.compile}
+        engine.forward_loss = build_forward_loss(engine, **options)  # type: ignore[arg-type]
+        engine.forward_loss_conforming = build_forward_loss(conforming, **options)  # type: ignore[arg-type]
+        engine.prepare_targets = conforming.prepare_targets
+        return engine
+
+    def _sample_output(self, sample: Batch, name: str = "x") -> Any:
+        """The module's output for two samples, to check targets against.
+
+        The target checks only read the output's shape and dtype, so for inputs
+        shaped like ones seen before an empty tensor of the remembered shape
+        stands in, sparing a forward pass in every call of a fit(epochs=1) loop.
+        """
+        signature = (
+            structure_key(sample.x),
+            *((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x)),
+        )
+        known = self._output_shapes.get(signature)
+        if known is not None:
+            shape, dtype = known
+            return torch.empty((0, *shape), dtype=dtype)
+        x2 = tree_map(lambda t: t[:2], sample.x)
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            with input_errors(name, x2, self.module, self.input_shape), torch.no_grad():
+                out = call_module(self.module, x2)
+        finally:
+            self.module.train(was_training)
+        if isinstance(out, torch.Tensor):
+            self._output_shapes[signature] = (tuple(out.shape[1:]), out.dtype)
+        return out
+
+    def prepare(self, sources: Sequence[Source], what: str) -> tuple[loop.Engine, bool]:
+        """Check targets against the loss for every source; bind on first use.
+
+        In-memory targets are conformed once here (dtype, shape), so the
+        training step does no per-batch work for them; iterable sources check
+        and conform each batch as it is drawn (`epochal.data._checks`).
+        Returns the engine and whether batch targets must be conformed step
+        by step. A failure leaves lazy layers unbuilt.
+        """
+        with unbuilt_on_failure(self.module):
+            return self._prepare(sources, what)
+
+    def _prepare(self, sources: Sequence[Source], what: str) -> tuple[loop.Engine, bool]:
+        names = [source.name for source in sources]
+        samples = []
+        for source in sources:
+            sample = source.head(2)
+            if sample is None:
+                raise ArgumentError(
+                    f"Expected `{'x' if source is sources[0] else 'validation_data'}` "
+                    "to provide at least one batch. Received an empty iterable"
+                )
+            if sample.y is None:
+                raise ArgumentError(
+                    f"model.{what}() needs targets: pass y, or batches of (x, y[, sample_weight])"
+                )
+            samples.append(sample)
+        engine = self.engine if self.engine is not None else self.bind(samples[0], names[0])
+        # Check every source before changing any: in-memory targets are checked
+        # (values too) and conformed whole, other sources by their first batch.
+        spec = self.settings.loss
+        conformed = []
+        outputs = []
+        for source, sample, name in zip(sources, samples, names, strict=True):
+            out = self._sample_output(sample, name)
+            outputs.append(out)
+            where = target_name(name)
+            if isinstance(source, ArraySource):
+                conformed.append(losses_mod.prepare_targets(spec, source.y, out, where=where))
+            else:
+                losses_mod.prepare_targets(spec, sample.y, out, where=where)
+                conformed.append(None)
+        conform = False
+        for source, y, out, name in zip(sources, conformed, outputs, names, strict=True):
+            if isinstance(source, ArraySource):
+                source.y = y
+            else:  # each batch checked and conformed as it is drawn, before its step
+                install_batch_checks(source, spec, out, name)
+        if self.engine is None:
+            self.engine = engine
+            pending, self._pending_engine_state = self._pending_engine_state, None
+            if pending is not None:
+                load_engine_state(engine, pending)
+        return engine, conform
+
+    def _adopt_new_parameters(self, engine: loop.Engine) -> None:
+        """Parameters that now require grad and are not optimized yet join the optimizer.
+
+        They form a new parameter group with the compiled optimizer settings
+        (unfreezing layers for fine-tuning), and their state is part of the run.
+        """
+        optimizer = engine.optimizer
+        known = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        new = [p for p in self.module.parameters() if p.requires_grad and id(p) not in known]
+        if new:
+            optimizer.add_param_group({"params": new})
+
+    # -- fit ------------------------------------------------------------------
+    def fit(self, call: FitCall, context: CallbackContext) -> History:
+        """Run one ``fit`` call: train, replay, or finish an interrupted call.
+
+        A ``checkpoint_dir`` is claimed for the call (locked, its run's
+        settings compared; see `epochal._ckpt_dir`) before anything changes,
+        and released when the call ends, however it ends.
+        """
+        sources = [call.train] if call.val is None else [call.train, call.val]
+        engine, conform = self.prepare(sources, "fit")
+        ckdir = None
+        if call.checkpoint_dir is not None:
+            settings = run_settings(self.module, self.settings.description(), self.settings.seed)
+            ckdir = CheckpointDir(
+                call.checkpoint_dir, keep_last=call.keep_checkpoints, settings=settings
+            )
+            ckdir.claim()
+        try:
+            return self._fit(call, context, engine, conform, ckdir)
+        finally:
+            if ckdir is not None:
+                ckdir.release()
+
+    def _fit(
+        self,
+        call: FitCall,
+        context: CallbackContext,
+        engine: loop.Engine,
+        conform: bool,
+        ckdir: CheckpointDir | None,
+    ) -> History:
+        run = self.run
+        if ckdir is not None:
+            self._recover_or_find(ckdir)
+        if call.initial_epoch is not None and call.initial_epoch < run.epoch:
+            raise ArgumentError(
+                f"initial_epoch={call.initial_epoch} is behind the run, which has trained "
+                f"{run.epoch} epochs: epochal continues a run across fit calls instead of "
+                "renumbering it. Omit initial_epoch to train on, or call compile() to start a "
+                "new run"
+            )
+        if (
+            run.baseline_loss is None
+            and isinstance(call.train, ArraySource)
+            and isinstance(call.train.y, torch.Tensor)
+        ):
+            run.baseline_loss = losses_mod.baseline_loss(self.settings.loss, call.train.y)
+        self._adopt_new_parameters(engine)
+        first = run.epoch if call.initial_epoch is None else call.initial_epoch
+        last = first + call.epochs if call.initial_epoch is None else call.epochs
+        decision = decide(
+            call=len(run.calls),
+            first=first,
+            last=last,
+            run_epoch=run.epoch,
+            run_stopped=run.stopped,
+            saved=_saved(self._pending) if self._pending is not None else None,
+        )
+        if decision.action is Action.REPLAY:
+            assert ckdir is not None and decision.record is not None
+            return self._replay(decision.record, ckdir)
+        if decision.action is Action.APPLY_END:
+            assert decision.record is not None
+            self._apply_pending()
+            record = run.calls[decision.record]
+            return run.history.slice(record.first, record.last)
+        if decision.action in (Action.STOPPED, Action.NOTHING):
+            if decision.action is Action.STOPPED:
+                warnings.warn(
+                    f"This run was stopped after epoch {run.epoch} (early stopping or "
+                    "model.stop_training); fit trains no further. "
+                    "Call model.new_phase() to keep training it with fresh callback state, or "
+                    "compile() to start a new run",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            run.calls.append(_no_op_record(first, last, run))
+            return run.history.slice(first, last)
+        return self._train(call, engine, conform, decision, first, ckdir, context)
+
+    def _train(
+        self,
+        call: FitCall,
+        engine: loop.Engine,
+        conform: bool,
+        decision: Decision,
+        first: int,
+        ckdir: CheckpointDir | None,
+        context: CallbackContext,
+    ) -> History:
+        run = self.run
+        resume: Partial | None = None
+        if decision.action is Action.RESUME:
+            partial = self._apply_pending()
+            resume = partial if decision.resume_partial else None
+        else:
+            loaded, self._loaded_partial = self._loaded_partial, None
+            if loaded is not None and first <= loaded.epoch == decision.start:
+                resume = loaded
+            if ckdir is not None:
+                self._snapshot = self._take_snapshot()
+        self._resume_trajectory()
+        start, last = decision.start, decision.last
+        params = self._params(call, engine, start, last)
+        # The checkpoint_dir run's id: files callbacks write are tied to the run by it.
+        params["run_id"] = ckdir.run_id if ckdir is not None else None
+        callbacks = self._callbacks(call, params, context)
+        plan = loop.Plan(
+            train=call.train,
+            val=call.val,
+            batch_size=call.batch_size,
+            val_batch_size=call.val_batch_size,
+            first_epoch=start,
+            last_epoch=last,
+            steps_per_epoch=call.steps_per_epoch,
+            validation_steps=call.validation_steps,
+            validation_freq=call.validation_freq,
+            shuffle=call.shuffle,
+            callbacks=callbacks,
+            conform_targets=conform,
+            scheduler_monitor=_plateau_monitor(engine, call.val is not None),
+            flush_saves=lambda partial: self._flush_saves(callbacks, partial),
+            checkpoint=(
+                (lambda partial: self._checkpoint(ckdir, callbacks, partial))
+                if ckdir is not None
+                else None
+            ),
+            checkpoint_steps=call.checkpoint_steps,
+            saves_pending=[],
+            resume=resume,
+        )
+        assert plan.saves_pending is not None
+        self._saves = plan.saves_pending
+        run.epoch = start
+        try:
+            with owned_rng(run, self.device):
+                loop.fit_loop(engine, run, plan)
+                callbacks.save_states(run.callback_states)
+            averaged = ema_weights(engine.optimizer, self.module)
+            if averaged is not None:
+                # Keras ends fit with the weights' moving averages; the run goes on
+                # from its own weights, as after EarlyStopping's restore.
+                self.show_weights(averaged)
+        except BaseException:
+            self._dirty = ckdir is not None
+            raise
+        finally:
+            self._saves = None
+        run.calls.append(self._record(first, last, engine, ckdir))
+        self._write_saves(plan.saves_pending, None, phase="end", live_rng=False)
+        if ckdir is not None:
+            # After on_train_end (restored best weights, stop flag): the call's final state.
+            weights, state, meta = self.capture(live_rng=False, phase="end")
+            ckdir.save(
+                f"epoch-{run.epoch:06d}",
+                weights=weights,
+                state=state,
+                meta=meta,
+                history=run.history,
+            )
+        history = run.history.slice(first, last)
+        history.params = params
+        return history
+
+    def _callbacks(
+        self, call: FitCall, params: dict[str, Any], context: CallbackContext
+    ) -> CallbackList:
+        cb_list = list(call.callbacks)
+        if call.verbose:
+            cb_list.append(ProgbarLogger(call.verbose))
+        callbacks = CallbackList(cb_list)
+        callbacks.set_model(context)
+        callbacks.set_params(params)
+        callbacks.load_states(self.run.callback_states)
+        return callbacks
+
+    def _params(self, call: FitCall, engine: loop.Engine, start: int, last: int) -> dict[str, Any]:
+        """The callbacks' ``params``: Keras's keys and what epochal adds."""
+        settings = self.settings
+        expected = ["loss", *(m.name for m in engine.train_metrics)]
+        if call.val is not None:
+            expected += [f"val_{k}" for k in expected]
+        expected.append("learning_rate")
+        steps = (
+            call.steps_per_epoch
+            if call.steps_per_epoch is not None
+            else call.train.steps(call.batch_size)
+        )
+        optimizer = settings.optimizer
+        loss = settings.loss
+        try:
+            samples: int | None = len(call.train)
+        except TypeError:
+            samples = None
+        return {
+            "epochs": last,
+            "steps": steps,
+            "verbose": call.verbose,
+            "metrics": expected,
+            "batch_size": call.batch_size,
+            "initial_epoch": start,
+            "continuing": start > 0 or self.run.step > 0,
+            "optimizer": optimizer
+            if isinstance(optimizer, str)
+            else type(engine.optimizer).__name__,
+            "learning_rate": _lr(engine.optimizer.param_groups[0]["lr"]),
+            "loss": loss.name,
+            "compiled_metrics": [r.name for r in settings.metrics],
+            "seed": settings.seed,
+            "parameter_count": sum(p.numel() for p in self.module.parameters()),
+            "validation": call.val is not None,
+            "samples": samples,
+        }
+
+    # -- records, replay and recovery ----------------------------------------
+    def _record(
+        self, first: int, last: int, engine: loop.Engine, ckdir: CheckpointDir | None
+    ) -> CallRecord:
+        """What the script sees at the end of this call; weights stored beside checkpoints."""
+        run = self.run
+        name = digest = None
+        if ckdir is not None:
+            name = f"call-{len(run.calls):06d}.safetensors"
+            digest = _write_weights(ckdir.root / CALLS_DIR / name, self.module.state_dict())
+        lrs = tuple(_lr(group["lr"]) for group in engine.optimizer.param_groups)
+        return CallRecord(first, last, run.epoch, run.step, run.stopped, lrs, name, digest)
+
+    def _replay(self, index: int, ckdir: CheckpointDir) -> History:
+        """Show what the uninterrupted script saw at the end of call ``index``; train nothing."""
+        assert self._pending is not None and self.engine is not None
+        meta = self._pending.meta
+        records = [CallRecord.from_dict(r) for r in meta["calls"][: index + 1]]
+        record = records[index]
+        run = self.run
+        whole = self._pending.history or History()
+        run.history.load_dict(whole.slice(0, record.epoch).to_dict())
+        run.history.baseline_loss = meta.get("baseline_loss")
+        run.history.events = dict(meta.get("events") or {})
+        run.epoch, run.step, run.stopped = record.epoch, record.step, record.stopped
+        run.calls = records
+        run.trajectory = run.shown_versions = None
+        if record.weights is not None:
+            weights = _read_weights(ckdir.root / CALLS_DIR, record.weights, record.digest)
+            self.module.load_state_dict({k: v.to(self.device) for k, v in weights.items()})
+        for group, lr in zip(self.engine.optimizer.param_groups, record.lrs, strict=False):
+            group["lr"] = lr
+        return run.history.slice(record.first, record.last)
+
+    def _recover_or_find(self, ckdir: CheckpointDir) -> None:
+        """Make the newest checkpoint pending when it is ahead of the script."""
+        if self._dirty:
+            self._dirty = False
+            if self._snapshot is not None:
+                self._restore_snapshot(self._snapshot)
+            self._pending = None
+        if self._pending is not None:
+            return
+        latest = ckdir.latest(check=self._check_resumable)
+        if latest is not None and self._ahead(latest):
+            self._pending = latest
+
+    def _ahead(self, ckpt: Checkpoint) -> bool:
+        """Whether ``ckpt`` holds more of the run than the script has reached."""
+        saved = _saved(ckpt)
+        done = len(self.run.calls)
+        return saved.calls > done or (saved.calls == done and saved.phase != "end")
+
+    def _check_resumable(self, ckpt: Checkpoint) -> None:
+        """Refuse (so that ``latest`` skips it) a checkpoint the run cannot resume from.
+
+        One the script is not behind is not resumed from: only its metadata
+        is checked, so a fit loop does not re-read the run's history every call.
+        """
+        check_run_checkpoint(ckpt, self.run.seed)
+        if self._ahead(ckpt):
+            optimizer = self.engine.optimizer if self.engine is not None else None
+            check_full_checkpoint(ckpt, self.module, optimizer)
+
+    def _apply_pending(self) -> Partial | None:
+        """Take over the pending checkpoint's run."""
+        assert self._pending is not None
+        ckpt, self._pending = self._pending, None
+        return restore(self.module, self.engine, self.run, ckpt, self.device)
+
+    def _take_snapshot(self) -> _Snapshot:
+        assert self.engine is not None
+        return _Snapshot(
+            weights={k: v.detach().clone() for k, v in self.module.state_dict().items()},
+            engine_state=copy.deepcopy(_engine_state(self.engine)),
+            run=copy.deepcopy(self.run),
+        )
+
+    def _restore_snapshot(self, snapshot: _Snapshot) -> None:
+        assert self.engine is not None
+        self.module.load_state_dict(snapshot.weights)
+        load_engine_state(self.engine, copy.deepcopy(snapshot.engine_state))
+        fresh = copy.deepcopy(snapshot.run)
+        history = self.run.history
+        history.load_dict(fresh.history.to_dict())
+        fresh.history = history  # holders of model.history keep seeing the run's
+        self.run = fresh
+
+    # -- saving ---------------------------------------------------------------
+    def capture(
+        self, *, live_rng: bool, partial: Partial | None = None, phase: str = "end"
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+        """(weights, state, meta) of the run, for a checkpoint."""
+        return capture(
+            self.module,
+            self.engine,
+            self.run,
+            device=self.device,
+            description=self.settings.description(),
+            live_rng=live_rng,
+            partial=partial,
+            phase=phase,
+        )
+
+    def save(self, path: str | os.PathLike[str], *, weights_only: bool = False) -> Path:
+        """Save the run (or the weights) at ``path``.
+
+        Inside ``fit`` the save is written once the hooks running now have all
+        run and the callbacks' states are recorded (at the end of the epoch's
+        hooks, or of the step's), so that loading it continues the run exactly.
+        """
+        target = Path(path)
+        if self._saves is not None:
+            self._saves.append(("weights" if weights_only else "run", target))
+            return target
+        if weights_only:
+            return _save_weights_checkpoint(target, self.module)
+        weights, state, meta = self.capture(live_rng=False, phase="end")
+        return save_checkpoint(
+            target, weights=weights, state=state, meta=meta, history=self.run.history
+        )
+
+    def _flush_saves(self, callbacks: CallbackList, partial: Partial | None) -> None:
+        saves = self._saves
+        if not saves:
+            return
+        callbacks.save_states(self.run.callback_states)
+        phase = "step" if partial is not None else "epoch"
+        self._write_saves(saves, partial, phase=phase, live_rng=True)
+
+    def _write_saves(
+        self, saves: list[Any] | None, partial: Partial | None, *, phase: str, live_rng: bool
+    ) -> None:
+        if not saves:
+            return
+        todo = list(saves)
+        saves.clear()
+        for kind, path in todo:
+            if kind == "weights":
+                _save_weights_checkpoint(path, self.module)
+            else:
+                weights, state, meta = self.capture(live_rng=live_rng, partial=partial, phase=phase)
+                history = self.run.history
+                save_checkpoint(path, weights=weights, state=state, meta=meta, history=history)
+
+    def _checkpoint(
+        self, ckdir: CheckpointDir, callbacks: CallbackList, partial: Partial | None
+    ) -> None:
+        run = self.run
+        callbacks.save_states(run.callback_states)
+        phase = "epoch" if partial is None else "step"
+        weights, state, meta = self.capture(live_rng=True, partial=partial, phase=phase)
+        name = f"epoch-{run.epoch:06d}"
+        if partial is not None:
+            name += f"-step-{run.step:09d}"
+        ckdir.save(name, weights=weights, state=state, meta=meta, history=run.history)
+
+    # -- loading --------------------------------------------------------------
+    def load(self, ckpt: Checkpoint) -> None:
+        """Take over the run saved in ``ckpt`` (``Model.load``); the next fit continues it."""
+        self._loaded_partial = restore(self.module, self.engine, self.run, ckpt, self.device)
+        if self.engine is None:
+            self._pending_engine_state = ckpt.state
+
+    # -- shown weights and phases -------------------------------------------
+    def show_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
+        """Load ``weights`` for the user to see, while the run keeps its own trajectory."""
+        run = self.run
+        if not run.stopped and run.trajectory is None:
+            run.trajectory = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+        self.module.load_state_dict(dict(weights))
+        run.shown_versions = [t._version for t in self.module.state_dict().values()]
+
+    def _resume_trajectory(self) -> None:
+        run = self.run
+        if run.trajectory is None:
+            return
+        untouched = run.shown_versions == [t._version for t in self.module.state_dict().values()]
+        if untouched:
+            self.module.load_state_dict(run.trajectory)
+        run.trajectory = None
+        run.shown_versions = None
+
+    def new_phase(self) -> None:
+        """Callbacks start over and a stopped run trains again (see ``Model.new_phase``)."""
+        run = self.run
+        run.callback_states.clear()
+        run.stopped = False
+        run.trajectory = None
+        run.shown_versions = None
+
+
+# -- helpers ------------------------------------------------------------------
+def _saved(ckpt: Checkpoint) -> Saved:
+    meta = ckpt.meta
+    phase = meta.get("phase", "end")
+    if phase not in ("step", "epoch", "end"):
+        raise CheckpointError(f"{ckpt.path}: unknown checkpoint phase {phase!r}")
+    calls = meta.get("calls")
+    return Saved(
+        calls=len(calls) if calls is not None else 0,
+        phase=phase,
+        epoch=int(meta["epoch"]),
+        stopped=bool(meta.get("stopped", False)),
+        partial=ckpt.state.get("partial") is not None,
+    )
+
+
+def _no_op_record(first: int, last: int, run: RunState) -> CallRecord:
+    """A call that trained nothing: replaying it changes neither weights nor rates."""
+    return CallRecord(first, last, run.epoch, run.step, run.stopped, ())
+
+
+def _plateau_monitor(engine: loop.Engine, validation: bool) -> str | None:
+    if isinstance(engine.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        return "val_loss" if validation else "loss"
+    return None
+
+
+def _engine_state(engine: loop.Engine) -> dict[str, Any]:
+    return {
+        "optimizer": engine.optimizer.state_dict(),
+        "scheduler": engine.scheduler.state_dict() if engine.scheduler is not None else None,
+        "scaler": engine.scaler.state_dict() if engine.scaler is not None else None,
+    }
+
+
+def _lr(value: Any) -> float:
+    return float(value.item() if isinstance(value, torch.Tensor) else value)
+
+
+def _save_weights_checkpoint(path: Path, module: nn.Module) -> Path:
+    meta = {"kind": "epochal-weights"}
+    return save_checkpoint(path, weights=module.state_dict(), state={}, meta=meta)
+
+
+def _write_weights(path: Path, weights: Mapping[str, torch.Tensor]) -> str:
+    """Write ``weights`` as safetensors atomically; returns the file's sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in weights.items()}
+    save_file(tensors, str(tmp))
+    with open(tmp, "rb") as fh:
+        digest = hashlib.sha256(fh.read()).hexdigest()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return digest
+
+
+def _read_weights(folder: Path, name: str, digest: str | None) -> dict[str, torch.Tensor]:
+    path = folder / name
+    try:  # a regular file inside the folder only (never a link, FIFO or device), bounded
+        data = read_bytes(folder, name, max_bytes=MAX_CALL_WEIGHTS_BYTES)
+    except CheckpointError as exc:
+        raise CheckpointError(
+            f"The end-of-call weights {path} cannot be read ({exc}); the resumed script cannot "
+            "replay that call"
+        ) from exc
+    if digest is not None and hashlib.sha256(data).hexdigest() != digest:
+        raise CheckpointError(f"The end-of-call weights {path} are damaged (checksum mismatch)")
+    try:
+        return load(data)
+    except Exception as exc:
+        raise CheckpointError(f"The end-of-call weights {path} are damaged ({exc})") from exc
