@@ -56,6 +56,8 @@ class _LogCursor:
     hasher: Any
     epochs: list[int]  # the History.epoch list it was written from (identity matters)
     written: int
+    calls: Any  # the call-record list it was written from (identity matters), or None
+    calls_written: int
 
 
 # The last history log written, by checkpoint directory (resolved path).
@@ -237,6 +239,7 @@ class CheckpointDir:
         state: Mapping[Any, Any],
         meta: Mapping[str, Any],
         history: History | None = None,
+        calls: builtins.list[Any] | None = None,
     ) -> Path:
         """Write checkpoint ``root/name`` atomically, then prune the run's old ones.
 
@@ -254,6 +257,7 @@ class CheckpointDir:
             state: See :func:`save_checkpoint`.
             meta: See :func:`save_checkpoint`.
             history: See :func:`save_checkpoint`.
+            calls: See :func:`save_checkpoint`.
 
         Returns:
             The checkpoint directory.
@@ -271,13 +275,21 @@ class CheckpointDir:
         self._clean_leftovers()
         own = self._scan()[0]
         sequence = own[-1][0] + 1 if own else 1
-        log = self._history_write(history, [p for _, p in own]) if history is not None else None
+        log = None
+        if history is not None:
+            log = self._history_write(history, calls, [p for _, p in own])
         path = _fmt._write_checkpoint(
             self.root / name, weights, state, meta, sequence=sequence, history=log, run=run_id
         )
         if log is not None and history is not None:
             _CURSORS[self._key()] = _LogCursor(
-                path, log.size, log.hasher, history.epoch, len(history.epoch)
+                path,
+                log.size,
+                log.hasher,
+                history.epoch,
+                len(history.epoch),
+                calls,
+                len(calls) if calls is not None else 0,
             )
         if self.keep_last is not None:
             for old in self.list()[: -self.keep_last]:
@@ -288,25 +300,31 @@ class CheckpointDir:
     def _key(self) -> str:
         return os.path.realpath(self.root)
 
-    def _history_write(self, history: History, own: builtins.list[Path]) -> _fmt.HistoryWrite:
+    def _history_write(
+        self, history: History, calls: builtins.list[Any] | None, own: builtins.list[Path]
+    ) -> _fmt.HistoryWrite:
         cursor = _CURSORS.get(self._key())
         usable = (
             cursor is not None
             and cursor.epochs is history.epoch
             and cursor.written <= len(history.epoch)
+            and cursor.calls is calls
+            and cursor.calls_written <= (len(calls) if calls is not None else 0)
             and own
             and own[-1] == cursor.checkpoint
         )
         if not usable:
-            return _fmt.HistoryWrite(history)
+            return _fmt.HistoryWrite(history, calls)
         assert cursor is not None
         since = history.epoch[cursor.written - 1] if cursor.written else 0
         return _fmt.HistoryWrite(
             history,
+            calls,
             base=cursor.checkpoint / HISTORY_FILE,
             base_size=cursor.size,
             base_hash=cursor.hasher,
             since=since,
+            calls_since=cursor.calls_written,
         )
 
     # -- loading --------------------------------------------------------------

@@ -10,6 +10,10 @@ hard link of the previous checkpoint's log, so its cost does not grow with
 the run. The manifest records the byte length of the prefix that belongs to
 each checkpoint and its sha256; later appends never change that prefix.
 Non-finite values are written as the strings ``"nan"``, ``"inf"``, ``"-inf"``.
+
+A line may also carry ``"calls_from": k, "calls": [...]``: the run's
+end-of-call records (`epochal.run.CallRecord`) from the ``k``-th on, which
+grow by one per ``fit`` call in the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import bisect
 import itertools
 import json
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +31,39 @@ from epochal._ckpt_io import is_count, parse_json
 from epochal.callbacks.history import History
 from epochal.errors import CheckpointError
 
-__all__ = ["HISTORY_FILE", "decode_history", "encode_history_since"]
+__all__ = ["HISTORY_FILE", "Log", "decode_history", "encode_history_since"]
 
 HISTORY_FILE = "history.jsonl"
 _NONFINITE = {"nan", "inf", "-inf"}
 _END = 2**62
+_CALL_KEYS = {"calls_from", "calls"}
 
 
-def encode_history_since(history: History, since: int) -> bytes:
-    """One log line holding the epochs ``>= since`` of ``history``."""
+@dataclass
+class Log:
+    """What a history log holds: the history, and the call records if it carries any."""
+
+    history: History
+    calls: list[dict[str, Any]] | None
+
+
+def encode_history_since(
+    history: History, since: int, calls: Sequence[Any] | None = None, calls_since: int = 0
+) -> bytes:
+    """One log line holding the epochs ``>= since`` of ``history`` (and calls from ``calls_since``).
+
+    ``calls`` are records with a ``to_dict()`` (or JSON-compatible dicts).
+    """
     part = history.slice(since, _END)
-    line = {
+    line: dict[str, Any] = {
         "from": since,
         "epoch": part.epoch,
         "history": {k: [_encode(v) for v in vs] for k, vs in part.history.items()},
         "epochs_by_key": part.epochs_by_key,
     }
+    if calls is not None:
+        line["calls_from"] = calls_since
+        line["calls"] = [c if isinstance(c, dict) else c.to_dict() for c in calls[calls_since:]]
     return (json.dumps(line, allow_nan=False, separators=(",", ":")) + "\n").encode()
 
 
@@ -48,8 +71,9 @@ def _encode(value: float) -> float | str:
     return value if math.isfinite(value) else repr(value)
 
 
-def decode_history(data: bytes, folder: Path) -> History:
-    """Rebuild a `History` from a log's bytes; any malformed line is a `CheckpointError`."""
+def decode_history(data: bytes, folder: Path) -> Log:
+    """Rebuild a `History` (and call records) from a log's bytes; a malformed line is a `CheckpointError`."""
+    calls: list[dict[str, Any]] | None = None
     epoch: list[int] = []
     values: dict[str, list[float]] = {}
     epochs_by_key: dict[str, list[int]] = {}
@@ -71,6 +95,8 @@ def decode_history(data: bytes, folder: Path) -> History:
                 "epochs it does not replace."
             )
         epoch.extend(line["epoch"])
+        if "calls" in line:
+            calls = (calls or [])[: line["calls_from"]] + line["calls"]
         for key, logged in line["history"].items():
             values.setdefault(key, []).extend(float(v) for v in logged)
             epochs_by_key.setdefault(key, []).extend(line["epochs_by_key"][key])
@@ -78,13 +104,22 @@ def decode_history(data: bytes, folder: Path) -> History:
     out.epoch = epoch
     out.history = {k: v for k, v in values.items() if v}
     out.epochs_by_key = {k: v for k, v in epochs_by_key.items() if v}
-    return out
+    return Log(out, calls)
 
 
 def _line_problem(line: Any) -> str | None:
     """What is wrong with one decoded log line, or None."""
-    if not isinstance(line, dict) or set(line) != {"from", "epoch", "history", "epochs_by_key"}:
+    keys = {"from", "epoch", "history", "epochs_by_key"}
+    if not isinstance(line, dict) or set(line) - _CALL_KEYS != keys:
         return "is not an object with keys from, epoch, history, epochs_by_key"
+    if ("calls" in line) != ("calls_from" in line):
+        return "has 'calls' without 'calls_from' or the reverse"
+    if "calls" in line and (
+        not is_count(line["calls_from"])
+        or not isinstance(line["calls"], list)
+        or not all(isinstance(c, dict) for c in line["calls"])
+    ):
+        return "has malformed call records"
     since, epochs, history, by_key = (
         line["from"],
         line["epoch"],

@@ -103,7 +103,15 @@ def check_run_checkpoint(
     check_run_meta(ckpt)
     _check_state(ckpt, module, optimizer)
     check_weights(ckpt, module)
-    ckpt.history  # noqa: B018 - parse (and check) the history log now, before anything changes
+    # Parse (and check) the history log now, before anything changes.
+    history, calls = ckpt.history, ckpt.calls
+    _check_calls(ckpt, calls)
+    count = ckpt.meta.get("calls_count")
+    if count is not None and count != len(calls or []):
+        raise _fail(
+            ckpt, META_FILE, f"counts {count} fit calls, its history log has {len(calls or [])}"
+        )
+    del history
 
 
 def check_run_meta(ckpt: Checkpoint) -> None:
@@ -138,7 +146,8 @@ def check_run_meta(ckpt: Checkpoint) -> None:
         not isinstance(position, list) or len(position) != 2 or not all(map(is_count, position))
     ):
         raise _fail(ckpt, META_FILE, f"has data_position={position!r}, expected two counts")
-    _check_calls(ckpt, meta.get("calls", []))
+    if not is_count(meta.get("calls_count", 0)):
+        raise _fail(ckpt, META_FILE, f"has calls_count={meta.get('calls_count')!r}")
     _check_compile(ckpt, meta.get("compile", {}))
 
 

@@ -10,8 +10,9 @@ What a run checkpoint holds (see `epochal.checkpoint` for the file format):
 - meta: epoch, step, seed, stopped flag, the history's baseline loss and
   diagnosis events, one record per finished ``fit`` call, where a
   ``steps_per_epoch`` walk stands, and a description of the compile settings;
-- history: the run's `History`, as the checkpoint's append-only history log
-  (the save is given ``history=run.history``).
+- history: the run's `History` and end-of-call records, as the checkpoint's
+  append-only history log (the save is given ``history=run.history,
+  calls=run.calls``).
 
 Reading checks the whole checkpoint against the format and the module
 (`epochal._ckpt_run`) before any of it is assigned: a refused checkpoint
@@ -124,7 +125,8 @@ def capture(
         "stopped": run.stopped,
         "baseline_loss": run.history.baseline_loss,
         "events": dict(run.history.events),
-        "calls": [record.to_dict() for record in run.calls],
+        # The records themselves go to the history log (the save's ``calls=run.calls``).
+        "calls_count": len(run.calls),
         "data_position": list(run.data_position) if run.data_position is not None else None,
         "compile": description,
     }
@@ -169,7 +171,7 @@ def restore(
         run.history.baseline_loss = meta["baseline_loss"]
     if "events" in meta:
         run.history.events = dict(meta["events"] or {})
-    run.calls = [CallRecord.from_dict(r) for r in meta.get("calls") or []]
+    run.calls = [CallRecord.from_dict(r) for r in ckpt.calls or []]
     position = meta.get("data_position")
     run.data_position = (int(position[0]), int(position[1])) if position else None
     rng = state["rng"]

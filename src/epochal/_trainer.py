@@ -454,6 +454,7 @@ class Trainer:
                 state=state,
                 meta=meta,
                 history=run.history,
+                calls=run.calls,
             )
         history = run.history.slice(first, last)
         history.params = params
@@ -526,7 +527,7 @@ class Trainer:
         """Show what the uninterrupted script saw at the end of call ``index``; train nothing."""
         assert self._pending is not None and self.engine is not None
         meta = self._pending.meta
-        records = [CallRecord.from_dict(r) for r in meta["calls"][: index + 1]]
+        records = [CallRecord.from_dict(r) for r in (self._pending.calls or [])[: index + 1]]
         record = records[index]
         run = self.run
         whole = self._pending.history or History()
@@ -627,8 +628,9 @@ class Trainer:
         if weights_only:
             return _save_weights_checkpoint(target, self.module)
         weights, state, meta = self.capture(live_rng=False, phase="end")
+        run = self.run
         return save_checkpoint(
-            target, weights=weights, state=state, meta=meta, history=self.run.history
+            target, weights=weights, state=state, meta=meta, history=run.history, calls=run.calls
         )
 
     def _flush_saves(self, callbacks: CallbackList, partial: Partial | None) -> None:
@@ -651,8 +653,15 @@ class Trainer:
                 _save_weights_checkpoint(path, self.module)
             else:
                 weights, state, meta = self.capture(live_rng=live_rng, partial=partial, phase=phase)
-                history = self.run.history
-                save_checkpoint(path, weights=weights, state=state, meta=meta, history=history)
+                run = self.run
+                save_checkpoint(
+                    path,
+                    weights=weights,
+                    state=state,
+                    meta=meta,
+                    history=run.history,
+                    calls=run.calls,
+                )
 
     def _checkpoint(
         self, ckdir: CheckpointDir, callbacks: CallbackList, partial: Partial | None
@@ -664,7 +673,9 @@ class Trainer:
         name = f"epoch-{run.epoch:06d}"
         if partial is not None:
             name += f"-step-{run.step:09d}"
-        ckdir.save(name, weights=weights, state=state, meta=meta, history=run.history)
+        ckdir.save(
+            name, weights=weights, state=state, meta=meta, history=run.history, calls=run.calls
+        )
 
     # -- loading --------------------------------------------------------------
     def load(self, ckpt: Checkpoint) -> None:
@@ -707,9 +718,11 @@ def _saved(ckpt: Checkpoint) -> Saved:
     phase = meta.get("phase", "end")
     if phase not in ("step", "epoch", "end"):
         raise CheckpointError(f"{ckpt.path}: unknown checkpoint phase {phase!r}")
-    calls = meta.get("calls")
+    count = meta.get("calls_count")
+    if count is None:  # checkpoints holding the records in meta.json
+        count = len(meta.get("calls") or [])
     return Saved(
-        calls=len(calls) if calls is not None else 0,
+        calls=int(count),
         phase=phase,
         epoch=int(meta["epoch"]),
         stopped=bool(meta.get("stopped", False)),

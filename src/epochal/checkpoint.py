@@ -54,7 +54,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,7 +124,7 @@ class Checkpoint:
     meta: dict[str, Any]
     history_entry: tuple[int, str] | None = field(default=None, repr=False, compare=False)
 
-    @functools.cached_property
+    @property
     def history(self) -> History | None:
         """The history saved with the checkpoint, parsed on first access (None if none).
 
@@ -132,8 +132,18 @@ class Checkpoint:
             CheckpointError: the history log (or, in format 1, ``meta["history"]``)
                 is altered or malformed.
         """
+        return self._log[0]
+
+    @property
+    def calls(self) -> builtins.list[dict[str, Any]] | None:
+        """The call records saved with the checkpoint's history log (``meta["calls"]`` before)."""
+        return self._log[1]
+
+    @functools.cached_property
+    def _log(self) -> tuple[History | None, builtins.list[dict[str, Any]] | None]:
         if self.history_entry is None:
-            return _legacy_history(self.path, self.meta.get("history"))
+            calls = self.meta.get("calls")
+            return _legacy_history(self.path, self.meta.get("history")), calls
         size, digest = self.history_entry
         data = _ckpt_io.read_bytes(self.path, HISTORY_FILE, max_bytes=MAX_HISTORY_BYTES)[:size]
         if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
@@ -141,7 +151,8 @@ class Checkpoint:
                 f"Checkpoint '{self.path}' is damaged: '{HISTORY_FILE}' changed after it was "
                 "verified."
             )
-        return decode_history(data, self.path)
+        log = decode_history(data, self.path)
+        return log.history, log.calls
 
 
 def _legacy_history(path: Path, data: Any) -> History | None:
@@ -154,7 +165,7 @@ def _legacy_history(path: Path, data: Any) -> History | None:
             f"Checkpoint '{path}' is damaged: '{META_FILE}' has a malformed 'history'."
         )
     line = {"from": 0, **{k: data[k] for k in keys}}
-    history = decode_history(json.dumps(line, allow_nan=False).encode(), path)
+    history = decode_history(json.dumps(line, allow_nan=False).encode(), path).history
     events, baseline = data.get("events"), data.get("baseline_loss")
     history.events = dict(events) if isinstance(events, dict) else {}
     finite = isinstance(baseline, (int, float)) and _ckpt_io.is_finite_number(baseline)
@@ -173,10 +184,12 @@ class HistoryWrite:
     """
 
     history: History
+    calls: Sequence[Any] | None = None
     base: Path | None = None
     base_size: int = 0
     base_hash: Any = None
     since: int = 0
+    calls_since: int = 0
     size: int = 0
     hasher: Any = None
 
@@ -189,6 +202,7 @@ def save_checkpoint(
     state: Mapping[Any, Any],
     meta: Mapping[str, Any],
     history: History | None = None,
+    calls: Sequence[Any] | None = None,
 ) -> Path:
     """Write a checkpoint directory atomically.
 
@@ -206,6 +220,8 @@ def save_checkpoint(
             are allowed. ``"format_version"`` is reserved.
         history: A run's `History`, written to the history log
             (``Checkpoint.history`` when loaded).
+        calls: Records (dicts, or objects with ``to_dict()``) written with
+            the history (``Checkpoint.calls``); only with ``history``.
 
     Returns:
         The checkpoint directory.
@@ -222,7 +238,7 @@ def save_checkpoint(
         >>> save_checkpoint("runs/a/epoch-000001", weights=model.state_dict(),
         ...                 state={"optimizer": opt.state_dict()}, meta={"epoch": 1})
     """
-    log = HistoryWrite(history) if history is not None else None
+    log = HistoryWrite(history, calls) if history is not None else None
     return _write_checkpoint(Path(path), weights, state, meta, sequence=0, history=log)
 
 
@@ -295,7 +311,7 @@ def _write_checkpoint(
 def _write_history(file: Path, log: HistoryWrite) -> dict[str, Any]:
     """Write (or append to a link of ``log.base``) the history log; its manifest entry."""
     if log.base is not None and _link_for_append(log.base, file, log.base_size):
-        data = encode_history_since(log.history, log.since)
+        data = encode_history_since(log.history, log.since, log.calls, log.calls_since)
         hasher = log.base_hash.copy()
         with open(file, "r+b") as f:
             f.seek(log.base_size)
@@ -304,7 +320,7 @@ def _write_history(file: Path, log: HistoryWrite) -> dict[str, Any]:
             os.fsync(f.fileno())
         size = log.base_size + len(data)
     else:
-        data = encode_history_since(log.history, 0)
+        data = encode_history_since(log.history, 0, log.calls, 0)
         hasher = hashlib.sha256()
         _write_bytes(file, data)
         size = len(data)
