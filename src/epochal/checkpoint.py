@@ -1,7 +1,8 @@
 """Atomic, verified checkpoint directories.
 
 This module stores and loads *state trees*; it knows nothing about models or
-training. A checkpoint is a directory holding four files:
+training. A checkpoint is a directory holding these files (format 2; format 1,
+without ``history.jsonl``, is still read):
 
 ``weights.safetensors``
     A flat ``name -> tensor`` mapping (a module's ``state_dict()``) in the
@@ -23,17 +24,29 @@ training. A checkpoint is a directory holding four files:
     written as the object ``{"$float": "nan"}`` (or ``"inf"``, ``"-inf"``) and
     decoded back to the float, so the file stays readable by any JSON parser.
     Tuples load back as lists; ``"$float"`` is a reserved key.
+``history.jsonl`` (optional)
+    A run's history (and end-of-call records) as an append-only log (see
+    `epochal._ckpt_history`); the manifest records the length of the prefix
+    that belongs to this checkpoint (``append_only``) and its sha256.
 ``manifest.json``
     Written last: ``format_version``, the checkpoint's ``sequence`` number
     (its position in a :class:`CheckpointDir`; 0 for a checkpoint saved on
-    its own) and, for every other file, its ``size`` in bytes and ``sha256``.
+    its own), the ``run`` id in a :class:`CheckpointDir` and, for every other
+    file, its ``size`` in bytes and ``sha256``.
 
 Writing is atomic: everything goes into a sibling temporary directory
 ``.{name}.tmp-{random}``, every file and the directory are fsynced, and the
 directory is then renamed into place. A crash at any moment leaves either the
 previous complete checkpoint or the new one under the final name, never a
-half-written one. Loading verifies the manifest (sizes and checksums) before
-deserializing anything.
+half-written one. A temporary directory whose writer died is removed by the
+next save or load in its folder.
+
+Loading is bounded and hostile-input safe (`epochal._ckpt_io`): only regular
+files inside the checkpoint are opened (never a symlink, FIFO or device),
+sizes are bounded before reading, JSON is parsed with a depth bound and
+checked against the format's schema, and the manifest (sizes and checksums)
+is verified before anything is deserialized. Any failure is a
+`CheckpointError` naming the file and what is wrong.
 
 Example:
     >>> save_checkpoint("runs/a/epoch-000003", weights=model.state_dict(),
@@ -49,7 +62,6 @@ import errno
 import functools
 import hashlib
 import json
-import math
 import os
 import re
 import secrets
@@ -65,7 +77,8 @@ import torch
 
 from epochal import _ckpt_io
 from epochal._ckpt_history import HISTORY_FILE, decode_history, encode_history_since
-from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError
+from epochal._ckpt_tree import decode_float_tags, encode_meta, prepare_state, prepare_weights
+from epochal.errors import ArgumentError, CheckpointError
 
 if TYPE_CHECKING:
     from epochal.callbacks.history import History
@@ -96,8 +109,6 @@ MAX_META_BYTES = 256 << 20
 MAX_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
 MAX_HISTORY_BYTES = 1 << 30
 
-_FLOAT_TAG = "$float"
-_NONFINITE_NAMES = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 # Leftovers of an interrupted save: `.{name}.tmp-{hex}` (being written) and
 # `.{name}.old-{hex}` (the previous checkpoint, moved aside during the swap).
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-[0-9a-f]{16}$")
@@ -257,9 +268,9 @@ def _write_checkpoint(
     # Validate and copy everything before touching the disk: a bad argument
     # must not leave anything behind, and later mutation of the caller's
     # tensors must not leak into what is written.
-    tensors = _prepare_weights(weights)
-    tree = _prepare_state(state, "state", set())
-    meta_text = _encode_meta(meta)
+    tensors = prepare_weights(weights)
+    tree = prepare_state(state, "state", set())
+    meta_text = encode_meta(meta, FORMAT_VERSION)
 
     parent = path.parent
     tmp = parent / f".{path.name}.tmp-{secrets.token_hex(8)}"
@@ -434,139 +445,6 @@ def _check_replaceable(path: Path) -> None:
         )
 
 
-def _prepare_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    if not isinstance(weights, Mapping):
-        raise ArgumentTypeError(
-            f"Expected `weights` to be a mapping of str to tensors. Received: {type(weights)!r}"
-        )
-    out: dict[str, torch.Tensor] = {}
-    for key, value in weights.items():
-        if not isinstance(key, str):
-            raise ArgumentTypeError(f"Expected `weights` keys to be str. Received: {key!r}")
-        if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
-            raise ArgumentTypeError(
-                f"Expected `weights[{key!r}]` to be a dense tensor. Received: {type(value)!r}"
-            )
-        out[key] = _cpu_copy(value)
-    return out
-
-
-def _cpu_copy(t: torch.Tensor) -> torch.Tensor:
-    # A fresh contiguous CPU copy: no shared storage (safetensors refuses it),
-    # no autograd history, and not affected by later in-place updates.
-    return t.detach().to("cpu", copy=True, memory_format=torch.contiguous_format)
-
-
-def _compact_cpu(t: torch.Tensor) -> torch.Tensor:
-    # torch.save writes a tensor's whole storage: copy views (a row of a big
-    # buffer) and non-CPU tensors; keep compact CPU tensors as they are, since
-    # an optimizer state can be as large as the model.
-    t = t.detach()
-    compact = t.untyped_storage().nbytes() == t.numel() * t.element_size()
-    if t.device.type == "cpu" and t.is_contiguous() and t.storage_offset() == 0 and compact:
-        return t
-    return _cpu_copy(t)
-
-
-_SCALARS = (type(None), bool, int, float, str)
-
-
-def _prepare_state(obj: Any, where: str, active: set[int]) -> Any:
-    """Validate a state tree and return a copy with CPU tensors and plain containers."""
-    if isinstance(obj, torch.Tensor):
-        if obj.layout != torch.strided:
-            raise ArgumentTypeError(f"Expected `{where}` to be a dense tensor. Received: {obj!r}")
-        return _compact_cpu(obj)
-    if isinstance(obj, _SCALARS):
-        return obj
-    if not isinstance(obj, (Mapping, builtins.list, tuple)):
-        raise ArgumentTypeError(
-            f"Expected `{where}` to be a tensor, None, bool, int, float, str, dict, list "
-            f"or tuple. Received: {type(obj).__name__} ({obj!r:.80}). Convert numpy values "
-            "with `.item()` or `torch.as_tensor`, and bytes with `torch.frombuffer`."
-        )
-    if id(obj) in active:
-        raise ArgumentError(f"Expected `{where}` to be a tree. Received: a reference cycle.")
-    active.add(id(obj))
-    try:
-        if isinstance(obj, Mapping):
-            out: dict[Any, Any] = {}
-            for key, value in obj.items():
-                if not isinstance(key, (type(None), bool, int, float, str)):
-                    raise ArgumentTypeError(
-                        f"Expected the keys of `{where}` to be str, int, float, bool or None. "
-                        f"Received: {key!r}"
-                    )
-                out[key] = _prepare_state(value, f"{where}[{key!r}]", active)
-            return out
-        items = [_prepare_state(v, f"{where}[{i}]", active) for i, v in enumerate(obj)]
-        return tuple(items) if isinstance(obj, tuple) else items
-    finally:
-        active.discard(id(obj))
-
-
-# -- meta.json ----------------------------------------------------------------
-def _encode_meta(meta: Mapping[str, Any]) -> str:
-    if not isinstance(meta, Mapping):
-        raise ArgumentTypeError(f"Expected `meta` to be a mapping. Received: {type(meta)!r}")
-    if "format_version" in meta:
-        raise ArgumentError(
-            "Expected `meta` without the key 'format_version': it is reserved and "
-            "written by epochal."
-        )
-    doc = {"format_version": FORMAT_VERSION, **_to_json(meta, "meta", set())}
-    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
-
-
-def _to_json(obj: Any, where: str, active: set[int]) -> Any:
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return _plain(obj)
-    if isinstance(obj, float):
-        return float(obj) if math.isfinite(obj) else {_FLOAT_TAG: _nonfinite_name(obj)}
-    if not isinstance(obj, (Mapping, builtins.list, tuple)):
-        raise ArgumentTypeError(
-            f"Expected `{where}` to be JSON-compatible (dict, list, str, int, float, bool, "
-            f"None). Received: {type(obj).__name__} ({obj!r:.80}). Put tensors in `state`."
-        )
-    if id(obj) in active:
-        raise ArgumentError(f"Expected `{where}` to be a tree. Received: a reference cycle.")
-    active.add(id(obj))
-    try:
-        if isinstance(obj, Mapping):
-            if _FLOAT_TAG in obj:
-                raise ArgumentError(f"Expected `{where}` without the reserved key {_FLOAT_TAG!r}.")
-            out: dict[str, Any] = {}
-            for key, value in obj.items():
-                if not isinstance(key, str):
-                    raise ArgumentTypeError(
-                        f"Expected the keys of `{where}` to be str. Received: {key!r}"
-                    )
-                out[str.__str__(key)] = _to_json(value, f"{where}[{key!r}]", active)
-            return out
-        return [_to_json(v, f"{where}[{i}]", active) for i, v in enumerate(obj)]
-    finally:
-        active.discard(id(obj))
-
-
-def _plain(obj: bool | int | str | None) -> bool | int | str | None:
-    # Subclasses (IntEnum, str-mixin enums) become the plain value json writes.
-    if obj is None or isinstance(obj, bool):
-        return obj
-    return int(obj) if isinstance(obj, int) else str.__str__(obj)
-
-
-def _nonfinite_name(x: float) -> str:
-    if math.isnan(x):
-        return "nan"
-    return "inf" if x > 0 else "-inf"
-
-
-def _decode_float_tags(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and _FLOAT_TAG in obj and obj[_FLOAT_TAG] in _NONFINITE_NAMES:
-        return _NONFINITE_NAMES[obj[_FLOAT_TAG]]
-    return obj
-
-
 # -- loading and verification -------------------------------------------------
 def verify_checkpoint(path: str | os.PathLike[str]) -> None:
     """Check that a checkpoint directory is complete and undamaged.
@@ -664,7 +542,7 @@ def load_checkpoint(
             f"{type(state).__name__}, expected a dict."
         )
     meta = _ckpt_io.read_json(
-        path, META_FILE, max_bytes=MAX_META_BYTES, object_hook=_decode_float_tags
+        path, META_FILE, max_bytes=MAX_META_BYTES, object_hook=decode_float_tags
     )
     if not isinstance(meta, dict) or meta.get("format_version") != manifest["format_version"]:
         version = meta.get("format_version") if isinstance(meta, dict) else None
