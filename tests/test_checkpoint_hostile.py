@@ -413,3 +413,17 @@ def test_fit_with_a_checkpoint_dir_of_another_architecture_is_refused(ckdir: Pat
 def test_read_checkpoint_of_a_weights_only_file_in_a_checkpoint_dir_for_load(ckdir: Path) -> None:
     loaded = ep.Model.load(ckdir, module=module())
     assert loaded.run.epoch == 2
+
+
+def test_keras_file_of_another_architecture_changes_nothing(tmp_path: Path) -> None:
+    from epochal import keras
+    from epochal.keras import layers
+
+    saved = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(3), layers.Dense(1)])
+    saved.save(tmp_path / "m.keras")
+    other = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(3), layers.Dense(2)])
+    before = {k: v.clone() for k, v in other.state_dict().items()}
+    with pytest.raises(CheckpointError, match="do not fit.*another architecture"):
+        other.load_weights(tmp_path / "m.keras")
+    # torch would have copied the first layer (it fits) before raising on the second.
+    assert all(torch.equal(other.state_dict()[k], v) for k, v in before.items())

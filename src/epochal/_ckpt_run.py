@@ -26,7 +26,7 @@ from epochal._ckpt_io import is_count, is_finite_number
 from epochal.checkpoint import META_FILE, STATE_FILE, WEIGHTS_FILE, Checkpoint
 from epochal.errors import CheckpointError
 
-__all__ = ["check_run_checkpoint", "check_weights", "run_settings"]
+__all__ = ["check_run_checkpoint", "check_weights", "run_settings", "tensor_mismatch"]
 
 RUN_KIND = "epochal-run"
 WEIGHTS_KIND = "epochal-weights"
@@ -67,6 +67,17 @@ def check_weights(ckpt: Checkpoint, module: nn.Module, what: str = WEIGHTS_FILE)
 def _check_tensors(
     ckpt: Checkpoint, file: str, saved: Mapping[str, Any], expected: Mapping[str, torch.Tensor]
 ) -> None:
+    problem = tensor_mismatch(saved, expected)
+    if problem is not None:
+        raise _fail(ckpt, file, problem)
+
+
+def tensor_mismatch(saved: Mapping[str, Any], expected: Mapping[str, torch.Tensor]) -> str | None:
+    """What keeps ``saved`` tensors from loading into a module with ``expected`` ones, or None.
+
+    Used before any ``load_state_dict``: torch copies the tensors that fit
+    before it raises on those that do not.
+    """
     missing = [k for k in expected if k not in saved]
     unexpected = [k for k in saved if k not in expected]
     if missing or unexpected:
@@ -77,19 +88,18 @@ def _check_tensors(
             parts.append(
                 f"has {len(unexpected)} the module does not ({', '.join(map(str, unexpected[:3]))})"
             )
-        raise _fail(ckpt, file, " and ".join(parts) + ": it was saved from another architecture")
+        return " and ".join(parts) + ": it was saved from another architecture"
     for key, tensor in expected.items():
         value = saved[key]
         if is_lazy(tensor):  # a lazy module takes its shapes from what is loaded
             continue
         if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(tensor.shape):
             shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise _fail(
-                ckpt,
-                file,
+            return (
                 f"holds {key!r} with shape {shape}, the module's has {tuple(tensor.shape)}: it "
-                "was saved from another architecture",
+                "was saved from another architecture"
             )
+    return None
 
 
 def check_run_checkpoint(
