@@ -423,7 +423,7 @@ def test_keras_file_of_another_architecture_changes_nothing(tmp_path: Path) -> N
     saved.save(tmp_path / "m.keras")
     other = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(3), layers.Dense(2)])
     before = {k: v.clone() for k, v in other.state_dict().items()}
-    with pytest.raises(CheckpointError, match="do not fit.*another architecture"):
+    with pytest.raises(CheckpointError, match=r"do not fit.*another architecture"):
         other.load_weights(tmp_path / "m.keras")
     # torch would have copied the first layer (it fits) before raising on the second.
     assert all(torch.equal(other.state_dict()[k], v) for k, v in before.items())

@@ -329,7 +329,10 @@ class CheckpointDir:
 
     # -- loading --------------------------------------------------------------
     def latest(
-        self, *, check: Callable[[_fmt.Checkpoint], None] | None = None
+        self,
+        *,
+        check: Callable[[_fmt.Checkpoint], None] | None = None,
+        any_run: bool = False,
     ) -> _fmt.Checkpoint | None:
         """Load the run's newest checkpoint that verifies (and passes ``check``).
 
@@ -342,11 +345,14 @@ class CheckpointDir:
         Args:
             check: Called with each loaded candidate, newest first; raising
                 `CheckpointError` skips it.
+            any_run: Consider every checkpoint in the directory (a folder
+                holding ``model.save`` directories, for reading), not only the
+                run's own.
 
         Returns:
             The newest intact checkpoint, or ``None`` when there is none.
         """
-        listed, damaged = self._scan()
+        listed, damaged = self._scan(any_run=any_run)
         found: _fmt.Checkpoint | None = None
         for _, path in reversed(listed):
             try:
@@ -390,7 +396,7 @@ class CheckpointDir:
         return sorted(Path(e.path) for e in found if e.is_dir(follow_symlinks=False))
 
     def _scan(
-        self,
+        self, *, any_run: bool = False
     ) -> tuple[builtins.list[tuple[int, Path]], builtins.list[tuple[Path, str]]]:
         """The run's checkpoints with a readable manifest, oldest first; and unreadable ones."""
         run_id = self._identity(create=False)
@@ -411,7 +417,7 @@ class CheckpointDir:
                 continue
             owner = manifest.get("run")
             legacy = owner is None and manifest["format_version"] == 1 and _FIT_NAME.fullmatch(name)
-            if (owner is not None and owner == run_id) or legacy:
+            if any_run or (owner is not None and owner == run_id) or legacy:
                 listed.append((manifest["sequence"], p))
         listed.sort()
         return listed, unreadable

@@ -232,8 +232,13 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     root = Path(path)
     if os.path.lexists(root / "manifest.json"):
         return load_checkpoint(root)
-    check = _ckpt_run.check_run_meta
-    latest = CheckpointDir(root).latest(check=check) if root.is_dir() else None
+    latest = None
+    if root.is_dir():
+        # The run's own checkpoints first; else any (a folder of model.save directories).
+        ckdir = CheckpointDir(root)
+        latest = ckdir.latest(check=_ckpt_run.check_run_meta)
+        if latest is None and ckdir.run_id is None:
+            latest = ckdir.latest(check=_ckpt_run.check_run_meta, any_run=True)
     if latest is None:
         raise CheckpointError(f"No intact epochal checkpoint at {root}")
     return latest

@@ -283,7 +283,8 @@ def _load_state(model: Any, weights: dict[str, torch.Tensor], path: Path) -> Non
     from epochal._ckpt_run import tensor_mismatch
 
     # Checked first: torch copies the tensors that fit before raising on the rest.
-    problem = tensor_mismatch(weights, model.state_dict())
+    current = model.state_dict()
+    problem = tensor_mismatch(weights, current) if current else None  # empty: built by the load
     if problem is not None:
         raise CheckpointError(f"The weights in {path} do not fit the model: the file {problem}")
     try:
