@@ -19,9 +19,22 @@ import torch
 from bench.runners import RunResult, build_module, epochal_run, hand_run
 from bench.workloads import Data, Workload
 
-__all__ = ["SideTimes", "Stats", "WorkloadResult", "compare", "sides_for", "stats"]
+__all__ = [
+    "BEST_HAND",
+    "COMPILED",
+    "SideTimes",
+    "Stats",
+    "WorkloadResult",
+    "compare",
+    "sides_for",
+    "stats",
+]
 
 Runner = Callable[[], RunResult]
+
+#: The side names of the best hand loop and of epochal with ``compile=True``.
+BEST_HAND = "hand fused"
+COMPILED = "epochal compile=True"
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class SideTimes:
     name: str
     ms_per_step: list[float] = field(default_factory=list)
     last: RunResult | None = None
+    warmup_seconds: list[float] = field(default_factory=list)
 
     def ratios(self, baseline: SideTimes) -> list[float]:
         """This side's time over the baseline's, repeat by repeat."""
@@ -62,6 +76,11 @@ class WorkloadResult:
     def hand(self) -> SideTimes:
         return self.sides[0]
 
+    @property
+    def best_hand(self) -> SideTimes | None:
+        """The best hand loop (torch's fused optimizer), when it was run."""
+        return next((s for s in self.sides if s.name == BEST_HAND), None)
+
 
 def sides_for(
     workload: Workload,
@@ -70,23 +89,35 @@ def sides_for(
     seed: int,
     device: torch.device,
     verbose_bar: bool,
+    compiled: bool = False,
 ) -> list[tuple[str, Runner]]:
-    """The runs to alternate: the hand loop first, then epochal (and epochal with the bar)."""
+    """The runs to alternate: the user's hand loop first, the best hand loop, then epochal.
 
-    def hand() -> RunResult:
-        module = build_module(workload, with_head=False, seed=seed, device=device)
-        return hand_run(workload, data, module, seed=seed, device=device)
+    ``verbose_bar`` adds epochal with the progress bar; ``compiled`` adds
+    epochal with ``compile=True`` (timed in steady state, its warm-up apart).
+    """
 
-    def epochal(verbose: int) -> Runner:
+    def hand(fused: bool) -> Runner:
         def run() -> RunResult:
-            module = build_module(workload, with_head=True, seed=seed, device=device)
-            return epochal_run(workload, data, module, seed=seed, device=device, verbose=verbose)
+            module = build_module(workload, with_head=False, seed=seed, device=device)
+            return hand_run(workload, data, module, seed=seed, device=device, fused=fused)
 
         return run
 
-    sides = [("hand", hand), ("epochal verbose=0", epochal(0))]
+    def epochal(verbose: int, compile: bool = False) -> Runner:
+        def run() -> RunResult:
+            module = build_module(workload, with_head=True, seed=seed, device=device)
+            return epochal_run(
+                workload, data, module, seed=seed, device=device, verbose=verbose, compile=compile
+            )
+
+        return run
+
+    sides = [("hand", hand(False)), (BEST_HAND, hand(True)), ("epochal verbose=0", epochal(0))]
     if verbose_bar:
         sides.append(("epochal verbose=1", epochal(1)))
+    if compiled:
+        sides.append((COMPILED, epochal(0, compile=True)))
     return sides
 
 
@@ -97,11 +128,14 @@ def compare(
     seed: int,
     device: torch.device,
     verbose_bar: bool = False,
+    compiled: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> WorkloadResult:
     """Warm every side up once, then run them alternately ``repeats`` times."""
     data = workload.make_data(seed).to(device)
-    runners = sides_for(workload, data, seed=seed, device=device, verbose_bar=verbose_bar)
+    runners = sides_for(
+        workload, data, seed=seed, device=device, verbose_bar=verbose_bar, compiled=compiled
+    )
     times = [SideTimes(name) for name, _ in runners]
     for _, run in runners:  # warm-up: imports, allocator, kernels; not counted
         run()
@@ -110,6 +144,8 @@ def compare(
             gc.collect()
             result = run()
             side.ms_per_step.append(result.ms_per_step)
+            if result.warmup_seconds is not None:
+                side.warmup_seconds.append(result.warmup_seconds)
             side.last = result
         if progress is not None:
             row = ", ".join(f"{s.name} {s.ms_per_step[-1]:.3f}" for s in times)

@@ -7,6 +7,7 @@ Usage, from the repository root::
     python bench/run.py --device cuda          # the GPU variant, same table
     .venv-bench/bin/python bench/run.py --peers --workloads a,b,c
     python bench/run.py --quick --repeats 1    # tiny sizes: a smoke test
+    python bench/run.py --threads 1 --repeats 9 --compile   # the speed suite (issue 14)
 
 Progress goes to stderr; the Markdown table to stdout (and ``--json PATH``
 saves every measurement). See ``bench/README.md``.
@@ -30,6 +31,7 @@ import torch
 from bench import peers
 from bench.compare import WorkloadResult, compare, stats
 from bench.report import Row, machine_info, markdown_table, rows_for
+from bench.runners import set_clock
 from bench.workloads import workloads
 
 __all__ = ["main", "parse_args"]
@@ -71,6 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also time epochal with verbose=1 (the bar is drawn to a fake terminal)",
     )
     parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time epochal with compile=True (steady state; warm-up reported apart)",
+    )
+    parser.add_argument(
         "--peers",
         action="store_true",
         help="also time Keras 3, Lightning, Poutyne and skorch on a-c, where installed",
@@ -86,6 +93,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="torch.set_num_threads for every side (default: torch's own choice, reported)",
     )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: elapsed time (default); cpu: the process's CPU time, stable on a shared "
+        "machine with --threads 1 (CPU only)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="save all results to PATH")
@@ -94,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--repeats must be >= 1. Received: {args.repeats}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1. Received: {args.threads}")
+    if args.clock == "cpu" and args.device.type != "cpu":
+        parser.error("--clock cpu measures CPU time: use it with --device cpu")
     return args
 
 
@@ -109,6 +125,7 @@ def _to_json(results: list[WorkloadResult], peer_results: list[peers.PeerResult]
             "steps": result.steps,
             "ms_per_step": {s.name: s.ms_per_step for s in result.sides},
             "ratio": {s.name: asdict(stats(s.ratios(result.hand))) for s in result.sides[1:]},
+            "warmup_seconds": {s.name: s.warmup_seconds for s in result.sides if s.warmup_seconds},
         }
     return out
 
@@ -118,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     device: torch.device = args.device
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    set_clock(args.clock)
     info = machine_info(device)
+    info["clock"] = args.clock
     _log("epochal benchmark: " + "; ".join(f"{k}: {v}" for k, v in info.items()))
     all_workloads = workloads(quick=args.quick)
 
@@ -133,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             device=device,
             verbose_bar=args.verbose_bar,
+            compiled=args.compile,
             progress=_log,
         )
         results.append(result)

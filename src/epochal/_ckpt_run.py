@@ -33,7 +33,16 @@ WEIGHTS_KIND = "epochal-weights"
 _PHASES = ("step", "epoch", "end")
 _PRECISIONS = ("32", "bf16-mixed", "16-mixed")
 _REBUILD_KEYS = ("optimizer", "loss", "metrics", "learning_rate")
-_STATE_KEYS = {"optimizer", "scheduler", "scaler", "rng", "callbacks", "trajectory", "partial"}
+_STATE_KEYS = {
+    "optimizer",
+    "scheduler",
+    "scaler",
+    "rng",
+    "callbacks",
+    "trajectory",
+    "partial",
+    "param_groups",
+}
 _CALL_FILE = re.compile(r"call-\d{6,}\.safetensors")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -245,7 +254,37 @@ def _check_state(
             raise _fail(ckpt, STATE_FILE, "holds a trajectory that is not a mapping of tensors")
         _check_tensors(ckpt, STATE_FILE, trajectory, module.state_dict())
     _check_partial(ckpt, state.get("partial"))
-    _check_optimizer(ckpt, state.get("optimizer"), optimizer)
+    live = _live_groups(ckpt, state.get("param_groups"), module, optimizer)
+    _check_optimizer(ckpt, state.get("optimizer"), live)
+
+
+def _live_groups(
+    ckpt: Checkpoint, names: Any, module: nn.Module, optimizer: torch.optim.Optimizer | None
+) -> list[list[torch.Tensor]] | None:
+    """The parameters of each optimizer group the checkpoint will load into, if known.
+
+    A checkpoint naming its groups' parameters (``param_groups``) is regrouped
+    to them before its optimizer state is loaded; older ones load into the
+    optimizer's groups as they are.
+    """
+    if names is None:
+        if optimizer is None:
+            return None
+        return [list(group["params"]) for group in optimizer.param_groups]
+    if not isinstance(names, list) or not all(
+        isinstance(group, list) and all(isinstance(n, str) for n in group) for group in names
+    ):
+        raise _fail(ckpt, STATE_FILE, "holds 'param_groups' that are not lists of names")
+    params = dict(module.named_parameters())
+    unknown = [n for group in names for n in group if n not in params]
+    if unknown:
+        raise _fail(
+            ckpt,
+            STATE_FILE,
+            f"names optimizer parameters the module does not have ({', '.join(unknown[:3])}): "
+            "it was saved from another architecture",
+        )
+    return [[params[n] for n in group] for group in names]
 
 
 def _check_host_rngs(ckpt: Checkpoint, rng: dict[Any, Any]) -> None:
@@ -277,7 +316,7 @@ def _check_partial(ckpt: Checkpoint, partial: Any) -> None:
         raise _fail(ckpt, STATE_FILE, "holds a malformed partial-epoch record")
 
 
-def _check_optimizer(ckpt: Checkpoint, saved: Any, optimizer: torch.optim.Optimizer | None) -> None:
+def _check_optimizer(ckpt: Checkpoint, saved: Any, live: list[list[torch.Tensor]] | None) -> None:
     if saved is None:
         return
     groups = saved.get("param_groups") if isinstance(saved, dict) else None
@@ -297,10 +336,9 @@ def _check_optimizer(ckpt: Checkpoint, saved: Any, optimizer: torch.optim.Optimi
         lr = group.get("lr")
         if lr is not None and (not is_finite_number(lr) and not isinstance(lr, torch.Tensor)):
             raise _fail(ckpt, STATE_FILE, f"holds an optimizer learning rate of {lr!r}")
-    if optimizer is None:
+    if live is None:
         return
-    live = [p for g in optimizer.param_groups for p in g["params"]]
-    sizes = [len(g["params"]) for g in optimizer.param_groups]
+    sizes = [len(group) for group in live]
     if sizes != [len(g["params"]) for g in groups]:
         raise _fail(
             ckpt,
@@ -308,7 +346,7 @@ def _check_optimizer(ckpt: Checkpoint, saved: Any, optimizer: torch.optim.Optimi
             f"holds an optimizer over {len(indices)} parameters in groups of "
             f"{[len(g['params']) for g in groups]}, this model's has groups of {sizes}",
         )
-    by_index = dict(zip(indices, live, strict=True))
+    by_index = dict(zip(indices, [p for group in live for p in group], strict=True))
     for index, entry in per_param.items():
         if not isinstance(entry, dict):
             raise _fail(

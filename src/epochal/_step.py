@@ -1,24 +1,43 @@
-"""What wraps the training step: mixed precision and ``torch.compile``.
+"""The one training step, and what wraps it: mixed precision and ``torch.compile``.
 
-There is one step (`epochal.loop.train_step`); these options are set up around
-its forward-and-loss part, never by copies of it:
+`build_train_step` returns the `TrainStep` the loop calls for every batch:
+zero the gradients, forward, loss, backward, ``optimizer.step``. The options
+are set up around that one step, never by copies of the loop:
 
+- an optimizer whose ``step`` needs a closure (``torch.optim.LBFGS``, which
+  evaluates the loss several times a step) gets one that does zero-grad,
+  forward, loss and backward; the step reports the first evaluation's loss
+  and outputs (those of the weights before the step, like every other
+  optimizer);
 - ``precision="bf16-mixed"`` runs forward and loss under ``torch.autocast``
   with bfloat16 (CPU and CUDA); ``"16-mixed"`` uses float16 with a gradient
-  scaler (CUDA only); ``"32"`` (the default) changes nothing.
-- ``compile=True`` compiles forward-and-loss with ``torch.compile``. If
-  compilation fails (no compiler, an unsupported operation), epochal warns
-  once with the reason and runs the same function eagerly.
+  scaler (CUDA only); ``"32"`` (the default) changes nothing;
+- ``compile=True`` compiles the whole step but the optimizer's update as one
+  graph: forward, loss and backward (``torch.func.grad`` over
+  ``torch.func.functional_call``, under ``torch.compile(fullgraph=True)``);
+  the gradients it returns are handed to the optimizer, whose default kernel
+  is already fused (see `epochal.optimizers`). Each model compiles its own
+  copy of the step, so a sweep over many models never reaches torch's
+  recompile limit; the last, smaller batch of an epoch compiles once into a
+  second graph of its own (shapes are static), not every epoch. Dropout inside the compiled graph draws its seeds from torch's
+  global generator, which during ``fit`` is the run's, so split runs and
+  resumed runs end with the same bits. With a closure-driven optimizer or a
+  gradient scaler, only forward-and-loss is compiled. Where compilation
+  fails (no compiler, an operation torch cannot trace as one graph), epochal
+  warns once with the reason and runs the same step eagerly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
+import types
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
+from torch import nn
 
 from epochal.errors import ArgumentError
 from epochal.layers._penalties import install_constraints, penalty_fn
@@ -26,12 +45,23 @@ from epochal.layers._penalties import install_constraints, penalty_fn
 if TYPE_CHECKING:
     from epochal.loop import Engine
 
-__all__ = ["PRECISIONS", "ForwardLoss", "build_forward_loss", "check_precision", "make_scaler"]
+__all__ = [
+    "PRECISIONS",
+    "ForwardLoss",
+    "TrainStep",
+    "build_forward_loss",
+    "build_train_step",
+    "check_precision",
+    "make_scaler",
+    "needs_closure",
+]
 
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 PRECISIONS: tuple[str, ...] = ("32", "bf16-mixed", "16-mixed")
 
 ForwardLoss = Callable[[Any, Any, "torch.Tensor | None"], tuple[Any, Any, torch.Tensor]]
+#: ``(x, y, sample_weight) -> (outputs detached, conformed targets, loss detached)``
+TrainStep = Callable[[Any, Any, "torch.Tensor | None"], tuple[Any, Any, torch.Tensor]]
 
 
 def check_precision(precision: Any, device: torch.device) -> Precision:
@@ -61,6 +91,63 @@ def make_scaler(precision: Precision, device: torch.device) -> Any:
     return torch.amp.GradScaler(device.type) if precision == "16-mixed" else None
 
 
+def needs_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer.step`` must be given a closure (LBFGS, or a ``step(closure)`` without default)."""
+    if isinstance(optimizer, torch.optim.LBFGS):
+        return True
+    try:
+        parameter = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):  # a builtin or C-implemented step: no closure
+        return False
+    return parameter is not None and parameter.default is inspect.Parameter.empty
+
+
+def _private_copy(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``fn`` with a code object of its own.
+
+    torch.compile keeps its compiled graphs (and counts recompilations) per
+    code object; closures made by one ``def`` share theirs. A copy per model
+    keeps every model's graphs apart, so many models in one process never hit
+    the recompile limit, and a model's graphs go when the model does.
+    """
+    assert isinstance(fn, types.FunctionType)
+    code = fn.__code__.replace(co_name=name)  # a new code object, even for an unchanged name
+    copy = types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    return copy
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _compiled_or_eager(
+    fn: Callable[..., Any], compiled: Callable[..., Any], what: str
+) -> Callable[..., Any]:
+    """``compiled``, or ``fn`` from the first call where ``compiled`` fails and ``fn`` does not."""
+    state: dict[str, Any] = {"fn": compiled}
+
+    def call(*args: Any) -> Any:
+        current = state["fn"]
+        if current is fn:
+            return fn(*args)
+        try:
+            return current(*args)
+        except Exception as exc:  # compilation failed: say why, run eagerly
+            result = fn(*args)  # an error of the step itself is raised here, unchanged
+            state["fn"] = fn
+            warnings.warn(
+                f"compile=True: torch.compile could not compile {what} ({_first_line(exc)}); "
+                "training continues without compilation",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return result
+
+    return call
+
+
 def build_forward_loss(engine: Engine, *, precision: Precision, compile: bool) -> ForwardLoss:
     """Forward and loss for a batch: returns (outputs, conformed targets, loss)."""
     autocast = _autocast(precision, engine.device)
@@ -82,29 +169,169 @@ def build_forward_loss(engine: Engine, *, precision: Precision, compile: bool) -
 
     if not compile:
         return forward_loss
-    return _compiled_or_eager(forward_loss)
+    private = _private_copy(forward_loss, f"epochal_forward_loss_{id(engine):x}")
+    return _compiled_or_eager(forward_loss, torch.compile(private), "the training step")
 
 
-def _compiled_or_eager(fn: ForwardLoss) -> ForwardLoss:
-    compiled = torch.compile(fn)
-    state = {"fn": compiled, "checked": False}
+def _detach(out: Any) -> Any:
+    return out.detach() if isinstance(out, torch.Tensor) else out
 
-    def call(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
-        if state["checked"]:
-            return state["fn"](x, y, sample_weight)  # type: ignore[operator]
-        try:
-            result = compiled(x, y, sample_weight)
-        except Exception as exc:  # compilation failed: say why, train eagerly
-            warnings.warn(
-                f"compile=True: torch.compile could not compile the training step "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                "training continues without compilation",
-                RuntimeWarning,
-                stacklevel=4,
+
+def _eager_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:
+    optimizer = engine.optimizer
+
+    def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
+        out, y, loss = forward_loss(x, y, sample_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return _detach(out), y, loss.detach()
+
+    return step
+
+
+def _scaled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:
+    optimizer, scaler = engine.optimizer, engine.scaler
+
+    def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
+        out, y, loss = forward_loss(x, y, sample_weight)
+        optimizer.zero_grad(set_to_none=True)
+        # float16: scale the loss so small gradients do not underflow
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return _detach(out), y, loss.detach()
+
+    return step
+
+
+def _closure_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:
+    optimizer = engine.optimizer
+
+    def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
+        first: list[tuple[Any, Any, torch.Tensor]] = []
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            out, conformed, loss = forward_loss(x, y, sample_weight)
+            loss.backward()
+            if not first:  # the loss of the weights before the step, as other optimizers report
+                first.append((_detach(out), conformed, loss.detach()))
+            return loss
+
+        optimizer.step(closure)  # type: ignore[arg-type]  # torch's stub says float; tensors are fine
+        if not first:
+            raise RuntimeError(
+                f"{type(optimizer).__name__}.step(closure) never called the closure: "
+                "epochal cannot report a loss for the step"
             )
-            state["fn"] = fn
-            result = fn(x, y, sample_weight)
-        state["checked"] = True
-        return result
+        return first[0]
 
-    return call
+    return step
+
+
+class _WithForwardLoss(nn.Module):
+    """Holds the model's module, so ``functional_call`` swaps its parameters for ``forward_loss``."""
+
+    def __init__(self, module: nn.Module, forward_loss: ForwardLoss) -> None:
+        super().__init__()
+        self.module = module
+        self._forward_loss = forward_loss
+
+    def forward(self, x: Any, y: Any, sample_weight: torch.Tensor | None) -> Any:
+        return self._forward_loss(x, y, sample_weight)
+
+
+def _whole_compiled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:
+    """Forward, loss and backward as one compiled graph; the optimizer's update after it."""
+    optimizer = engine.optimizer
+    module = engine.module
+    holder = _WithForwardLoss(module, forward_loss)
+    named = [(f"module.{n}", p) for n, p in module.named_parameters()]
+    # Buffers (batch-norm statistics) are updated in place during the forward:
+    # torch.func.grad allows that only on tensors its function takes as inputs.
+    buffers = [(f"module.{n}", b) for n, b in module.named_buffers()]
+    split: dict[str, Any] = {"flags": None}
+
+    def inputs() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(trained parameters, everything else), redone when ``requires_grad`` changed."""
+        flags = tuple(p.requires_grad for _, p in named)
+        if flags != split["flags"]:  # a layer (un)frozen between calls: a new graph
+            split["flags"] = flags
+            split["params"] = {n: p for n, p in named if p.requires_grad}
+            split["others"] = {n: p for n, p in named if not p.requires_grad} | dict(buffers)
+        return split["params"], split["others"]
+
+    def grads_and_outputs(
+        params: dict[str, torch.Tensor],
+        others: dict[str, torch.Tensor],
+        x: Any,
+        y: Any,
+        sample_weight: torch.Tensor | None,
+    ) -> tuple[dict[str, torch.Tensor], Any, Any, torch.Tensor]:
+        def loss_of(
+            p: dict[str, torch.Tensor], rest: dict[str, torch.Tensor]
+        ) -> tuple[torch.Tensor, tuple[Any, Any, Any]]:
+            out, conformed, loss = torch.func.functional_call(
+                holder, {**p, **rest}, (x, y, sample_weight)
+            )
+            return loss, (_detach(out), conformed, loss.detach())
+
+        grads, (out, conformed, loss) = torch.func.grad(loss_of, has_aux=True)(params, others)
+        return grads, out, conformed, loss
+
+    private = _private_copy(grads_and_outputs, f"epochal_train_step_{id(engine):x}")
+    # Static shapes: the last, smaller batch gets its own graph, compiled once
+    # and cached (dropout under torch.func.grad cannot trace a symbolic batch size).
+    compiled = torch.compile(private, fullgraph=True, dynamic=False)
+
+    def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
+        params, others = inputs()
+        # torch.func.grad differentiates inside; outside, no autograd graph is
+        # needed, and without one torch compiles a leaner inference graph.
+        with torch.no_grad():
+            grads, out, y, loss = compiled(params, others, x, y, sample_weight)
+        for name, p in params.items():
+            p.grad = grads[name]
+        optimizer.step()
+        return out, y, loss
+
+    return step
+
+
+def build_train_step(engine: Engine, *, precision: Precision, compile: bool) -> TrainStep:
+    """The training step for ``engine``: ``step(x, y, sample_weight) -> (outputs, targets, loss)``.
+
+    Args:
+        engine: the bound module, forward, loss, optimizer (and gradient scaler).
+        precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (see `check_precision`).
+        compile: compile the step with ``torch.compile`` (see the module docstring).
+
+    Returns:
+        A callable doing one optimizer step on a batch; it returns the outputs
+        and the loss (of the weights before the step), detached, and the
+        conformed targets.
+
+    Raises:
+        ArgumentError: a float16 gradient scaler with an optimizer that needs a closure.
+    """
+    closure = needs_closure(engine.optimizer)
+    if closure and engine.scaler is not None:
+        raise ArgumentError(
+            f"precision='16-mixed' cannot drive {type(engine.optimizer).__name__}: its step "
+            "takes a closure, which torch's gradient scaler does not support. Use "
+            "precision='bf16-mixed' or '32'"
+        )
+    eager_forward_loss = build_forward_loss(engine, precision=precision, compile=False)
+    if not compile or closure or engine.scaler is not None:
+        forward_loss = build_forward_loss(engine, precision=precision, compile=compile)
+        if closure:
+            return _closure_step(engine, forward_loss)
+        if engine.scaler is not None:
+            return _scaled_step(engine, forward_loss)
+        return _eager_step(engine, forward_loss)
+    return _compiled_or_eager(
+        _eager_step(engine, eager_forward_loss),
+        _whole_compiled_step(engine, eager_forward_loss),
+        "the training step",
+    )

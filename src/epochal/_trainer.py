@@ -36,17 +36,17 @@ from epochal._heads import loss_form
 from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
-from epochal._step import Precision, build_forward_loss, make_scaler
+from epochal._step import Precision, build_forward_loss, build_train_step, make_scaler
 from epochal._tree import call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
-from epochal.data import ArraySource, Batch, Source
+from epochal.data import ArraySource, Batch, IterableSource, Source
 from epochal.data._checks import install_batch_checks, target_name
 from epochal.data._features import input_errors, structure_key, unbuilt_on_failure
 from epochal.errors import ArgumentError, CheckpointError
-from epochal.run import CallRecord, RunState, derive_seed, owned_rng, seeded_rng
+from epochal.run import CallRecord, RunState, derive_seed, owned_rng, preserved_rng, seeded_rng
 
 __all__ = ["FitCall", "Settings", "Trainer"]
 
@@ -68,6 +68,7 @@ class Settings:
     compile: bool = False
     precision: Precision = "32"
     step_options: StepOptions = field(default_factory=StepOptions)
+    optimizer_impl: optimizers_mod.OptimizerImpl = "auto"
 
     def description(self) -> dict[str, Any]:
         """The settings as JSON, with whether ``Model.load`` can rebuild them by name."""
@@ -88,6 +89,7 @@ class Settings:
             "learning_rate": self.learning_rate,
             "precision": self.precision,
             "compile": self.compile,
+            "optimizer_impl": self.optimizer_impl,
             "rebuildable": rebuildable,
         }
 
@@ -147,6 +149,9 @@ class Trainer:
         self._snapshot: _Snapshot | None = None
         # Saves asked for inside fit, written when the hooks running now have run.
         self._saves: list[tuple[str, Path]] | None = None
+        # A steps_per_epoch walk over an iterable: (the user's data, its iterator),
+        # so that the next call given the same data reads on, as Keras does.
+        self._stream: tuple[Any, Any] | None = None
 
     # -- binding --------------------------------------------------------------
     def bind(self, sample: Batch, name: str = "x") -> loop.Engine:
@@ -168,7 +173,9 @@ class Trainer:
 
         form = loss_form(self.module, out, settings.loss)
         loss_fn = losses_mod.build_loss(settings.loss, logits=form.logits)
-        optimizer = optimizers_mod.build(settings.optimizer, self.module, settings.learning_rate)
+        optimizer = optimizers_mod.build(
+            settings.optimizer, self.module, settings.learning_rate, settings.optimizer_impl
+        )
         install(optimizer, settings.step_options)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
         if form.metric_input is not None:
@@ -198,6 +205,8 @@ class Trainer:
         options = {"precision": settings.precision, "compile": settings.compile}
         engine.forward_loss = build_forward_loss(engine, **options)  # type: ignore[arg-type]
         engine.forward_loss_conforming = build_forward_loss(conforming, **options)  # type: ignore[arg-type]
+        engine.train_step = build_train_step(engine, **options)  # type: ignore[arg-type]
+        engine.train_step_conforming = build_train_step(conforming, **options)  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
         return engine
 
@@ -244,7 +253,8 @@ class Trainer:
         names = [source.name for source in sources]
         samples = []
         for source in sources:
-            sample = source.head(2)
+            with preserved_rng():  # a probe never draws from anyone's random state
+                sample = source.head(2)
             if sample is None:
                 raise ArgumentError(
                     f"Expected `{'x' if source is sources[0] else 'validation_data'}` "
@@ -329,6 +339,7 @@ class Trainer:
         run = self.run
         if ckdir is not None:
             self._recover_or_find(ckdir)
+        run = self.run
         if call.initial_epoch is not None and call.initial_epoch < run.epoch:
             raise ArgumentError(
                 f"initial_epoch={call.initial_epoch} is behind the run, which has trained "
@@ -397,6 +408,9 @@ class Trainer:
             if ckdir is not None:
                 self._snapshot = self._take_snapshot()
         self._resume_trajectory()
+        stream = _non_indexable(call)
+        if stream is not None and self._stream is not None and self._stream[0] is stream.origin:
+            stream.continue_stream(self._stream[1])
         start, last = decision.start, decision.last
         params = self._params(call, engine, start, last)
         # The checkpoint_dir run's id: files callbacks write are tied to the run by it.
@@ -443,6 +457,8 @@ class Trainer:
             raise
         finally:
             self._saves = None
+            if stream is not None:
+                self._stream = (stream.origin, stream.stream)
         run.calls.append(self._record(first, last, engine, ckdir))
         self._write_saves(plan.saves_pending, None, phase="end", live_rng=False)
         if ckdir is not None:
@@ -741,6 +757,14 @@ def _copy_run(run: RunState) -> RunState:
         id(run.calls): list(run.calls),
     }
     return copy.deepcopy(run, memo)
+
+
+def _non_indexable(call: FitCall) -> IterableSource | None:
+    """The training source when it is walked with steps_per_epoch and cannot jump."""
+    train = call.train
+    if call.steps_per_epoch is None or not isinstance(train, IterableSource):
+        return None
+    return None if train.is_map_dataset else train
 
 
 def _no_op_record(first: int, last: int, run: RunState) -> CallRecord:

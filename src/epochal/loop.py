@@ -3,7 +3,8 @@
 ``Model.fit`` validates its arguments and builds the data sources; the run's
 owner (`epochal._trainer.Trainer`) binds an `Engine` once (the forward, loss,
 optimizer and metrics), decides the call's `Plan`, and calls `fit_loop`. The
-training step is `train_step`; everything around it (callbacks, validation,
+training step is the engine's (`train_step_of`, built by
+`epochal._step.build_train_step`); everything around it (callbacks, validation,
 logs) is in this file. The loop sees the run (`RunState`), the engine and
 the plan, never the model.
 
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 
 from epochal._runio import Partial
-from epochal._step import ForwardLoss
+from epochal._step import ForwardLoss, TrainStep
 from epochal._tree import call_module
 from epochal.callbacks.base import CallbackList
 from epochal.data import ArraySource, Source
@@ -39,7 +40,7 @@ __all__ = [
     "forward_loss_of",
     "predict",
     "train_epoch",
-    "train_step",
+    "train_step_of",
 ]
 
 
@@ -68,6 +69,9 @@ class Engine:
     forward_loss: ForwardLoss | None = None
     forward_loss_conforming: ForwardLoss | None = None
     scaler: Any = None  # float16 gradient scaler
+    # The one training step (epochal._step.build_train_step), likewise in two forms.
+    train_step: TrainStep | None = None
+    train_step_conforming: TrainStep | None = None
 
 
 @dataclass
@@ -142,24 +146,15 @@ def _accumulator(device: torch.device) -> torch.Tensor:
     return torch.zeros((), dtype=dtype, device=device)
 
 
-def train_step(
-    engine: Engine,
-    forward_loss: ForwardLoss,
-    x: Any,
-    y: Any,
-    sample_weight: torch.Tensor | None,
-) -> tuple[Any, Any, torch.Tensor]:
-    """One optimizer step; returns (outputs, targets, loss), detached."""
-    out, y, loss = forward_loss(x, y, sample_weight)
-    engine.optimizer.zero_grad(set_to_none=True)
-    if engine.scaler is None:
-        loss.backward()
-        engine.optimizer.step()
-    else:  # float16: scale the loss so small gradients do not underflow
-        engine.scaler.scale(loss).backward()
-        engine.scaler.step(engine.optimizer)
-        engine.scaler.update()
-    return out.detach() if isinstance(out, torch.Tensor) else out, y, loss.detach()
+def train_step_of(engine: Engine, conform_targets: bool) -> TrainStep:
+    """The engine's training step for a call (`epochal._step.build_train_step`).
+
+    ``step(x, y, sample_weight)`` does one optimizer step and returns
+    (outputs, targets, loss), detached; conforming batch targets or not.
+    """
+    step = engine.train_step_conforming if conform_targets else engine.train_step
+    assert step is not None
+    return step
 
 
 def _update_metrics(engine: Engine, metrics: list[CompiledMetric], out: Any, y: Any) -> None:
@@ -204,14 +199,15 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
     every = plan.checkpoint_steps if plan.checkpoint is not None else None
     pending = plan.saves_pending
-    forward_loss = forward_loss_of(engine, plan.conform_targets)
+    train_step = train_step_of(engine, plan.conform_targets)
 
+    i = start - 1
     for i, (x, y, sw, n) in enumerate(
         _epoch_batches(plan, run, epoch, engine.device, start), start
     ):
         if wants_begin:
             callbacks.batch_hook("on_train_batch_begin", i, running)
-        out, y, loss = train_step(engine, forward_loss, x, y, sw)
+        out, y, loss = train_step(x, y, sw)
         loss_sum.add_(loss, alpha=n)  # on the device: no sync
         seen += n
         _update_metrics(engine, metrics, out, y)
@@ -230,6 +226,12 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
         if run.stopped:
             break
 
+    if plan.steps_per_epoch is not None and (
+        isinstance(plan.train, ArraySource) or plan.train.is_map_dataset
+    ):
+        per_pass = plan.train.steps(plan.batch_size)
+        assert per_pass is not None
+        run.data_position = advance(run.data_position or (0, 0), i + 1, per_pass)
     if seen == 0:
         return {}
     return _final_logs(loss_sum, seen, metrics)
@@ -240,6 +242,10 @@ def _epoch_batches(
 ) -> Iterator[Any]:
     """The epoch's batches from batch ``start`` on; indexable data jumps there directly."""
     source = plan.train
+    if plan.steps_per_epoch is not None and (
+        isinstance(source, ArraySource) or source.is_map_dataset
+    ):
+        return _walk(plan, run, device, start)
     limit = None if plan.steps_per_epoch is None else plan.steps_per_epoch - start
     if isinstance(source, ArraySource):
         order = run.epoch_order(epoch, source.n, device) if plan.shuffle else None
@@ -255,6 +261,38 @@ def _epoch_batches(
         limit=plan.steps_per_epoch,
         persistent=plan.steps_per_epoch is not None,
     )
+
+
+def advance(position: tuple[int, int], batches: int, per_pass: int) -> tuple[int, int]:
+    """The walk's position ``(pass, next batch)`` after ``batches`` more batches."""
+    done, batch = position
+    batch += batches
+    return done + batch // per_pass, batch % per_pass
+
+
+def _walk(plan: Plan, run: RunState, device: torch.device, start: int) -> Iterator[Any]:
+    """``steps_per_epoch`` batches of indexable data, continuing the walk where it stands.
+
+    As in Keras, with ``steps_per_epoch`` the walk over the data goes on across
+    epochs (and fit calls): each pass over the data has its own order, a pure
+    function of (seed, pass); `RunState.data_position` says where the walk
+    stood when the epoch began. An epoch takes at most one pass's batches.
+    """
+    source = plan.train
+    assert plan.steps_per_epoch is not None
+    n = source.n if isinstance(source, ArraySource) else len(source)
+    per_pass = source.steps(plan.batch_size)
+    assert per_pass is not None
+    where = device if isinstance(source, ArraySource) else torch.device("cpu")
+    done, batch = advance(run.data_position or (0, 0), start, per_pass)
+    # More steps than the data holds: an epoch is one pass (with a warning, see fit).
+    remaining = min(plan.steps_per_epoch, per_pass) - start
+    while remaining > 0:
+        take = min(remaining, per_pass - batch)
+        order = run.epoch_order(done, n, where) if plan.shuffle else None
+        yield from source.batches(plan.batch_size, order=order, start=batch, limit=take)
+        remaining -= take
+        done, batch = advance((done, batch), take, per_pass)
 
 
 def evaluate(

@@ -161,6 +161,7 @@ class Model:
         steps_per_execution: int = 1,
         jit_compile: bool | Literal["auto"] = "auto",
         run_eagerly: bool = False,
+        optimizer_impl: Literal["auto", "fused", "foreach", "for-loop"] = "auto",
     ) -> None:
         """Configure training and start a new run.
 
@@ -185,8 +186,9 @@ class Model:
                 scheduler is stepped with ``val_loss`` (``loss`` without validation).
             scheduler_interval: step the scheduler after every ``"epoch"`` (after
                 validation) or every optimizer ``"step"``.
-            compile: compile the forward pass and loss with ``torch.compile``
-                (falls back to eager execution, with a warning, where it fails).
+            compile: compile the training step with ``torch.compile``: forward,
+                loss and backward as one graph (falls back to eager execution,
+                with a warning, where it fails).
             precision: ``"32"`` (default), ``"bf16-mixed"`` (autocast to bfloat16,
                 CPU or CUDA) or ``"16-mixed"`` (float16 with a gradient scaler, CUDA).
             clipnorm, clipvalue, global_clipnorm: clip each parameter's gradient
@@ -199,12 +201,18 @@ class Model:
             jit_compile: Keras's name for ``compile``: True compiles the step,
                 ``"auto"`` and False leave ``compile`` as given.
             run_eagerly: True runs without compilation (``compile`` must be False).
+            optimizer_impl: the optimizer's kernel: ``"auto"`` (default: torch's
+                fused kernel where it has one for the optimizer and device),
+                ``"fused"``, ``"foreach"`` or ``"for-loop"``; same algorithm and
+                hyperparameters. Applies to names and factories; an optimizer
+                instance is used as built.
 
         Raises:
             ArgumentError: unknown names (the message lists the valid ones).
             ArgumentTypeError: arguments of the wrong type.
         """
         optimizers_mod.check(optimizer, learning_rate)
+        optimizer_impl = optimizers_mod.check_impl(optimizer, optimizer_impl)
         if loss is None:
             raise ArgumentError(
                 "Expected `loss`: a name such as 'binary_crossentropy' or 'mse', a callable "
@@ -269,6 +277,7 @@ class Model:
             compile,
             checked_precision,
             step_options,
+            optimizer_impl,
         )
         self._trainer = Trainer(self._module, self.device, settings)
 
@@ -503,6 +512,7 @@ class Model:
                 seed=int(ckpt.meta["seed"]),
                 precision=description.get("precision", "32"),
                 compile=bool(description.get("compile", False)),
+                optimizer_impl=description.get("optimizer_impl", "auto"),
             )
         else:
             model.module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})

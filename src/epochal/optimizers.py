@@ -3,19 +3,40 @@
 Names build a ``torch.optim`` optimizer with Keras's defaults (learning rate,
 epsilon 1e-7, RMSprop's rho 0.9, Adagrad's initial accumulator 0.1, AdamW's
 weight decay 0.004), so a Keras script trains as it did.
+
+The implementation (``optimizer_impl``): torch has up to three kernels for
+the same algorithm: a Python loop over the parameters (``"for-loop"``, torch's
+default on the CPU), multi-tensor ops (``"foreach"``, torch's default on
+CUDA) and one fused kernel per device (``"fused"``: Adam, AdamW, SGD and
+Adagrad on CPU, CUDA, MPS and XPU). ``"auto"`` (the default) picks the fused
+kernel where torch has one for that optimizer and the parameters' device,
+else foreach on accelerators and the for-loop on the CPU (where foreach is not
+faster). It is applied to optimizers built from a name and to a factory's
+optimizer when the factory left ``fused`` and ``foreach`` unset; an
+optimizer instance is always used as given. Same algorithm, same
+hyperparameters; every kernel is deterministic (the fused ones round
+differently from the for-loop in the last bits).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from epochal.errors import ArgumentError, ArgumentTypeError
 
-__all__ = ["OPTIMIZERS", "build", "build_scheduler", "check"]
+__all__ = [
+    "OPTIMIZER_IMPLS",
+    "OPTIMIZERS",
+    "build",
+    "build_scheduler",
+    "check",
+    "check_impl",
+    "implementation",
+]
 
 # name -> (class, Keras default learning rate, extra Keras defaults)
 _REGISTRY: dict[str, tuple[Any, float, dict[str, Any]]] = {
@@ -32,6 +53,24 @@ _REGISTRY: dict[str, tuple[Any, float, dict[str, Any]]] = {
 
 #: Every accepted optimizer name.
 OPTIMIZERS: tuple[str, ...] = tuple(sorted(_REGISTRY))
+
+OptimizerImpl = Literal["auto", "fused", "foreach", "for-loop"]
+#: Every accepted ``optimizer_impl``.
+OPTIMIZER_IMPLS: tuple[str, ...] = ("auto", "fused", "foreach", "for-loop")
+
+# torch's optimizers that take `fused=` / `foreach=` (their exact classes:
+# a subclass may not forward the flags to its parent).
+_FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.Adagrad)
+_FOREACH = (
+    *_FUSED,
+    torch.optim.RMSprop,
+    torch.optim.Adadelta,
+    torch.optim.Adamax,
+    torch.optim.NAdam,
+    torch.optim.RAdam,
+    torch.optim.ASGD,
+    torch.optim.Rprop,
+)
 
 OptimizerLike = (
     str | torch.optim.Optimizer | Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -61,10 +100,142 @@ def check(optimizer: Any, learning_rate: float | None) -> None:
         )
 
 
-def build(
-    optimizer: OptimizerLike, module: nn.Module, learning_rate: float | None
+def check_impl(optimizer: Any, optimizer_impl: Any) -> OptimizerImpl:
+    """Validate ``compile(optimizer_impl=...)`` against the optimizer, before building anything."""
+    if optimizer_impl not in OPTIMIZER_IMPLS:
+        raise ArgumentError(
+            f"Expected `optimizer_impl` to be one of {', '.join(map(repr, OPTIMIZER_IMPLS))}. "
+            f"Received: optimizer_impl={optimizer_impl!r}"
+        )
+    if optimizer_impl != "auto" and isinstance(optimizer, torch.optim.Optimizer):
+        raise ArgumentError(
+            f"optimizer_impl={optimizer_impl!r} cannot change an optimizer instance, which is "
+            "used as built. Pass fused=/foreach= to its constructor, or give a name or a factory "
+            "params -> Optimizer"
+        )
+    if isinstance(optimizer, str) and optimizer.lower() in _REGISTRY:
+        cls = _REGISTRY[optimizer.lower()][0]
+        _check_supported(cls, optimizer_impl)
+    return optimizer_impl
+
+
+def _check_supported(cls: type, optimizer_impl: str) -> None:
+    if optimizer_impl == "fused" and cls not in _FUSED:
+        fused = ", ".join(c.__name__ for c in _FUSED)
+        raise ArgumentError(
+            f"optimizer_impl='fused': torch has no fused {cls.__name__} (it has fused {fused}). "
+            "Use 'foreach', 'for-loop' or 'auto'"
+        )
+    if optimizer_impl in ("foreach", "for-loop") and cls not in _FOREACH:
+        raise ArgumentError(
+            f"optimizer_impl={optimizer_impl!r}: {cls.__name__} has no choice of implementation "
+            "(only torch's Adam, AdamW, SGD, Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, "
+            "ASGD and Rprop have). Use optimizer_impl='auto'"
+        )
+
+
+def _has_sparse_gradients(module: nn.Module) -> bool:
+    return any(
+        isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse for m in module.modules()
+    )
+
+
+def _flags(
+    cls: type, optimizer_impl: str, params: list[nn.Parameter], module: nn.Module
+) -> dict[str, Any]:
+    """The ``fused``/``foreach`` arguments that select ``optimizer_impl`` for ``cls``."""
+    if cls not in _FOREACH:
+        return {}
+    choice = optimizer_impl
+    if choice == "auto":
+        floating = all(torch.is_floating_point(p) for p in params)
+        accelerated = any(p.device.type != "cpu" for p in params)
+        if _has_sparse_gradients(module) or not floating:
+            choice = "for-loop"  # fused and foreach kernels take dense real tensors only
+        elif cls in _FUSED:
+            choice = "fused"
+        else:  # on the CPU foreach is a loop too, and measured no faster
+            choice = "foreach" if accelerated else "for-loop"
+    if choice == "fused":
+        return {"fused": True, "foreach": False}
+    flags: dict[str, Any] = {"foreach": choice == "foreach"}
+    if cls in _FUSED:
+        flags["fused"] = False
+    return flags
+
+
+def implementation(optimizer: torch.optim.Optimizer) -> str:
+    """Which kernel ``optimizer`` steps with: ``"fused"``, ``"foreach"``, ``"for-loop"`` or ``"default"``."""
+    group = optimizer.param_groups[0] if optimizer.param_groups else optimizer.defaults
+    if group.get("fused"):
+        return "fused"
+    foreach = group.get("foreach")
+    if foreach is None:
+        return "default"  # torch decides at each step (foreach on CUDA, for-loop on the CPU)
+    return "foreach" if foreach else "for-loop"
+
+
+def _reimplemented(
+    built: torch.optim.Optimizer, optimizer_impl: str, module: nn.Module
 ) -> torch.optim.Optimizer:
-    """The optimizer for ``module``'s trainable parameters."""
+    """A factory's optimizer switched, in place, to the chosen kernel.
+
+    In place, not rebuilt: hooks and attributes the factory gave it (Keras's
+    step options, for one) stay. Only the ``fused``/``foreach`` flags change,
+    which torch's optimizers read at every step; the construction-time effects
+    of ``fused=True`` (the checks and the gradient scaler's fast path) are
+    repeated here.
+    """
+    cls = type(built)
+    if cls not in _FOREACH:
+        if optimizer_impl != "auto":
+            _check_supported(cls, optimizer_impl)
+        return built
+    _check_supported(cls, optimizer_impl)
+    defaults = built.defaults
+    unset = defaults.get("fused") is None and defaults.get("foreach") is None
+    if optimizer_impl == "auto" and not unset:
+        return built  # the user chose a kernel: use it as given
+    if built.state or defaults.get("differentiable"):
+        if optimizer_impl == "auto":
+            return built
+        raise ArgumentError(
+            f"optimizer_impl={optimizer_impl!r} cannot switch this {cls.__name__}: it "
+            f"{'holds state already' if built.state else 'is differentiable'}. Pass "
+            "fused=/foreach= in the factory instead"
+        )
+    params = [p for g in built.param_groups for p in g["params"]]
+    flags = _flags(cls, optimizer_impl, params, module)
+    if flags.get("fused"):
+        devices = {p.device.type for p in params}
+        supported = set(_fused_devices())
+        if not devices <= supported or not all(torch.is_floating_point(p) for p in params):
+            raise ArgumentError(
+                f"optimizer_impl='fused': torch's fused {cls.__name__} takes floating-point "
+                f"parameters on {', '.join(sorted(supported))}. Received parameters on "
+                f"{', '.join(sorted(devices))}"
+            )
+        # what torch's __init__ sets for fused=True
+        built._step_supports_amp_scaling = True  # type: ignore[attr-defined]
+    defaults.update(flags)
+    for group in built.param_groups:
+        group.update(flags)
+    return built
+
+
+def _fused_devices() -> list[str]:
+    from torch.optim.optimizer import _get_fused_kernels_supported_devices
+
+    return list(_get_fused_kernels_supported_devices())
+
+
+def build(
+    optimizer: OptimizerLike,
+    module: nn.Module,
+    learning_rate: float | None,
+    optimizer_impl: OptimizerImpl = "auto",
+) -> torch.optim.Optimizer:
+    """The optimizer for ``module``'s trainable parameters, with the chosen kernel (see above)."""
     params = [p for p in module.parameters() if p.requires_grad]
     if isinstance(optimizer, torch.optim.Optimizer):
         owned = {id(p) for p in module.parameters()}
@@ -87,13 +258,14 @@ def build(
     if isinstance(optimizer, str):
         cls, default_lr, extra = _REGISTRY[optimizer.lower()]
         lr = float(learning_rate) if learning_rate is not None else default_lr
-        return cls(params, lr=lr, **extra)
+        return cls(params, lr=lr, **extra, **_flags(cls, optimizer_impl, params, module))
     built = optimizer(params)
     if not isinstance(built, torch.optim.Optimizer):
         raise ArgumentTypeError(
             "Expected the optimizer factory to return a torch.optim.Optimizer. "
             f"Received: {type(built).__name__}"
         )
+    built = _reimplemented(built, optimizer_impl, module)
     if learning_rate is not None:
         for group in built.param_groups:
             group["lr"] = float(learning_rate)
