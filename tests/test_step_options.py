@@ -390,3 +390,20 @@ def test_an_error_of_the_model_itself_is_raised_as_it_is_under_compile(monkeypat
     model.compile(optimizer="sgd", loss="bce", seed=0, compile=True)
     with pytest.raises(ValueError, match="the model's own bug"):
         model.fit(X, Y, epochs=1, verbose=0)
+
+
+def test_in_memory_targets_are_not_conformed_again_at_every_step(monkeypatch):
+    from epochal import losses
+
+    calls = []
+    original = losses.prepare_targets
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(losses, "prepare_targets", counting)
+    model = ep.Model(mlp(seed=2), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    model.fit(X, Y, batch_size=16, epochs=2, verbose=0)  # 32 steps
+    assert len(calls) <= 2  # once per fit call, for the whole array, not per batch
