@@ -304,3 +304,84 @@ def test_any_positive_curves_get_a_verdict(train: list[float], val: list[float])
     if d.since_epoch is not None:
         assert 0 <= d.since_epoch < len(val)
     assert d.best_epoch is not None and 0 <= d.best_epoch < len(val)
+
+
+# --- short runs, constant targets, advice that fits the run -------------------------------------
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_a_short_improving_run_is_too_few_epochs_not_converged(n: int) -> None:
+    val = [1.26, 0.55, 0.39, 0.33][:n]
+    d = diagnose({"loss": [1.5, 0.8, 0.5, 0.4][:n], "val_loss": val}, baseline_loss=2.3)
+    assert d.verdict == "insufficient_data"
+    assert d.summary.startswith("too few epochs to judge")
+    assert "still falling" in d.summary
+    assert "converged" not in d.summary
+
+
+def test_a_short_flat_run_is_too_few_epochs_without_still_falling() -> None:
+    d = diagnose({"loss": [0.5, 0.5, 0.51, 0.5], "val_loss": [0.6, 0.61, 0.6, 0.6]})
+    assert d.verdict == "insufficient_data"
+    assert "still falling" not in d.summary
+
+
+def test_falling_at_the_last_epochs_is_never_converged() -> None:
+    plateau = 0.5 + 0.01 * np.sign(np.sin(np.arange(30) * 1.7))
+    val = [*clean(plateau), 0.47, 0.44, 0.41]
+    d = diagnose({"loss": [v - 0.05 for v in val], "val_loss": val}, baseline_loss=2.3)
+    assert d.verdict == "still_improving", d.summary
+    assert float(d.evidence["end_fall_pct"]) > 100 * dg.END_FALL_MIN
+    # The same plateau ending on a small dip within its noise is converged.
+    val = [*clean(plateau), 0.495, 0.492, 0.489]
+    assert diagnose({"loss": val, "val_loss": val}, baseline_loss=2.3).verdict == "converged"
+
+
+@pytest.mark.parametrize("losses", [[0.0] * 8, [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-7, 1e-7]])
+def test_zero_baseline_never_divides_by_zero(losses: list[float]) -> None:
+    d = diagnose({"loss": losses, "val_loss": losses}, baseline_loss=0.0)
+    assert d.verdict in ("converged", "still_improving")
+    assert any("constant targets" in c for c in d.cannot_judge)
+
+
+def test_fit_on_constant_targets_returns_its_history(capsys) -> None:
+    import torch
+    from torch import nn
+
+    import epochal as ep
+
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+    y = np.ones((64, 1), dtype=np.float32)
+    torch.manual_seed(0)
+    model = ep.Model(nn.Linear(3, 1), device="cpu")
+    model.compile(optimizer="sgd", loss="mse", seed=0)
+    history = model.fit(x, y, epochs=6, verbose=2, validation_split=0.25)
+    assert len(history.epoch) == 6
+    assert model.run.baseline_loss == 0.0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == model.history.diagnose().summary
+
+
+def test_advice_never_recommends_what_the_run_used() -> None:
+    improving = {
+        "loss": clean(0.1 + 2 * np.exp(-E / 15)),
+        "val_loss": clean(0.15 + 2 * np.exp(-E / 15)),
+    }
+    plain = diagnose(improving, baseline_loss=2.3)
+    used = diagnose(improving, baseline_loss=2.3, callbacks=["EarlyStopping", "CSVLogger"])
+    assert "EarlyStopping(monitor=" in plain.advice
+    assert "EarlyStopping(" not in used.advice
+    flat = {"loss": clean(0.1 + 2 * np.exp(-E / 3)), "val_loss": clean(0.15 + 2 * np.exp(-E / 3))}
+    d = diagnose(flat, baseline_loss=2.3, callbacks=["ReduceLROnPlateau#1", "EarlyStopping"])
+    assert d.verdict == "converged"
+    assert "(ReduceLROnPlateau)" not in d.advice and "use EarlyStopping" not in d.advice
+    stopped = diagnose(flat, baseline_loss=2.3, events={"stopped_epoch": 39})
+    assert "use EarlyStopping" not in stopped.advice
+    with pytest.raises(ArgumentTypeError, match="callbacks"):
+        diagnose(flat, callbacks="EarlyStopping")
+
+
+def test_reprs_read_like_the_verdict() -> None:
+    d = diagnose({"loss": clean(TRAIN_FALLING), "val_loss": clean(VAL_U)})
+    assert repr(d) == f"<Diagnosis {d.summary}>"
+    html = d._repr_html_()
+    assert "<b>overfitting since epoch" in html and "&lt;" not in d.summary
+    assert "Diagnosis(verdict=" not in repr(d)

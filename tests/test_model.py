@@ -478,3 +478,72 @@ def test_make_binary_is_learnable_to_high_accuracy():
     model.fit(x, y, epochs=15, verbose=0)
     assert model.evaluate(x, y, verbose=0)["accuracy"] > 0.95
     assert make_multiclass()[0].shape == (300, 8)
+
+
+# -- fine-tuning: parameters unfrozen between fit calls are trained -----------------------
+def _fine_tune(model_dir=None, *, save_after_unfreeze=False):
+    x, y = make_binary(n=96, features=10, seed=2)
+    torch.manual_seed(1)
+    module = nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())
+    model = ep.Model(module, device="cpu")
+    module[0].requires_grad_(False)
+    model.compile(optimizer="adam", loss="bce", learning_rate=0.01, seed=3)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    frozen = module[0].weight.detach().clone()
+    module[0].requires_grad_(True)
+    model.new_phase()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    return model, frozen, (x, y)
+
+
+def test_parameters_unfrozen_between_calls_are_trained_by_the_next_call():
+    model, frozen, _ = _fine_tune()
+    assert not torch.equal(model.module[0].weight, frozen)
+    groups = model.optimizer.param_groups
+    assert len(groups) == 2 and groups[1]["lr"] == 0.01
+    assert any(id(p) == id(model.module[0].weight) for p in groups[1]["params"])
+
+
+def test_a_fine_tuned_run_saved_and_loaded_trains_on_with_its_optimizer_state(tmp_path):
+    model, _, (x, y) = _fine_tune()
+    model.save(tmp_path / "ft")
+    torch.manual_seed(9)
+    fresh = nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())
+    loaded = ep.Model.load(tmp_path / "ft", module=fresh)
+    loaded.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    for a, b in zip(
+        model.module.state_dict().values(), loaded.module.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)
+    assert repr(model.optimizer.state_dict()) == repr(loaded.optimizer.state_dict())
+
+
+def test_evaluate_before_the_first_fit_leaves_the_runs_baseline_loss_alone(binary_data):
+    x, y = binary_data
+    plain = compiled()
+    plain.fit(x[:200], y[:200], epochs=1, verbose=0)
+    evaluated = compiled()
+    evaluated.evaluate(x[200:], y[200:] * 0, verbose=0)
+    evaluated.fit(x[:200], y[:200], epochs=1, verbose=0)
+    assert evaluated.history.baseline_loss == plain.history.baseline_loss
+
+
+def test_a_failing_verdict_line_never_loses_the_calls_history(binary_data, monkeypatch, capsys):
+    x, y = binary_data
+
+    def broken(self, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(ep.History, "diagnose", broken)
+    model = compiled()
+    history = model.fit(x, y, epochs=3, verbose=2)
+    assert history.epoch == [0, 1, 2] and model.run.epoch == 3
+    assert "no verdict" in capsys.readouterr().out
+
+
+def test_constant_targets_train_and_return_their_history(binary_data):
+    x, _ = binary_data
+    model = compiled()
+    history = model.fit(x, np.zeros(len(x), dtype=np.float32), epochs=3, verbose=2)
+    assert len(history.history["loss"]) == 3

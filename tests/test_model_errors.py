@@ -201,6 +201,58 @@ FIT_CASES = [
         ArgumentError,
         r"`batch_size` cannot be set when x is a DataLoader",
     ),
+    # issue 13: shapes that do not fit, named before any step
+    (
+        "feature count",
+        dict(x=X[:, :7], y=Y),
+        DataError,
+        r"`x` of shape \(N, 7\) does not fit the model: expected shape \(N, 10\)",
+    ),
+    (
+        "validation feature count",
+        dict(x=X, y=Y, validation_data=(X[:, :3], Y)),
+        DataError,
+        r"`validation_data` of shape \(N, 3\) does not fit the model: expected shape \(N, 10\)",
+    ),
+    ("no features", dict(x=X[:, :0], y=Y), DataError, r"`x` to hold at least one feature"),
+    ("dict for one input", dict(x={"a": X}, y=Y), DataError, r"`x` is a dict with keys \['a'\]"),
+    (
+        "iterable feature count",
+        dict(x=[(torch.zeros(4, 9), torch.zeros(4))]),
+        DataError,
+        r"`x` of shape \(N, 9\) does not fit",
+    ),
+    # issue 13: weights
+    (
+        "class_weight NaN",
+        dict(x=X, y=Y, class_weight={0: float("nan"), 1: 1.0}),
+        ArgumentError,
+        r"class_weight\[0\]=nan",
+    ),
+    (
+        "class_weight inf",
+        dict(x=X, y=Y, class_weight={0: 1.0, 1: float("inf")}),
+        ArgumentError,
+        r"finite numbers >= 0",
+    ),
+    (
+        "sample_weight negative",
+        dict(x=X, y=Y, sample_weight=-np.ones(100, np.float32)),
+        DataError,
+        r"`sample_weight` to hold weights >= 0",
+    ),
+    (
+        "sample_weight NaN, check_finite off",
+        dict(x=X, y=Y, sample_weight=np.full(100, np.nan, np.float32), check_finite=False),
+        DataError,
+        r"`sample_weight` to hold finite weights",
+    ),
+    (
+        "first batch targets out of range",
+        dict(x=[(torch.zeros(4, 10), torch.full((4,), 3.0))]),
+        DataError,
+        r"binary_crossentropy expects `y` in \[0, 1\]",
+    ),
 ]
 
 

@@ -131,3 +131,33 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch: pytest.MonkeyPatch)
         plot_history(HISTORY)
     assert str(info.value) == MISSING_MATPLOTLIB
     assert info.value.name == "matplotlib"
+
+
+def test_the_figure_shows_itself_in_a_notebook_once() -> None:
+    from matplotlib.figure import Figure
+
+    fig = plot_history(HISTORY, events=EVENTS)
+    assert isinstance(fig, Figure)  # still a matplotlib figure: savefig, axes, ...
+    width, _ = png_size(fig._repr_png_())
+    assert 400 <= width <= 1000
+    assert fig._repr_html_() is None  # one display only: the PNG
+    assert repr(fig) == "<learning curves: loss, accuracy, learning rate>"
+
+
+def test_history_reprs_read_like_the_run() -> None:
+    import epochal as ep
+
+    h = ep.History()
+    assert repr(h) == "History: no epochs"
+    for epoch in range(30):
+        h.record(epoch, {k: v[epoch] for k, v in HISTORY.items()})
+    text = repr(h)
+    assert text.splitlines()[0] == "History: 30 epochs (1-30)"
+    assert f"  loss: {HISTORY['loss'][0]:.4g} -> {HISTORY['loss'][-1]:.4g}" in text
+    assert text.splitlines()[-1] == h.diagnose().summary
+    html = h._repr_html_()
+    assert "<td>val_loss</td>" in html and "(epoch 13)" in html
+    assert h.diagnose().summary.split(":")[0] in html
+    only_acc = ep.History()
+    only_acc.record(0, {"accuracy": 0.5})
+    assert repr(only_acc).splitlines() == ["History: 1 epoch (1)", "  accuracy: 0.5 -> 0.5"]

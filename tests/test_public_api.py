@@ -46,6 +46,7 @@ def test_callbacks_and_errors_names():
         "History",
         "LambdaCallback",
         "LearningRateScheduler",
+        "MLflowLogger",
         "ModelCheckpoint",
         "ProgbarLogger",
         "ReduceLROnPlateau",

@@ -146,3 +146,102 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ArgumentTypeError, match="`diagnosis`"):
         write_report(tmp_path / "r.html", history=HISTORY, settings={}, diagnosis="good")  # type: ignore[arg-type]
     assert not (tmp_path / "r.html").exists()
+
+
+# --- the run's facts, settings that agree with the tables, advice that fits the run -------------
+
+
+def test_run_facts_are_listed_and_missing_ones_say_so(tmp_path: Path) -> None:
+    from epochal.report import versions
+
+    facts = {
+        "batch_size": 64,
+        "train_samples": 800,
+        "validation_samples": 200,
+        "parameters": 1537,
+        "layers": ["0 (weight 8x4, bias 8)", "2 (weight 1x8, bias 1)"],
+        "wall_time_s": 12.5,
+        "test": {"loss": 0.25, "accuracy": 0.9},
+    }
+    path = write_report(tmp_path / "r.html", history=HISTORY, settings=SETTINGS, facts=facts)
+    cells = cells_of(path.read_text(encoding="utf-8"))
+    row = dict(zip(cells[::2], cells[1::2], strict=False))
+    assert row["batch size"] == "64"
+    assert row["training samples"] == "800" and row["validation samples"] == "200"
+    assert row["parameters"] == "1537"
+    assert "weight 8x4" in row["layers"]
+    assert row["wall time (s)"] == "12.5"
+    assert row["test score"] == "loss 0.25, accuracy 0.9"
+    v = versions()
+    assert row["versions"] == f"epochal {v['epochal']}, torch {v['torch']}, python {v['python']}"
+    bare = cells_of(write_report(tmp_path / "b.html", history=HISTORY, settings={}).read_text())
+    bare_row = dict(zip(bare[::2], bare[1::2], strict=False))
+    assert bare_row["batch size"] == "not recorded"
+    assert bare_row["test score"] == "not recorded"
+    assert bare_row["versions"].startswith("epochal ")
+    with pytest.raises(ArgumentTypeError, match="facts"):
+        write_report(tmp_path / "x.html", history=HISTORY, settings={}, facts=[1])  # type: ignore[arg-type]
+
+
+def cells_of(text: str) -> list[str]:
+    parser = _Collector()
+    parser.feed(text)
+    return parser.cells
+
+
+def _trained_run(tmp_path: Path, *, learning_rate: float | None) -> Path:
+    import torch
+    from torch import nn
+
+    import epochal as ep
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    torch.manual_seed(0)
+    model = ep.Model(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)), device="cpu")
+    model.compile(optimizer="sgd", loss="bce", learning_rate=learning_rate, seed=0)
+    stop = ep.EarlyStopping(monitor="val_loss", patience=50)
+    model.fit(x, y, epochs=8, verbose=0, validation_split=0.25, callbacks=[stop])
+    model.save(tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_checkpoint_report_settings_agree_with_tables_and_weights(tmp_path: Path) -> None:
+    from epochal.report import report_checkpoint
+
+    run = _trained_run(tmp_path, learning_rate=None)
+    path, diagnosis = report_checkpoint(run, tmp_path / "r.html", facts={"batch_size": 32})
+    cells = cells_of(path.read_text(encoding="utf-8"))
+    row = dict(zip(cells[::2], cells[1::2], strict=False))
+    assert row["learning_rate"] == "0.01 (the optimizer's default)"  # SGD's, as logged
+    assert row["parameters"] == str(4 * 8 + 8 + 8 + 1)
+    assert row["batch size"] == "32"
+    assert row["callbacks"] == "EarlyStopping"
+    assert "EarlyStopping(" not in diagnosis.advice
+    run2 = _trained_run(tmp_path / "b", learning_rate=0.05)
+    cells = cells_of(report_checkpoint(run2, tmp_path / "r2.html")[0].read_text())
+    assert dict(zip(cells[::2], cells[1::2], strict=False))["learning_rate"] == "0.05"
+
+
+@pytest.mark.slow
+def test_demo_without_scikit_learn_prints_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    code = (
+        "import sys; sys.modules['sklearn'] = None\n"
+        "from epochal.cli import main\n"
+        "sys.exit(main(['demo', '--run-dir', sys.argv[1]]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "epochal demo needs scikit-learn (the demo's data ships with it): "
+        "pip install 'epochal[demo]'"
+    ]

@@ -316,3 +316,209 @@ def test_step_checkpoints_need_indexable_data(tmp_path):
         ArgumentError, match=r"`checkpoint_steps` needs in-memory data or a map-style Dataset"
     ):
         model.fit(batches, epochs=1, verbose=0, checkpoint_dir=tmp_path, checkpoint_steps=2)
+
+
+# -- replay: a resumed script sees, at the end of each replayed call, what it saw --------
+class DieAt(ep.Callback):
+    """Raises KeyboardInterrupt (a kill) at the run's global step ``at``, or in on_train_end."""
+
+    def __init__(self, at: int | None = None, at_train_end_when_stopped: bool = False) -> None:
+        super().__init__()
+        self.at = at
+        self.at_train_end_when_stopped = at_train_end_when_stopped
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.at is not None and self.model.run.step == self.at:
+            raise KeyboardInterrupt("killed")
+
+    def on_train_end(self, logs=None):
+        if self.at_train_end_when_stopped and self.model.stop_training:
+            raise KeyboardInterrupt("killed after the stopping epoch's checkpoint")
+
+
+def build_slow(seed: int = 5) -> ep.Model:
+    model = ep.Model(module(seed), device="cpu")
+    model.compile(optimizer="adam", loss="bce", metrics=["accuracy"], learning_rate=0.01, seed=seed)
+    return model
+
+
+def killed_then_rerun(script, tmp_path: Path, kills: list[DieAt]):
+    """Run ``script(ckdir, killer)`` once per kill (each dies), then once to the end."""
+    ckdir = tmp_path / "run"
+    for killer in kills:
+        with pytest.raises(KeyboardInterrupt):
+            script(ckdir, killer)
+    return script(ckdir, DieAt())
+
+
+def lr_halving_script(ckdir, killer):
+    """Halves the learning rate by hand between calls."""
+    model = build()
+    seen = []
+    for _ in range(4):
+        h = model.fit(
+            X, Y, epochs=2, batch_size=16, verbose=0, callbacks=[killer], checkpoint_dir=ckdir
+        )
+        seen.append((h.history["loss"], model.optimizer.param_groups[0]["lr"]))
+        for group in model.optimizer.param_groups:
+            group["lr"] *= 0.5
+    return model, seen
+
+
+@pytest.mark.parametrize("at", [3, 12, 17, 26])
+def test_a_learning_rate_lowered_between_calls_is_lowered_once_after_a_restart(tmp_path, at):
+    reference, ref_seen = lr_halving_script(None, DieAt())
+    resumed, seen = killed_then_rerun(lr_halving_script, tmp_path, [DieAt(at=at)])
+    assert seen == ref_seen
+    assert resumed.optimizer.param_groups[0]["lr"] == reference.optimizer.param_groups[0]["lr"]
+    assert_same(reference, resumed)
+
+
+def new_phase_script(ckdir, killer):
+    """Early stopping, then a fresh early-stopping phase between calls."""
+    model = build_slow()
+    kwargs = dict(batch_size=16, verbose=0, validation_data=(XV, YV), checkpoint_dir=ckdir)
+    for _ in range(2):
+        es = ep.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+        model.fit(X, Y, epochs=20, callbacks=[es, killer], **kwargs)
+        model.new_phase()
+    return model, None
+
+
+@pytest.mark.parametrize("at", [4, 25, 60])
+def test_new_phase_between_calls_trains_the_same_epochs_after_a_restart(tmp_path, reference, at):
+    ref, _ = new_phase_script(None, DieAt())
+    resumed, _ = killed_then_rerun(new_phase_script, tmp_path, [DieAt(at=at)])
+    assert resumed.run.epoch == ref.run.epoch
+    assert_same(ref, resumed)
+
+
+def manual_early_stopping_script(ckdir, killer):
+    """examples/manual_early_stopping.py's loop: get_weights/set_weights by hand."""
+    model = build_slow()
+    best, best_weights, wait = float("inf"), model.get_weights(), 0
+    for _ in range(30):
+        h = model.fit(
+            X,
+            Y,
+            epochs=1,
+            batch_size=16,
+            verbose=0,
+            validation_data=(XV, YV),
+            callbacks=[killer],
+            checkpoint_dir=ckdir,
+        )
+        val_loss = h.history["val_loss"][0]
+        if val_loss < best:
+            best, best_weights, wait = val_loss, model.get_weights(), 0
+        else:
+            wait += 1
+            if wait >= 2:
+                break
+    model.set_weights(best_weights)
+    return model, best
+
+
+def test_the_hand_written_early_stopping_loop_resumes_to_the_same_weights(tmp_path):
+    ref, ref_best = manual_early_stopping_script(None, DieAt())
+    resumed, best = killed_then_rerun(
+        manual_early_stopping_script, tmp_path, [DieAt(at=7), DieAt(at=23), DieAt(at=68)]
+    )
+    assert best == ref_best
+    assert state_equal(ref.module.state_dict(), resumed.module.state_dict())
+    assert ref.history.history == resumed.history.history
+
+
+def es_loop_script(ckdir, killer):
+    model = build_slow()
+    es = ep.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    for _ in range(30):
+        model.fit(
+            X,
+            Y,
+            epochs=1,
+            batch_size=16,
+            verbose=0,
+            validation_data=(XV, YV),
+            callbacks=[killer, es],
+            checkpoint_dir=ckdir,
+        )
+        if model.stop_training:
+            break
+    return model, es
+
+
+def test_a_fit_one_loop_killed_after_the_stopping_epochs_checkpoint_restores_the_best(tmp_path):
+    ref, ref_es = es_loop_script(None, DieAt())
+    assert ref.stop_training and ref_es.best_epoch < ref.run.epoch - 1
+    resumed, es = killed_then_rerun(
+        es_loop_script, tmp_path, [DieAt(at_train_end_when_stopped=True)]
+    )
+    assert state_equal(ref.module.state_dict(), resumed.module.state_dict())
+    assert resumed.history.events == ref.history.events
+    assert resumed.history.events["stopped_epoch"] == ref_es.stopped_epoch
+    assert es.stopped_epoch == ref_es.stopped_epoch
+    assert_same(ref, resumed)
+
+
+@pytest.mark.parametrize("at", [9, 66])
+def test_a_fit_one_loop_with_early_stopping_killed_anywhere_ends_the_same(tmp_path, at):
+    ref, _ = es_loop_script(None, DieAt())
+    resumed, _ = killed_then_rerun(es_loop_script, tmp_path, [DieAt(at=at)])
+    assert_same(ref, resumed)
+    assert resumed.history.events == ref.history.events
+
+
+@pytest.mark.parametrize(
+    "script", [lr_halving_script, new_phase_script, manual_early_stopping_script, es_loop_script]
+)
+def test_a_finished_script_run_again_replays_every_call_as_it_was(tmp_path, script):
+    ref, ref_seen = script(None, DieAt())
+    script(tmp_path / "run", DieAt())
+    again, seen = script(tmp_path / "run", DieAt())
+    assert again.run.epoch == ref.run.epoch
+    assert state_equal(ref.module.state_dict(), again.module.state_dict())
+    assert again.history.history == ref.history.history
+    if script is not es_loop_script:
+        assert seen == ref_seen
+
+
+# -- same-process retry ------------------------------------------------------------------
+class RaiseOnce(ep.Callback):
+    def __init__(self, at_step: int, error: type[BaseException] = KeyboardInterrupt) -> None:
+        super().__init__()
+        self.at_step, self.error, self.fired = at_step, error, False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.fired and self.model.run.step == self.at_step:
+            self.fired = True
+            raise self.error("interrupted")
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+@pytest.mark.parametrize("at", [2, 8, 14])
+def test_rerunning_an_interrupted_fit_in_the_same_process_ends_with_the_same_bits(
+    tmp_path, error, at
+):
+    kwargs = dict(batch_size=16, verbose=0, validation_data=(XV, YV))
+    ref = build()
+    ref.fit(X, Y, epochs=2, **kwargs)
+    ref.fit(X, Y, epochs=3, **kwargs)
+    model = build()
+    model.fit(X, Y, epochs=2, checkpoint_dir=tmp_path / "r", **kwargs)
+    flaky = RaiseOnce(at_step=10 + at, error=error)
+    with pytest.raises(error):
+        model.fit(X, Y, epochs=3, callbacks=[flaky], checkpoint_dir=tmp_path / "r", **kwargs)
+    history = model.fit(X, Y, epochs=3, callbacks=[flaky], checkpoint_dir=tmp_path / "r", **kwargs)
+    assert history.epoch == [2, 3, 4]
+    assert_same(ref, model)
+
+
+def test_after_a_callback_raised_without_checkpoints_fit_trains_the_epochs_asked(tmp_path):
+    model = build()
+    with pytest.raises(RuntimeError):
+        model.fit(X, Y, epochs=3, verbose=0, callbacks=[RaiseOnce(at_step=7, error=RuntimeError)])
+    reached = model.run.epoch
+    history = model.fit(X, Y, epochs=3, verbose=0)
+    assert len(history.epoch) == 3
+    assert model.run.epoch == reached + 3

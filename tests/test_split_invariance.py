@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 import epochal as ep
 from _util import make_binary, state_equal
@@ -134,3 +138,120 @@ def test_fit_one_loop_with_early_stopping_stops_like_one_fit():
     assert es_loop.stopped_epoch == es_whole.stopped_epoch
     assert es_loop.best_epoch == es_whole.best_epoch
     assert_same_run(whole, looped)
+
+
+# -- every kind of input, saves in between, user callbacks with declared state --------------
+class Augmented(Dataset):
+    """A map-style Dataset adding numpy or Python random noise to every sample it gives."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __len__(self) -> int:
+        return len(X)
+
+    def __getitem__(self, i: int):
+        noise = np.random.normal() if self.kind == "numpy" else random.gauss(0.0, 1.0)
+        return torch.from_numpy(X[i]) + 0.1 * float(noise), torch.tensor(Y[i])
+
+
+class Batches:
+    """A re-iterable of batches (not indexable): walked with steps_per_epoch."""
+
+    def __iter__(self):
+        for i in range(0, len(X), 16):
+            yield X[i : i + 16], Y[i : i + 16]
+
+
+class HalveOnce(ep.Callback):
+    """A user callback whose declared state changes training: halves the rate after 3 epochs."""
+
+    state_attributes = ("epochs_seen", "losses")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epochs_seen = 0
+        self.losses: list[float] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_seen += 1
+        self.losses.append(logs["loss"])
+        if self.epochs_seen == 3:
+            for group in self.model.optimizer.param_groups:
+                group["lr"] *= 0.5
+
+
+def _data(kind: str) -> tuple[dict, dict]:
+    """(data arguments, fit options) for an input kind."""
+    if kind in ("numpy", "random"):
+        return {"x": Augmented(kind)}, {"batch_size": 16}
+    if kind == "loader-workers":
+        loader = DataLoader(Augmented("numpy"), batch_size=16, shuffle=True, num_workers=2)
+        return {"x": loader}, {}
+    if kind == "iterable-steps":
+        return {"x": Batches()}, {"steps_per_epoch": 4}
+    return {"x": X, "y": Y}, {"batch_size": 16, "steps_per_epoch": 4}
+
+
+def _module(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 1), nn.Sigmoid())
+
+
+def _compiled(seed: int) -> ep.Model:
+    model = ep.Model(_module(seed), device="cpu")
+    model.compile(optimizer="adam", loss="bce", learning_rate=0.02, seed=seed)
+    return model
+
+
+@pytest.mark.slow  # DataLoader workers start processes every epoch
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    chunks=splits(5),
+    seed=st.integers(0, 2**16),
+    kind=st.sampled_from(["numpy", "random", "loader-workers", "iterable-steps", "arrays-steps"]),
+    reload=st.booleans(),
+    declared=st.booleans(),
+)
+def test_any_split_equals_one_fit_for_every_input_kind(
+    tmp_path_factory, chunks, seed, kind, reload, declared
+):
+    reload = reload and kind != "iterable-steps"  # a reloaded run restarts an iterable
+    data, options = _data(kind)
+    whole = _compiled(seed)
+    whole_cb = HalveOnce()
+    whole.fit(**data, epochs=5, verbose=0, callbacks=[whole_cb] if declared else [], **options)
+
+    tmp = tmp_path_factory.mktemp("saves")
+    split = _compiled(seed)
+    for n in chunks:
+        data, options = _data(kind) if kind != "iterable-steps" else (data, options)
+        cbs: list[ep.Callback] = [HalveOnce()] if declared else []
+        if reload:
+            cbs.append(ep.ModelCheckpoint(str(tmp / "e{epoch}")))
+        split.fit(**data, epochs=n, verbose=0, callbacks=cbs, **options)
+        np.random.normal(size=3)  # the user's own draws between calls change nothing
+        random.random()
+        torch.rand(2)
+        if reload:  # continue from ModelCheckpoint's last save, in a fresh model
+            split = ep.Model.load(tmp / f"e{split.run.epoch}", module=_module(seed + 1))
+    assert state_equal(whole.module.state_dict(), split.module.state_dict())
+    assert whole.history.history == split.history.history
+    if declared:
+        assert cbs[0].state_dict() == whole_cb.state_dict()
+
+
+@pytest.mark.parametrize("kind", ["numpy", "arrays-steps", "loader-workers"])
+def test_a_split_and_reloaded_run_equals_one_fit(tmp_path, kind):
+    """One fixed case of the property test above, fast enough for every run of the suite."""
+    data, options = _data(kind)
+    whole = _compiled(7)
+    whole.fit(**data, epochs=3, verbose=0, callbacks=[HalveOnce()], **options)
+    split = _compiled(7)
+    split.fit(**data, epochs=2, verbose=0, callbacks=[HalveOnce()], **options)
+    split.save(tmp_path / "m")
+    loaded = ep.Model.load(tmp_path / "m", module=_module(8))
+    data, options = _data(kind)
+    loaded.fit(**data, epochs=1, verbose=0, callbacks=[HalveOnce()], **options)
+    assert state_equal(whole.module.state_dict(), loaded.module.state_dict())
+    assert whole.history.history == loaded.history.history

@@ -99,6 +99,7 @@ def capture(
     scaler = engine.scaler if engine is not None else None
     state: dict[str, Any] = {
         "optimizer": engine.optimizer.state_dict() if engine is not None else None,
+        "param_groups": _group_names(module, engine.optimizer) if engine is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "scaler": scaler.state_dict() if scaler is not None else None,
         "rng": {"cpu": rng, "cuda": cuda_rng, "numpy": numpy_rng, "python": python_rng},
@@ -179,8 +180,36 @@ def restore(
     return Partial.from_state(partial) if partial is not None else None
 
 
+def _group_names(module: nn.Module, optimizer: torch.optim.Optimizer) -> list[list[str]]:
+    """The names of the parameters in each of the optimizer's groups."""
+    names = {id(p): name for name, p in module.named_parameters()}
+    return [[names.get(id(p), "") for p in group["params"]] for group in optimizer.param_groups]
+
+
+def _regroup(engine: Engine, groups: list[list[str]]) -> None:
+    """Give the optimizer the parameter groups a checkpoint was written with.
+
+    Layers unfrozen for fine-tuning join the optimizer as a new group at the
+    ``fit`` that trains them; a run loaded into a fresh module (all of its
+    parameters trainable) takes back that grouping before its state.
+    """
+    optimizer = engine.optimizer
+    if _group_names(engine.module, optimizer) == groups:
+        return
+    params = dict(engine.module.named_parameters())
+    if any(name not in params for group in groups for name in group):
+        return  # not the same architecture: load_state_dict says what differs
+    settings = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    optimizer.param_groups.clear()
+    for i, names in enumerate(groups):
+        group = dict(settings[min(i, len(settings) - 1)])
+        optimizer.add_param_group({**group, "params": [params[n] for n in names]})
+
+
 def load_engine_state(engine: Engine, state: dict[str, Any]) -> None:
     """Optimizer, scheduler and gradient-scaler state from a run checkpoint's ``state``."""
+    if state.get("param_groups"):
+        _regroup(engine, state["param_groups"])
     if state.get("optimizer") is not None:
         engine.optimizer.load_state_dict(state["optimizer"])
     if state.get("scheduler") is not None and engine.scheduler is not None:

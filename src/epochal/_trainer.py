@@ -39,11 +39,11 @@ from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
-from epochal.data import ArraySource, Batch, Source
+from epochal.data import ArraySource, Batch, IterableSource, Source
 from epochal.data._checks import install_batch_checks, target_name
 from epochal.data._features import input_errors, structure_key, unbuilt_on_failure
 from epochal.errors import ArgumentError, CheckpointError
-from epochal.run import CallRecord, RunState, derive_seed, owned_rng, seeded_rng
+from epochal.run import CallRecord, RunState, derive_seed, owned_rng, preserved_rng, seeded_rng
 
 __all__ = ["FitCall", "Settings", "Trainer"]
 
@@ -145,6 +145,9 @@ class Trainer:
         self._snapshot: _Snapshot | None = None
         # Saves asked for inside fit, written when the hooks running now have run.
         self._saves: list[tuple[str, Path]] | None = None
+        # A steps_per_epoch walk over an iterable: (the user's data, its iterator),
+        # so that the next call given the same data reads on, as Keras does.
+        self._stream: tuple[Any, Any] | None = None
 
     # -- binding --------------------------------------------------------------
     def bind(self, sample: Batch, name: str = "x") -> loop.Engine:
@@ -246,7 +249,8 @@ class Trainer:
         names = [source.name for source in sources]
         samples = []
         for source in sources:
-            sample = source.head(2)
+            with preserved_rng():  # a probe never draws from anyone's random state
+                sample = source.head(2)
             if sample is None:
                 raise ArgumentError(
                     f"Expected `{'x' if source is sources[0] else 'validation_data'}` "
@@ -305,9 +309,9 @@ class Trainer:
         if call.checkpoint_dir is not None:
             ckdir = CheckpointDir(call.checkpoint_dir, keep_last=call.keep_checkpoints)
         engine, conform = self.prepare(sources, "fit")
-        run = self.run
         if ckdir is not None:
             self._recover_or_find(ckdir)
+        run = self.run
         if call.initial_epoch is not None and call.initial_epoch < run.epoch:
             raise ArgumentError(
                 f"initial_epoch={call.initial_epoch} is behind the run, which has trained "
@@ -376,6 +380,9 @@ class Trainer:
             if ckdir is not None:
                 self._snapshot = self._take_snapshot()
         self._resume_trajectory()
+        stream = _non_indexable(call)
+        if stream is not None and self._stream is not None and self._stream[0] is stream.origin:
+            stream.continue_stream(self._stream[1])
         start, last = decision.start, decision.last
         params = self._params(call, engine, start, last)
         callbacks = self._callbacks(call, params, context)
@@ -420,6 +427,8 @@ class Trainer:
             raise
         finally:
             self._saves = None
+            if stream is not None:
+                self._stream = (stream.origin, stream.stream)
         run.calls.append(self._record(first, last, engine, ckdir))
         self._write_saves(plan.saves_pending, None, phase="end", live_rng=False)
         if ckdir is not None:
@@ -669,6 +678,14 @@ def _saved(ckpt: Checkpoint) -> Saved:
         stopped=bool(meta.get("stopped", False)),
         partial=ckpt.state.get("partial") is not None,
     )
+
+
+def _non_indexable(call: FitCall) -> IterableSource | None:
+    """The training source when it is walked with steps_per_epoch and cannot jump."""
+    train = call.train
+    if call.steps_per_epoch is None or not isinstance(train, IterableSource):
+        return None
+    return None if train.is_map_dataset else train
 
 
 def _no_op_record(first: int, last: int, run: RunState) -> CallRecord:

@@ -36,37 +36,9 @@ def report(run_dir: str | Path, output: str | Path | None = None) -> tuple[Path,
     The report goes to ``output``, by default ``report.html`` inside ``run_dir``
     (beside the checkpoint when ``run_dir`` is a checkpoint itself).
     """
-    from epochal._runio import read_checkpoint
-    from epochal.callbacks.history import History
-    from epochal.report import write_report
+    from epochal.report import report_checkpoint
 
-    root = Path(run_dir)
-    ckpt = read_checkpoint(root)
-    meta = ckpt.meta
-    history = History.from_dict(meta.get("history") or {})
-    diagnosis = history.diagnose()
-    settings = {
-        "seed": meta.get("seed"),
-        "epochs trained": meta.get("epoch"),
-        "optimizer steps": meta.get("step"),
-        "stopped early": meta.get("stopped"),
-        "checkpoint": str(ckpt.path),
-        **{k: v for k, v in (meta.get("compile") or {}).items() if k != "rebuildable"},
-    }
-    if settings.get("learning_rate") is None:
-        settings["learning_rate"] = "the optimizer's default"
-    if output is None:
-        is_checkpoint = (root / "manifest.json").exists()
-        output = root.parent / f"{root.name}-report.html" if is_checkpoint else root / "report.html"
-    path = write_report(
-        output,
-        history=history.history,
-        epochs=history.epochs_by_key,
-        settings=settings,
-        diagnosis=diagnosis,
-        events=history.events or None,
-        baseline_loss=history.baseline_loss,
-    )
+    path, diagnosis = report_checkpoint(run_dir, output)
     return path, diagnosis.summary
 
 

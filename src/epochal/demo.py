@@ -7,6 +7,8 @@ accuracy. No download: the data ships inside scikit-learn.
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,12 @@ from typing import Literal
 import numpy as np
 
 __all__ = ["DemoResult", "run_demo"]
+
+BATCH_SIZE = 32
+VALIDATION_SPLIT = 0.2
+MISSING_SKLEARN = (
+    "epochal demo needs scikit-learn (the demo's data ships with it): pip install 'epochal[demo]'"
+)
 
 
 @dataclass(frozen=True)
@@ -32,9 +40,7 @@ def _load_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     try:
         from sklearn.datasets import load_breast_cancer
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
-        raise ModuleNotFoundError(
-            "The demo uses scikit-learn's bundled breast-cancer data: pip install 'epochal[demo]'"
-        ) from exc
+        raise ModuleNotFoundError(MISSING_SKLEARN, name="sklearn") from exc
     data = load_breast_cancer()
     x = data.data.astype(np.float32)
     y = data.target.astype(np.float32)
@@ -74,23 +80,34 @@ def run_demo(
     )
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], seed=seed)
     early = ep.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True, verbose=1)
+    fit_start = time.perf_counter()
     history = model.fit(
         x_train,
         y_train,
         epochs=epochs,
-        batch_size=32,
-        validation_split=0.2,
+        batch_size=BATCH_SIZE,
+        validation_split=VALIDATION_SPLIT,
         callbacks=[early],
         verbose=verbose,
     )
+    fit_seconds = time.perf_counter() - fit_start
     test = model.evaluate(x_test, y_test, verbose=0)
     assert isinstance(test, dict)
     report_path = None
     if run_dir is not None:
-        from epochal.cli import report
+        from epochal.report import report_checkpoint, run_facts
 
         model.save(Path(run_dir) / "model")
-        report_path, _ = report(run_dir)
+        n_train = math.ceil(len(x_train) * (1 - VALIDATION_SPLIT))
+        facts = run_facts(
+            model,
+            batch_size=BATCH_SIZE,
+            train_samples=n_train,
+            validation_samples=len(x_train) - n_train,
+            wall_time_s=round(fit_seconds, 2),
+            test={f"test {k}": float(v) for k, v in test.items()},
+        )
+        report_path, _ = report_checkpoint(run_dir, facts=facts)
     return DemoResult(
         epochs_run=len(history.epoch),
         best_epoch=early.best_epoch + 1,
@@ -103,6 +120,12 @@ def run_demo(
 
 
 def main(verbose: Literal[0, 1, 2] = 1, run_dir: str | Path | None = "runs/demo") -> int:
+    """Run the demo and print its results; returns the exit status (1: scikit-learn missing)."""
+    try:
+        import sklearn  # noqa: F401  # the demo's data ships with it
+    except ImportError:
+        print(MISSING_SKLEARN, file=sys.stderr)
+        return 1
     print(
         "epochal demo: breast-cancer classification "
         "(569 samples, 30 features, bundled with scikit-learn)"

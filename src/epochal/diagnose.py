@@ -28,7 +28,8 @@ run has no validation data). Terms:
   |value - median-smoothed| / level), and the points after the minimum have
   a rising trend with t >= ``T_SIGNIFICANT``.
 
-1. ``insufficient_data``: fewer than ``MIN_POINTS`` values of ``monitor``.
+1. ``insufficient_data``: fewer than ``MIN_POINTS`` values of ``monitor``
+   ("too few epochs to judge").
 2. ``diverging``: a NaN or infinite value in the training or validation loss;
    or the training loss's end level is at least ``DIVERGE_FROM_START`` times
    its first value or ``DIVERGE_FROM_MIN`` times its minimum; or it made a
@@ -38,7 +39,10 @@ run has no validation data). Terms:
    curve's level, and at least ``UNSTABLE_MIN_FLIP_FRACTION`` of consecutive
    steps reverse direction with both steps larger than ``UNSTABLE_MIN_JUMP``
    of the level (needs ``UNSTABLE_MIN_POINTS`` values).
-4. ``overfitting``: the validation loss made a sustained rise of
+4. ``insufficient_data``: fewer than ``TREND_MIN_POINTS`` values of
+   ``monitor`` and none of the rules above: too few epochs to tell a trend
+   from noise; the summary says whether the series was still falling.
+5. ``overfitting``: the validation loss made a sustained rise of
    ``OVERFIT_MIN_RISE`` or more, and the training loss (smoothed at the
    validation minimum, end level now) rose by at most
    ``OVERFIT_TRAIN_TOLERANCE`` over the same epochs. ``since_epoch`` is the
@@ -46,14 +50,19 @@ run has no validation data). Terms:
    that way but the training loss rose more than the tolerance, or the
    judged series is the training loss itself (no validation data), the
    verdict is ``unstable``: the optimization is not settling.
-5. ``underfitting``: the training loss's end level is above
+6. ``underfitting``: the training loss's end level is above
    ``UNDERFIT_BASELINE_RATIO`` times ``baseline_loss`` (the trivial constant
    predictor), or, without a baseline, above ``UNDERFIT_START_RATIO`` times its
    first value; and neither the training loss nor ``monitor`` is clearly
-   decreasing.
-6. ``still_improving``: ``monitor`` is clearly decreasing (or, at an
-   underfitting level, the training loss is): more epochs would help.
-7. ``converged``: otherwise: flat, at a level below the underfitting line.
+   decreasing, nor still falling at its last epochs. A ``baseline_loss`` of 0
+   (constant targets) cannot be compared against: the first value is used.
+7. ``still_improving``: ``monitor`` is clearly decreasing (or, at an
+   underfitting level, the training loss is), or its last ``END_POINTS``
+   values fall at every step and the last is below every earlier value by at
+   least ``END_FALL_MIN`` and ``RISE_NOISE_MULTIPLE`` times its noise: more
+   epochs would help.
+8. ``converged``: otherwise: flat, at a level below the underfitting line.
+   A run still improving at its last epochs is never called converged.
 
 A single noisy epoch cannot trigger overfitting or divergence: both need a
 rise that survives the moving median and a significant trend over several
@@ -68,8 +77,9 @@ Example:
 
 from __future__ import annotations
 
+import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -136,11 +146,13 @@ UNDERFIT_START_RATIO = 0.9
 """Without a baseline: end level above 0.9 x the first epoch's loss (fell < 10%)."""
 IMPROVING_MIN_REL_SLOPE = 0.002
 """A clear decrease falls by at least 0.2% of its level per epoch."""
+END_FALL_MIN = 0.02
+"""The last END_POINTS values falling at every step, the last 2% below the earlier best."""
 
 _ERROR_NAMES = ("mse", "mae", "rmse", "mape", "msle", "error", "hinge", "crossentropy")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Diagnosis:
     """The verdict on a run's learning curves.
 
@@ -168,6 +180,23 @@ class Diagnosis:
     def __str__(self) -> str:
         return f"{self.summary}\n{self.advice}"
 
+    def __repr__(self) -> str:
+        return f"<Diagnosis {self.summary}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text display: the verdict line, then the advice."""
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the verdict line in bold, the advice, what could not be judged."""
+        e = html.escape
+        parts = [f"<div><p><b>{e(self.summary)}</b></p><p>{e(self.advice)}</p>"]
+        if self.cannot_judge:
+            items = "".join(f"<li>{e(c)}</li>" for c in self.cannot_judge)
+            parts.append(f"<details><summary>Could not judge</summary><ul>{items}</ul></details>")
+        parts.append("</div>")
+        return "".join(parts)
+
 
 def lower_is_better(key: str) -> bool | None:
     """Whether a smaller value of ``key`` is better: True for losses and errors,
@@ -185,6 +214,7 @@ def diagnose(
     baseline_loss: float | None = None,
     monitor: str = "val_loss",
     events: Mapping[str, Any] | None = None,
+    callbacks: Iterable[str] | None = None,
 ) -> Diagnosis:
     """Name what a run's learning curves show: overfitting, underfitting, and so on.
 
@@ -202,6 +232,8 @@ def diagnose(
             ``cannot_judge``.
         events: Early-stopping facts, 0-based: ``stopped_epoch``,
             ``best_epoch``, ``restored_epoch``; mentioned in the summary.
+        callbacks: The class names of the callbacks the run used (for example
+            ``["EarlyStopping"]``), so that the advice never recommends them.
 
     Returns:
         A :class:`Diagnosis`. Its ``summary`` and ``advice`` print epochs
@@ -234,7 +266,17 @@ def diagnose(
             "Expected `events` to be None or a mapping such as {'stopped_epoch': 23}. "
             f"Received: events of type {type(events).__name__}"
         )
-    return _judge(curves, monitor=monitor, baseline_loss=baseline_loss, events=events or {})
+    if callbacks is not None and (
+        isinstance(callbacks, str) or not all(isinstance(n, str) for n in callbacks)
+    ):
+        raise ArgumentTypeError(
+            "Expected `callbacks` to be None or a list of callback class names such as "
+            f"['EarlyStopping']. Received: {callbacks!r:.80}"
+        )
+    used = frozenset(n.split("#")[0] for n in callbacks or ())
+    return _judge(
+        curves, monitor=monitor, baseline_loss=baseline_loss, events=events or {}, used=used
+    )
 
 
 # --- Pure numeric pieces -------------------------------------------------------------------
@@ -426,18 +468,43 @@ def _events_suffix(ev: Mapping[str, int]) -> str:
     return "".join(f"; {p}" for p in parts)
 
 
-def _judge(
+@dataclass
+class _Case:
+    """What the rules read: the series, the baseline, and what was used and found so far."""
+
+    mon: Curve
+    train: Curve | None
+    val: Curve | None
+    train_key: str
+    baseline_loss: float | None
+    events: dict[str, int]
+    used: frozenset[str]
+    evidence: dict[str, float | int | str]
+    cannot: list[str]
+    best_epoch: int | None
+
+    @property
+    def base(self) -> Curve:
+        """The training series when it is long enough to judge, else the monitored one."""
+        return self.train if self.train is not None else self.mon
+
+    def verdict(self, v: Verdict, summary: str, advice: str, since: int | None = None) -> Diagnosis:
+        suffix = _events_suffix(self.events)
+        return Diagnosis(
+            v, since, self.best_epoch, self.evidence, advice, summary + suffix, tuple(self.cannot)
+        )
+
+
+def _case(
     curves: Mapping[str, Curve],
-    *,
     monitor: str,
     baseline_loss: float | None,
     events: Mapping[str, Any],
-) -> Diagnosis:
-    ev = event_epochs(events)
-    suffix = _events_suffix(ev)
+    used: frozenset[str],
+) -> _Case:
+    """Pick the series to judge and note what cannot be judged from them."""
     train_key = monitor.removeprefix("val_")
     val_key = "val_" + train_key
-    cannot: list[str] = []
     if monitor in curves:
         mon = curves[monitor]
     elif monitor.startswith("val_") and train_key in curves:
@@ -447,229 +514,428 @@ def _judge(
             f"Expected `monitor` to be a key of `history`. Received: monitor={monitor!r}; "
             f"available keys: {sorted(curves)}"
         )
-    train = curves.get(train_key)
-    val = curves.get(val_key)
+    train, val = curves.get(train_key), curves.get(val_key)
+    cannot: list[str] = []
     if val is None:
         cannot.append(f"overfitting: no validation data ({val_key!r} is not in the history)")
     elif len(val.values) < MIN_POINTS:
         cannot.append(f"overfitting: fewer than {MIN_POINTS} values of {val_key!r}")
     if train is None:
         cannot.append(f"underfitting: no training series {train_key!r} in the history")
-    use_baseline = baseline_loss is not None and train_key == "loss"
-    if not use_baseline:
+    usable = baseline_loss if train_key == "loss" else None
+    if usable is not None and usable <= 0:
+        # Constant targets: the trivial predictor is already perfect, so no ratio to it exists.
+        cannot.append(
+            f"underfitting against the trivial predictor: its loss is {_num(usable)} "
+            "(constant targets); judged against the first epoch instead"
+        )
+        usable = None
+    elif usable is None:
         cannot.append(
             "underfitting against the trivial predictor: no baseline_loss for this series; "
             "judged against the first epoch instead"
         )
-
     finite = np.isfinite(mon.values)
     best_epoch = int(mon.epochs[finite][np.argmin(mon.values[finite])]) if finite.any() else None
     evidence: dict[str, float | int | str] = {"monitor": mon.key, "points": len(mon.values)}
     if best_epoch is not None:
         evidence["best_epoch"] = best_epoch
         evidence["best_value"] = float(np.min(mon.values[finite]))
+    ev = event_epochs(events)
     evidence.update(ev)
+    if ev:  # early-stopping events: the run used EarlyStopping
+        used = used | {"EarlyStopping"}
+    return _Case(mon, train, val, train_key, usable, ev, used, evidence, cannot, best_epoch)
 
-    def verdict(v: Verdict, summary: str, advice: str, since: int | None = None) -> Diagnosis:
-        return Diagnosis(v, since, best_epoch, evidence, advice, summary + suffix, tuple(cannot))
 
-    # 1. insufficient data
-    if len(mon.values) < MIN_POINTS:
-        return verdict(
-            "insufficient_data",
-            f"insufficient data: {len(mon.values)} epoch(s) of {mon.key}; "
-            f"at least {MIN_POINTS} are needed to judge the curves",
-            f"With fewer than {MIN_POINTS} values of {mon.key} no trend can be told from noise. "
-            "Train for more epochs (fit continues the run) and diagnose again.",
-        )
+def _rule_no_data(c: _Case) -> Diagnosis | None:
+    """1. Fewer than MIN_POINTS values: nothing can be told."""
+    n = len(c.mon.values)
+    if n >= MIN_POINTS:
+        return None
+    return c.verdict(
+        "insufficient_data",
+        f"too few epochs to judge: {n} epoch(s) of {c.mon.key}; "
+        f"at least {MIN_POINTS} are needed to judge the curves",
+        f"With fewer than {MIN_POINTS} values of {c.mon.key} no trend can be told from noise. "
+        "Train for more epochs (fit continues the run) and diagnose again.",
+    )
 
-    # 2. diverging
-    for curve in (train, val, mon):
+
+def _rule_nonfinite(c: _Case) -> Diagnosis | None:
+    """2a. A NaN or infinite loss: diverging."""
+    for curve in (c.train, c.val, c.mon):
         if curve is None:
             continue
         bad = ~np.isfinite(curve.values)
         if bad.any():
             first = int(curve.epochs[np.argmax(bad)])
-            evidence.update(nonfinite_key=curve.key, nonfinite_epoch=first)
-            return verdict(
+            c.evidence.update(nonfinite_key=curve.key, nonfinite_epoch=first)
+            return c.verdict(
                 "diverging",
                 f"diverging: {curve.key} is {curve.values[np.argmax(bad)]} from epoch {first + 1}",
-                _ADVICE_DIVERGING,
+                _advice_diverging(c.used),
             )
-    if train is not None and len(train.values) < MIN_POINTS:
-        train = None  # too short to judge; the monitored series stands in for it
-    base = train if train is not None else mon
-    start, low, end = float(base.values[0]), float(np.min(base.values)), _end_level(base.values)
-    if low > 0 and (end >= DIVERGE_FROM_START * start or end >= DIVERGE_FROM_MIN * low):
-        evidence.update(
-            series=base.key, start=start, minimum=low, end_level=end, growth_vs_min=end / low
-        )
-        return verdict(
-            "diverging",
-            f"diverging: {base.key} grew to {end / low:.3g}x its minimum "
-            f"({_num(low)} -> {_num(end)})",
-            _ADVICE_DIVERGING,
-        )
-    rise = _rise_after_minimum(base)
-    if rise.significant(DIVERGE_MIN_RISE):
-        evidence.update(
-            series=base.key, rise_pct=_pct(rise.rise), rise_t=rise.t, rise_from_epoch=rise.min_epoch
-        )
-        return verdict(
-            "diverging",
-            f"diverging: {base.key} rose {_pct(rise.rise):.0f}% since epoch "
-            f"{rise.min_epoch + 1} (trend t = {rise.t:.1f})",
-            _ADVICE_DIVERGING,
-        )
+    return None
 
-    # 3. unstable
-    for curve in dict.fromkeys(c for c in (train, mon) if c is not None):
+
+def _rule_growth(c: _Case) -> Diagnosis | None:
+    """2b. The training loss grew to a multiple of its start or its minimum: diverging."""
+    if c.train is not None and len(c.train.values) < MIN_POINTS:
+        c.train = None  # too short to judge; the monitored series stands in for it
+    base = c.base
+    start, low, end = float(base.values[0]), float(np.min(base.values)), _end_level(base.values)
+    if not (low > 0 and (end >= DIVERGE_FROM_START * start or end >= DIVERGE_FROM_MIN * low)):
+        return None
+    c.evidence.update(
+        series=base.key, start=start, minimum=low, end_level=end, growth_vs_min=end / low
+    )
+    return c.verdict(
+        "diverging",
+        f"diverging: {base.key} grew to {end / low:.3g}x its minimum ({_num(low)} -> {_num(end)})",
+        _advice_diverging(c.used),
+    )
+
+
+def _rule_rise(c: _Case) -> Diagnosis | None:
+    """2c. The training loss made a sustained rise of DIVERGE_MIN_RISE: diverging."""
+    base = c.base
+    rise = _rise_after_minimum(base)
+    if not rise.significant(DIVERGE_MIN_RISE):
+        return None
+    c.evidence.update(
+        series=base.key, rise_pct=_pct(rise.rise), rise_t=rise.t, rise_from_epoch=rise.min_epoch
+    )
+    return c.verdict(
+        "diverging",
+        f"diverging: {base.key} rose {_pct(rise.rise):.0f}% since epoch {rise.min_epoch + 1} "
+        f"(trend t = {rise.t:.1f})",
+        _advice_diverging(c.used),
+    )
+
+
+def _rule_unstable(c: _Case) -> Diagnosis | None:
+    """3. The training or monitored loss oscillates widely: unstable."""
+    for curve in dict.fromkeys(x for x in (c.train, c.mon) if x is not None):
         if len(curve.values) < UNSTABLE_MIN_POINTS:
             continue
         noise, flips = _oscillation(curve.values)
         if noise >= UNSTABLE_MIN_NOISE and flips >= UNSTABLE_MIN_FLIP_FRACTION:
-            evidence.update(series=curve.key, noise_pct=_pct(noise), reversal_fraction=flips)
-            return verdict(
+            c.evidence.update(series=curve.key, noise_pct=_pct(noise), reversal_fraction=flips)
+            return c.verdict(
                 "unstable",
                 f"unstable: {curve.key} swings {_pct(noise):.0f}% around its trend, "
                 f"reversing direction in {flips:.0%} of epochs",
-                _ADVICE_UNSTABLE,
+                _advice_unstable(c.used),
             )
+    return None
 
-    # 4. overfitting (and both losses rising)
-    rising = val if val is not None and len(val.values) >= MIN_POINTS else mon
-    rise = _rise_after_minimum(rising)
-    if rise.significant(OVERFIT_MIN_RISE):
-        evidence.update(
-            series=rising.key,
-            min_epoch=rise.min_epoch,
-            min_value=rise.min_value,
-            end_level=rise.end_level,
-            rise_pct=_pct(rise.rise),
-            rise_t=rise.t,
-        )
-        train_change: float | None = None
-        if train is not None and rising is not train:
-            smooth = _smooth_level(train.values)
-            j = max(0, int(np.searchsorted(train.epochs, rise.min_epoch, side="right")) - 1)
-            train_change = _relative(_end_level(train.values) - float(smooth[j]), float(smooth[j]))
-            evidence["train_fall_pct"] = _pct(-train_change)
-        if rising is not train and (
-            train_change is None or train_change <= OVERFIT_TRAIN_TOLERANCE
-        ):
-            moved = "" if train_change is None else f" while {train_key} {_moved(train_change)}"
-            return verdict(
-                "overfitting",
-                f"overfitting since epoch {rise.min_epoch + 1}: {rising.key} rose "
-                f"{_pct(rise.rise):.0f}% from its minimum{moved}",
-                _advice_overfitting(rise.min_epoch, rising.key, ev),
-                since=rise.min_epoch,
-            )
-        return verdict(
-            "unstable",
-            f"unstable: {rising.key} rose {_pct(rise.rise):.0f}% since epoch "
-            f"{rise.min_epoch + 1}" + ("" if rising is train else f" and {train_key} rose too"),
-            _ADVICE_RISING,
-        )
 
-    # 5.-7. underfitting, still improving, converged
-    level_curve = train if train is not None else mon
-    level = _end_level(level_curve.values)
-    evidence["final_level"] = level
-    if use_baseline and baseline_loss is not None:
-        ratio = level / baseline_loss
-        evidence.update(baseline_loss=baseline_loss, baseline_ratio=ratio)
-        high = ratio > UNDERFIT_BASELINE_RATIO
-        against = f"{ratio:.0%} of the trivial predictor's {_num(baseline_loss)}"
+def _rule_too_short(c: _Case) -> Diagnosis | None:
+    """4. Fewer than TREND_MIN_POINTS values: no trend yet; say where the curve is heading."""
+    n = len(c.mon.values)
+    if n >= TREND_MIN_POINTS:
+        return None
+    first, last = float(c.mon.values[0]), float(c.mon.values[-1])
+    change = _relative(last - first, first)
+    c.evidence["change_pct"] = _pct(change)
+    if last < first and last <= float(np.min(c.mon.values)):
+        heading = f"{c.mon.key} is still falling ({_num(first)} -> {_num(last)})"
+        advice = (
+            f"{n} epochs are too few to tell a trend from noise, and {c.mon.key} was still "
+            "falling at the last epoch: train more epochs (calling fit again continues the "
+            "run) and diagnose again."
+        )
     else:
-        first_value = float(level_curve.values[0])
+        heading = f"{c.mon.key} went {_num(first)} -> {_num(last)}"
+        advice = (
+            f"{n} epochs are too few to tell a trend from noise: train at least "
+            f"{TREND_MIN_POINTS} epochs (calling fit again continues the run) and diagnose again."
+        )
+    return c.verdict(
+        "insufficient_data",
+        f"too few epochs to judge: {n} epoch(s) of {c.mon.key}; {heading}",
+        advice,
+    )
+
+
+def _rule_rising(c: _Case) -> Diagnosis | None:
+    """5. A sustained rise of the validation loss: overfitting (or unstable if training rose too)."""
+    val = c.val
+    rising = val if val is not None and len(val.values) >= MIN_POINTS else c.mon
+    rise = _rise_after_minimum(rising)
+    if not rise.significant(OVERFIT_MIN_RISE):
+        return None
+    c.evidence.update(
+        series=rising.key,
+        min_epoch=rise.min_epoch,
+        min_value=rise.min_value,
+        end_level=rise.end_level,
+        rise_pct=_pct(rise.rise),
+        rise_t=rise.t,
+    )
+    train = c.train
+    train_change: float | None = None
+    if train is not None and rising is not train:
+        smooth = _smooth_level(train.values)
+        j = max(0, int(np.searchsorted(train.epochs, rise.min_epoch, side="right")) - 1)
+        train_change = _relative(_end_level(train.values) - float(smooth[j]), float(smooth[j]))
+        c.evidence["train_fall_pct"] = _pct(-train_change)
+    if rising is not train and (train_change is None or train_change <= OVERFIT_TRAIN_TOLERANCE):
+        moved = "" if train_change is None else f" while {c.train_key} {_moved(train_change)}"
+        return c.verdict(
+            "overfitting",
+            f"overfitting since epoch {rise.min_epoch + 1}: {rising.key} rose "
+            f"{_pct(rise.rise):.0f}% from its minimum{moved}",
+            _advice_overfitting(rise.min_epoch, rising.key, c.events, c.used),
+            since=rise.min_epoch,
+        )
+    return c.verdict(
+        "unstable",
+        f"unstable: {rising.key} rose {_pct(rise.rise):.0f}% since epoch {rise.min_epoch + 1}"
+        + ("" if rising is train else f" and {c.train_key} rose too"),
+        _advice_rising(c.events, c.used),
+    )
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Where the training loss ended against the trivial predictor (or its start)."""
+
+    level: float
+    high: bool
+    against: str
+    mon_trend: _Trend
+    train_trend: _Trend
+    end_fall: float
+
+
+def _level(c: _Case) -> _Level:
+    curve = c.base
+    level = _end_level(curve.values)
+    c.evidence["final_level"] = level
+    if c.baseline_loss is not None:
+        ratio = level / c.baseline_loss
+        c.evidence.update(baseline_loss=c.baseline_loss, baseline_ratio=ratio)
+        high = ratio > UNDERFIT_BASELINE_RATIO
+        against = f"{ratio:.0%} of the trivial predictor's {_num(c.baseline_loss)}"
+    else:
+        first_value = float(curve.values[0])
         ratio = level / first_value if first_value > 0 else 0.0
-        evidence["start_ratio"] = ratio
+        c.evidence["start_ratio"] = ratio
         high = ratio > UNDERFIT_START_RATIO
         against = f"{ratio:.0%} of its first epoch's {_num(first_value)}"
-    mon_trend = _recent_trend(mon)
-    train_trend = _recent_trend(train) if train is not None else mon_trend
-    evidence.update(
-        trend_series=mon.key,
+    mon_trend = _recent_trend(c.mon)
+    train_trend = _recent_trend(c.train) if c.train is not None else mon_trend
+    end_fall = _end_fall(c.mon.values)
+    c.evidence.update(
+        trend_series=c.mon.key,
         trend_points=mon_trend.points,
         trend_slope=mon_trend.slope,
         trend_rel_slope_pct=_pct(mon_trend.rel_slope),
         trend_t=mon_trend.t,
+        end_fall_pct=_pct(end_fall),
     )
-    if high and not mon_trend.clearly_decreasing and not train_trend.clearly_decreasing:
-        return verdict(
-            "underfitting",
-            f"underfitting: {level_curve.key} ends at {_num(level)}, {against}, "
-            "and is no longer falling",
-            _ADVICE_UNDERFITTING,
-        )
-    if mon_trend.clearly_decreasing or (high and train_trend.clearly_decreasing):
+    return _Level(level, high, against, mon_trend, train_trend, end_fall)
+
+
+def _end_fall(y: np.ndarray) -> float:
+    """How far the last value beat the run's earlier best, when the end is still falling.
+
+    Zero unless the last END_POINTS values fall at every step and the last one
+    is below every value before them by more than both END_FALL_MIN and
+    RISE_NOISE_MULTIPLE times the noise: a run still improving at its last
+    epochs, whatever its longer trend says.
+    """
+    tail = y[-END_POINTS:]
+    if len(y) <= END_POINTS or not np.all(np.diff(tail) < 0):
+        return 0.0
+    earlier_best = float(np.min(y[:-END_POINTS]))
+    fall = _relative(earlier_best - float(tail[-1]), earlier_best)
+    noise = _oscillation(y)[0]
+    return fall if fall >= max(END_FALL_MIN, RISE_NOISE_MULTIPLE * noise) else 0.0
+
+
+def _rule_underfitting(c: _Case, lv: _Level) -> Diagnosis | None:
+    """6. High training loss that no longer falls: underfitting."""
+    if not lv.high or lv.mon_trend.clearly_decreasing or lv.train_trend.clearly_decreasing:
+        return None
+    if lv.end_fall > 0:
+        return None
+    return c.verdict(
+        "underfitting",
+        f"underfitting: {c.base.key} ends at {_num(lv.level)}, {lv.against}, "
+        "and is no longer falling",
+        _advice_underfitting(c.used),
+    )
+
+
+def _rule_improving(c: _Case, lv: _Level) -> Diagnosis | None:
+    """7. The monitored loss still falls clearly (trend, or its last epochs): still improving."""
+    if lv.mon_trend.clearly_decreasing or (lv.high and lv.train_trend.clearly_decreasing):
         shown, trend = (
-            (mon, mon_trend) if mon_trend.clearly_decreasing else (level_curve, train_trend)
+            (c.mon, lv.mon_trend) if lv.mon_trend.clearly_decreasing else (c.base, lv.train_trend)
         )
-        return verdict(
+        return c.verdict(
             "still_improving",
             f"still improving: {shown.key} falls {_pct(-trend.rel_slope):.2g}% per epoch "
             f"over the last {trend.points} values (t = {trend.t:.1f})",
-            _ADVICE_IMPROVING,
+            _advice_improving(c.used),
         )
+    if lv.end_fall > 0:
+        return c.verdict(
+            "still_improving",
+            f"still improving: {c.mon.key} fell at each of the last {END_POINTS} epochs, "
+            f"to {_pct(lv.end_fall):.2g}% below its earlier best",
+            _advice_improving(c.used),
+        )
+    return None
+
+
+def _rule_converged(c: _Case) -> Diagnosis:
+    """8. Otherwise: flat, below the underfitting line."""
     best = ""
-    if best_epoch is not None:
-        best = f" (best {_num(float(evidence['best_value']))} at epoch {best_epoch + 1})"
-    return verdict(
+    if c.best_epoch is not None:
+        best = f" (best {_num(float(c.evidence['best_value']))} at epoch {c.best_epoch + 1})"
+    return c.verdict(
         "converged",
-        f"converged: {mon.key} is flat at {_num(_end_level(mon.values))}{best}",
-        _ADVICE_CONVERGED,
+        f"converged: {c.mon.key} is flat at {_num(_end_level(c.mon.values))}{best}",
+        _advice_converged(c.used),
     )
+
+
+_EARLY_RULES = (
+    _rule_no_data,
+    _rule_nonfinite,
+    _rule_growth,
+    _rule_rise,
+    _rule_unstable,
+    _rule_too_short,
+    _rule_rising,
+)
+_LEVEL_RULES = (_rule_underfitting, _rule_improving)
+
+
+def _judge(
+    curves: Mapping[str, Curve],
+    *,
+    monitor: str,
+    baseline_loss: float | None,
+    events: Mapping[str, Any],
+    used: frozenset[str] = frozenset(),
+) -> Diagnosis:
+    """Apply the rules in order; the first that holds is the verdict."""
+    c = _case(curves, monitor, baseline_loss, events, used)
+    for rule in _EARLY_RULES:
+        found = rule(c)
+        if found is not None:
+            return found
+    lv = _level(c)
+    for level_rule in _LEVEL_RULES:
+        found = level_rule(c, lv)
+        if found is not None:
+            return found
+    return _rule_converged(c)
 
 
 # --- Advice ----------------------------------------------------------------------------------
-
-_ADVICE_DIVERGING = (
-    "The loss is blowing up or became NaN/Inf: the optimization is diverging and the weights "
-    "after this point are not usable. Lower the learning rate (often by 3-10x), add gradient "
-    "clipping (clipnorm=1.0), check the inputs and targets for NaN/Inf or unscaled features, "
-    "and check that the loss matches the model's output (logits vs probabilities)."
-)
-_ADVICE_UNSTABLE = (
-    "The loss jumps up and down from epoch to epoch instead of settling: the steps are too "
-    "large or too noisy. Lower the learning rate, use a larger batch size, or add a schedule "
-    "(ReduceLROnPlateau); if only the validation loss swings, the validation set may be too "
-    "small to measure it reliably."
-)
-_ADVICE_RISING = (
-    "The monitored loss has been rising for several epochs, and not only on validation data, "
-    "so this is not plain overfitting: the optimization is drifting away from a good point. "
-    "Lower the learning rate or decay it (ReduceLROnPlateau), add gradient clipping, and "
-    "restore the weights from the best epoch (EarlyStopping(restore_best_weights=True))."
-)
-_ADVICE_UNDERFITTING = (
-    "The training loss stays high and has stopped falling: the model is not learning the "
-    "training data well (it does little better than always predicting the same value). Try "
-    "a larger model, a higher learning rate or more epochs, less regularization (dropout, "
-    "weight decay), better features or input scaling, and check that labels match inputs."
-)
-_ADVICE_IMPROVING = (
-    "The monitored loss is still falling clearly: training stopped before the model "
-    "finished learning. Train more epochs (calling fit again continues the run); "
-    "EarlyStopping(monitor='val_loss', patience=10, restore_best_weights=True) stops it "
-    "when it is done."
-)
-_ADVICE_CONVERGED = (
-    "The monitored loss has flattened at a good level: more epochs at this learning rate "
-    "will not help much. To go further, lower the learning rate (ReduceLROnPlateau) for a "
-    "last improvement, or change the model or the data; to save time, use EarlyStopping."
-)
+# Advice never recommends what the run already did: ``used`` names its callbacks
+# (and early stopping is implied by its events).
 
 
-def _advice_overfitting(since: int, key: str, ev: Mapping[str, int]) -> str:
-    restored = ev.get("restored_epoch")
-    use = (
-        f"The restored weights from epoch {restored + 1} are the ones to keep. "
-        if restored is not None
-        else f"Keep the weights from about epoch {since + 1}: "
-        f"EarlyStopping(monitor={key!r}, patience=5, restore_best_weights=True) does that. "
+def _early_stopping_used(used: frozenset[str], events: Mapping[str, int] | None = None) -> bool:
+    return "EarlyStopping" in used or bool(events and "stopped_epoch" in events)
+
+
+def _advice_diverging(used: frozenset[str]) -> str:
+    return (
+        "The loss is blowing up or became NaN/Inf: the optimization is diverging and the "
+        "weights after this point are not usable. Lower the learning rate (often by 3-10x), "
+        "add gradient clipping (clipnorm=1.0), check the inputs and targets for NaN/Inf or "
+        "unscaled features, and check that the loss matches the model's output (logits vs "
+        "probabilities)."
     )
+
+
+def _advice_unstable(used: frozenset[str]) -> str:
+    schedule = (
+        "lower ReduceLROnPlateau's factor or patience"
+        if "ReduceLROnPlateau" in used
+        else "add a schedule (ReduceLROnPlateau)"
+    )
+    return (
+        "The loss jumps up and down from epoch to epoch instead of settling: the steps are too "
+        f"large or too noisy. Lower the learning rate, use a larger batch size, or {schedule}; "
+        "if only the validation loss swings, the validation set may be too small to measure "
+        "it reliably."
+    )
+
+
+def _advice_rising(events: Mapping[str, int], used: frozenset[str]) -> str:
+    restored = events.get("restored_epoch")
+    keep = (
+        f"The weights restored from epoch {restored + 1} are the ones to keep."
+        if restored is not None
+        else "Restore the weights from the best epoch (EarlyStopping(restore_best_weights=True))."
+    )
+    decay = "" if "ReduceLROnPlateau" in used else " or decay it (ReduceLROnPlateau)"
+    return (
+        "The monitored loss has been rising for several epochs, and not only on validation "
+        "data, so this is not plain overfitting: the optimization is drifting away from a good "
+        f"point. Lower the learning rate{decay}, add gradient clipping. {keep}"
+    )
+
+
+def _advice_underfitting(used: frozenset[str]) -> str:
+    return (
+        "The training loss stays high and has stopped falling: the model is not learning the "
+        "training data well (it does little better than always predicting the same value). "
+        "Try a larger model, a higher learning rate or more epochs, less regularization "
+        "(dropout, weight decay), better features or input scaling, and check that labels "
+        "match inputs."
+    )
+
+
+def _advice_improving(used: frozenset[str]) -> str:
+    stop = (
+        "; your EarlyStopping stops it when it is done"
+        if _early_stopping_used(used)
+        else "; EarlyStopping(monitor='val_loss', patience=10, restore_best_weights=True) "
+        "stops it when it is done"
+    )
+    return (
+        "The monitored loss is still falling clearly: training stopped before the model "
+        f"finished learning. Train more epochs (calling fit again continues the run){stop}."
+    )
+
+
+def _advice_converged(used: frozenset[str]) -> str:
+    lower = (
+        "lower the learning rate further"
+        if "ReduceLROnPlateau" in used
+        else "lower the learning rate (ReduceLROnPlateau) for a last improvement"
+    )
+    save = "" if _early_stopping_used(used) else "; to save time, use EarlyStopping"
+    return (
+        "The monitored loss has flattened at a good level: more epochs at this learning rate "
+        f"will not help much. To go further, {lower}, or change the model or the data{save}."
+    )
+
+
+def _advice_overfitting(since: int, key: str, ev: Mapping[str, int], used: frozenset[str]) -> str:
+    restored = ev.get("restored_epoch")
+    if restored is not None:
+        use = f"The restored weights from epoch {restored + 1} are the ones to keep. "
+    elif _early_stopping_used(used, ev):
+        use = (
+            f"Keep the weights from about epoch {since + 1}: your EarlyStopping does that "
+            "with restore_best_weights=True. "
+        )
+    else:
+        use = (
+            f"Keep the weights from about epoch {since + 1}: "
+            f"EarlyStopping(monitor={key!r}, patience=5, restore_best_weights=True) does that. "
+        )
     return (
         f"{key} stopped improving at epoch {since + 1} and has risen since while the training "
         "loss did not: the model is learning details of the training set that do not carry "

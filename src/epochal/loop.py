@@ -201,6 +201,7 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
     pending = plan.saves_pending
     train_step = train_step_of(engine, plan.conform_targets)
 
+    i = start - 1
     for i, (x, y, sw, n) in enumerate(
         _epoch_batches(plan, run, epoch, engine.device, start), start
     ):
@@ -225,6 +226,12 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
         if run.stopped:
             break
 
+    if plan.steps_per_epoch is not None and (
+        isinstance(plan.train, ArraySource) or plan.train.is_map_dataset
+    ):
+        per_pass = plan.train.steps(plan.batch_size)
+        assert per_pass is not None
+        run.data_position = advance(run.data_position or (0, 0), i + 1, per_pass)
     if seen == 0:
         return {}
     return _final_logs(loss_sum, seen, metrics)
@@ -235,6 +242,10 @@ def _epoch_batches(
 ) -> Iterator[Any]:
     """The epoch's batches from batch ``start`` on; indexable data jumps there directly."""
     source = plan.train
+    if plan.steps_per_epoch is not None and (
+        isinstance(source, ArraySource) or source.is_map_dataset
+    ):
+        return _walk(plan, run, device, start)
     limit = None if plan.steps_per_epoch is None else plan.steps_per_epoch - start
     if isinstance(source, ArraySource):
         order = run.epoch_order(epoch, source.n, device) if plan.shuffle else None
@@ -250,6 +261,38 @@ def _epoch_batches(
         limit=plan.steps_per_epoch,
         persistent=plan.steps_per_epoch is not None,
     )
+
+
+def advance(position: tuple[int, int], batches: int, per_pass: int) -> tuple[int, int]:
+    """The walk's position ``(pass, next batch)`` after ``batches`` more batches."""
+    done, batch = position
+    batch += batches
+    return done + batch // per_pass, batch % per_pass
+
+
+def _walk(plan: Plan, run: RunState, device: torch.device, start: int) -> Iterator[Any]:
+    """``steps_per_epoch`` batches of indexable data, continuing the walk where it stands.
+
+    As in Keras, with ``steps_per_epoch`` the walk over the data goes on across
+    epochs (and fit calls): each pass over the data has its own order, a pure
+    function of (seed, pass); `RunState.data_position` says where the walk
+    stood when the epoch began. An epoch takes at most one pass's batches.
+    """
+    source = plan.train
+    assert plan.steps_per_epoch is not None
+    n = source.n if isinstance(source, ArraySource) else len(source)
+    per_pass = source.steps(plan.batch_size)
+    assert per_pass is not None
+    where = device if isinstance(source, ArraySource) else torch.device("cpu")
+    done, batch = advance(run.data_position or (0, 0), start, per_pass)
+    # More steps than the data holds: an epoch is one pass (with a warning, see fit).
+    remaining = min(plan.steps_per_epoch, per_pass) - start
+    while remaining > 0:
+        take = min(remaining, per_pass - batch)
+        order = run.epoch_order(done, n, where) if plan.shuffle else None
+        yield from source.batches(plan.batch_size, order=order, start=batch, limit=take)
+        remaining -= take
+        done, batch = advance((done, batch), take, per_pass)
 
 
 def evaluate(

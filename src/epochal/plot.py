@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,6 +36,8 @@ PANEL_HEIGHT = 2.6
 """Inches per quantity panel; the learning-rate panel is half that."""
 FIGURE_WIDTH = 7.5
 PNG_DPI = 120
+NOTEBOOK_DPI = 80
+"""Resolution of the PNG a notebook shows (the figure is 7.5 inches wide)."""
 MARKERS_UP_TO = 40
 """Series with at most this many points get a marker on every value."""
 LOG_SCALE_RATIO = 20.0
@@ -50,13 +53,45 @@ _LR_COLOR = "0.45"
 
 
 def _import_matplotlib() -> tuple[Any, Any]:
-    """(Figure, FigureCanvasAgg), or a ModuleNotFoundError saying how to install matplotlib."""
+    """(CurvesFigure, FigureCanvasAgg), or a ModuleNotFoundError saying how to install matplotlib."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ModuleNotFoundError(MISSING_MATPLOTLIB, name="matplotlib") from exc
-    return Figure, FigureCanvasAgg
+    return _curves_figure_class(Figure), FigureCanvasAgg
+
+
+_CURVES_FIGURE: Any = None
+
+
+def _curves_figure_class(figure_cls: Any) -> Any:
+    """A matplotlib ``Figure`` that shows itself in a notebook (made once, on first use).
+
+    The figure is drawn without pyplot, so no backend shows it at the end of a
+    cell: it is displayed once, as the cell's value, through ``_repr_png_``,
+    without ``%matplotlib inline``.
+    """
+    global _CURVES_FIGURE
+    if _CURVES_FIGURE is None:
+
+        class CurvesFigure(figure_cls):
+            """The learning-curves figure: a matplotlib Figure with a notebook display."""
+
+            def _repr_png_(self) -> bytes:
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png", dpi=NOTEBOOK_DPI)
+                return buffer.getvalue()
+
+            def _repr_html_(self) -> None:
+                return None  # the PNG is the display; matplotlib's own HTML hook is for webagg
+
+            def __repr__(self) -> str:
+                panels = [ax.get_ylabel() for ax in self.axes if ax.get_ylabel()]
+                return f"<learning curves: {', '.join(panels)}>"
+
+        _CURVES_FIGURE = CurvesFigure
+    return _CURVES_FIGURE
 
 
 def _quantities(
@@ -159,7 +194,8 @@ def plot_history(
         title: A title above the panels.
 
     Returns:
-        The :class:`matplotlib.figure.Figure` (Agg canvas attached).
+        A :class:`matplotlib.figure.Figure` (Agg canvas attached) that a
+        notebook displays inline as a PNG, once, without ``%matplotlib``.
 
     Raises:
         ModuleNotFoundError: matplotlib is not installed.

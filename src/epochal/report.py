@@ -17,6 +17,7 @@ import base64
 import html
 import io
 import os
+import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from epochal.diagnose import Diagnosis, diagnose, lower_is_better
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.plot import MISSING_MATPLOTLIB, plot_history
 
-__all__ = ["write_report"]
+__all__ = ["describe_weights", "report_checkpoint", "run_facts", "versions", "write_report"]
 
 FIGURE_DPI = 100
 
@@ -169,6 +170,88 @@ def _diagnosis_html(diagnosis: Diagnosis | None, error: str | None) -> str:
     return "".join(parts)
 
 
+_FACT_ROWS = (
+    ("batch_size", "batch size"),
+    ("train_samples", "training samples"),
+    ("validation_samples", "validation samples"),
+    ("parameters", "parameters"),
+    ("trainable_parameters", "trainable parameters"),
+    ("layers", "layers"),
+    ("wall_time_s", "wall time (s)"),
+    ("test", "test score"),
+    ("versions", "versions"),
+)
+"""The run's facts the report lists, in order, with their row labels."""
+
+
+def versions() -> dict[str, str]:
+    """The versions of epochal, torch and Python (the report lists them)."""
+    import torch
+
+    from epochal import __version__
+
+    return {"epochal": __version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def describe_weights(weights: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameter count and layers (``name: shapes``) from a ``state_dict``-like mapping."""
+    layers: dict[str, list[str]] = {}
+    count = 0
+    for name, tensor in weights.items():
+        shape = tuple(getattr(tensor, "shape", ()))
+        if not name.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            count += int(np.prod(shape)) if shape else 1
+        owner, _, leaf = name.rpartition(".")
+        layers.setdefault(owner or "(module)", []).append(f"{leaf} {'x'.join(map(str, shape))}")
+    return {
+        "parameters": count,
+        "layers": [f"{owner} ({', '.join(parts)})" for owner, parts in layers.items()],
+    }
+
+
+def run_facts(
+    model: Any = None,
+    *,
+    batch_size: int | None = None,
+    train_samples: int | None = None,
+    validation_samples: int | None = None,
+    wall_time_s: float | None = None,
+    test: Mapping[str, float] | float | None = None,
+) -> dict[str, Any]:
+    """The facts of a run the report lists; ``model`` (an `epochal.Model`) gives its size."""
+    facts: dict[str, Any] = {
+        "batch_size": batch_size,
+        "train_samples": train_samples,
+        "validation_samples": validation_samples,
+        "wall_time_s": wall_time_s,
+        "test": test,
+        "versions": versions(),
+    }
+    module = getattr(model, "module", None)
+    if module is not None:
+        params = list(module.parameters())
+        facts["parameters"] = sum(p.numel() for p in params)
+        facts["trainable_parameters"] = sum(p.numel() for p in params if p.requires_grad)
+        facts["layers"] = describe_weights(module.state_dict())["layers"]
+    return facts
+
+
+def _facts_rows(facts: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for key, label in _FACT_ROWS:
+        value = facts.get(key)
+        if value is None:
+            text = "not recorded"
+        elif isinstance(value, Mapping):
+            text = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            text = "; ".join(str(v) for v in value)
+        else:
+            text = _fmt(value)
+        rows.append([label, text])
+    return rows
+
+
 def write_report(
     path: str | os.PathLike[str],
     *,
@@ -178,6 +261,8 @@ def write_report(
     diagnosis: Diagnosis | None = None,
     events: Mapping[str, Any] | None = None,
     baseline_loss: float | None = None,
+    facts: Mapping[str, Any] | None = None,
+    callbacks: Sequence[str] | None = None,
 ) -> Path:
     """Write a self-contained HTML report of a training run.
 
@@ -198,6 +283,11 @@ def write_report(
             ``history`` with ``baseline_loss`` and ``events``.
         events: 0-based ``stopped_epoch``/``best_epoch``/``restored_epoch``.
         baseline_loss: The trivial predictor's loss, for the verdict.
+        facts: The run's facts (`run_facts`): batch size, data sizes, parameter
+            count and layers, wall time, test score, versions; missing ones
+            read "not recorded" (versions default to the running ones).
+        callbacks: The class names of the callbacks the run used, so that the
+            verdict's advice does not recommend them.
 
     Returns:
         The path written, as a :class:`pathlib.Path`.
@@ -215,6 +305,11 @@ def write_report(
             "Expected `settings` to be a mapping such as {'optimizer': 'adam'}. "
             f"Received: settings of type {type(settings).__name__}"
         )
+    if facts is not None and not isinstance(facts, Mapping):
+        raise ArgumentTypeError(
+            "Expected `facts` to be None or a mapping such as run_facts(model, batch_size=32). "
+            f"Received: facts of type {type(facts).__name__}"
+        )
     if diagnosis is not None and not isinstance(diagnosis, Diagnosis):
         raise ArgumentTypeError(
             "Expected `diagnosis` to be None or an epochal.diagnose.Diagnosis. "
@@ -224,7 +319,9 @@ def write_report(
     error = None
     if diagnosis is None:
         try:
-            diagnosis = diagnose(history, epochs, baseline_loss=baseline_loss, events=events)
+            diagnosis = diagnose(
+                history, epochs, baseline_loss=baseline_loss, events=events, callbacks=callbacks
+            )
         except ArgumentError as exc:  # e.g. no loss logged: the rest of the report still helps
             error = str(exc)
 
@@ -246,6 +343,8 @@ def write_report(
         _table(
             ["key", "final", "at epoch", "best", "at epoch"], _values_rows(curves), {1, 2, 3, 4}
         ),
+        "<h2>Run</h2>",
+        _table(["fact", "value"], _facts_rows({"versions": versions(), **(facts or {})}), {1}),
         "<h2>Settings</h2>",
         _table(["setting", "value"], _flatten(settings), set())
         if settings
@@ -262,3 +361,90 @@ def write_report(
     out = Path(path)
     out.write_text(document, encoding="utf-8")
     return out
+
+
+def _learning_rate_setting(compiled_lr: Any, history: Mapping[str, Sequence[float]]) -> Any:
+    """The learning rate as the run used it: the compiled one, else the first logged one."""
+    if compiled_lr is not None:
+        return compiled_lr
+    logged = history.get("learning_rate")
+    if logged:
+        return f"{_fmt(float(logged[0]))} (the optimizer's default)"
+    return "the optimizer's default"
+
+
+def report_checkpoint(
+    run_dir: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    facts: Mapping[str, Any] | None = None,
+) -> tuple[Path, Diagnosis]:
+    """Write the HTML report of the run saved under ``run_dir``.
+
+    Args:
+        run_dir: a checkpoint (``model.save``), a ``fit`` checkpoint_dir, or a
+            directory holding either.
+        output: the HTML file; by default ``report.html`` inside ``run_dir``
+            (beside the checkpoint when ``run_dir`` is a checkpoint itself).
+        facts: facts the checkpoint does not hold (`run_facts`): batch size,
+            data sizes, wall time, test score. Parameter count and layers come
+            from the saved weights.
+
+    Returns:
+        (the path written, the verdict).
+
+    Raises:
+        CheckpointError: no intact checkpoint under ``run_dir``.
+    """
+    from epochal._runio import read_checkpoint
+    from epochal.callbacks.history import History
+
+    root = Path(run_dir)
+    ckpt = read_checkpoint(root)
+    meta = ckpt.meta
+    history = History.from_dict(meta.get("history") or {})
+    used = sorted({str(k).split("#")[0] for k in (ckpt.state.get("callbacks") or {})})
+    diagnosis = diagnose(
+        history.history,
+        history.epochs_by_key,
+        baseline_loss=history.baseline_loss,
+        events=history.events or None,
+        callbacks=used,
+    )
+    compiled = {k: v for k, v in (meta.get("compile") or {}).items() if k != "rebuildable"}
+    settings = {
+        "seed": meta.get("seed"),
+        "epochs trained": meta.get("epoch"),
+        "optimizer steps": meta.get("step"),
+        "stopped early": meta.get("stopped"),
+        "callbacks": ", ".join(used) if used else "none",
+        "checkpoint": str(ckpt.path),
+        **compiled,
+    }
+    settings["learning_rate"] = _learning_rate_setting(
+        compiled.get("learning_rate"), history.history
+    )
+    # What the run recorded about its fit calls (read defensively: older checkpoints lack it).
+    raw = meta.get("params")
+    recorded: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    all_facts: dict[str, Any] = {
+        "batch_size": recorded.get("batch_size"),
+        "train_samples": recorded.get("samples"),
+        **describe_weights(ckpt.weights),
+        "versions": versions(),
+    }
+    all_facts.update({k: v for k, v in (facts or {}).items() if v is not None})
+    if output is None:
+        is_checkpoint = (root / "manifest.json").exists()
+        output = root.parent / f"{root.name}-report.html" if is_checkpoint else root / "report.html"
+    path = write_report(
+        output,
+        history=history.history,
+        epochs=history.epochs_by_key,
+        settings=settings,
+        diagnosis=diagnosis,
+        events=history.events or None,
+        baseline_loss=history.baseline_loss,
+        facts=all_facts,
+    )
+    return path, diagnosis

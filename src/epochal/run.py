@@ -24,7 +24,7 @@ import torch
 if TYPE_CHECKING:
     from epochal.callbacks.history import History
 
-__all__ = ["CallRecord", "RunState", "derive_seed", "owned_rng"]
+__all__ = ["CallRecord", "RunState", "derive_seed", "owned_rng", "preserved_rng"]
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -227,6 +227,18 @@ def owned_rng(run: RunState, device: torch.device) -> Iterator[None]:
             run.cuda_rng_state = torch.cuda.get_rng_state(device)
             assert user_cuda is not None
             torch.cuda.set_rng_state(user_cuda, device)
+
+
+@contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Run a block (a probe of the data) leaving torch's, numpy's and Python's RNGs as they were."""
+    cpu, numpy_state, python_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
 
 
 @contextmanager

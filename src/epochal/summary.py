@@ -28,7 +28,22 @@ from epochal.layers._base import Layer, Shape, snake_case
 from epochal.layers._dryrun import eval_forward, is_built, preserved_rng, zero_batch
 from epochal.layers._sequential import SequentialModule
 
-__all__ = ["summarize"]
+__all__ = ["Summary", "summarize"]
+
+
+class Summary(str):
+    """The summary table: a ``str`` that a notebook does not show a second time.
+
+    ``Model.summary()`` prints the table and returns it, as Keras prints it;
+    Jupyter would show the returned value again below the printed one, so
+    its display hook shows nothing. ``print(s)`` and ``str`` uses are as usual.
+    """
+
+    __slots__ = ()
+
+    def _ipython_display_(self) -> None:
+        """Already printed by ``summary()``: nothing more to show."""
+
 
 _UNBUILT_NOTE = "(unbuilt: call fit or give input_shape)"
 # Two dry runs with different batch sizes and stand-ins for None axes: an
@@ -115,7 +130,7 @@ def summarize(module: nn.Module, input_shape: Shape | None = None, *, line_lengt
     if note:
         lines.append(note)
     lines.append("_" * max(line_length, len(lines[1])))
-    return "\n".join(lines)
+    return Summary("\n".join(lines))
 
 
 def _count(module: nn.Module) -> tuple[int, int]:

@@ -119,6 +119,81 @@ def test_bad_arguments_and_unknown_key(tmp_path):
         )
 
 
+# -- every save continues the run: Model.load + fit ends with the uninterrupted bits ------
+def _run_module() -> nn.Module:
+    torch.manual_seed(4)
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1))
+
+
+def _fit_kwargs(epochs: int, callbacks: list) -> dict:
+    return dict(
+        x=X,
+        y=Y,
+        epochs=epochs,
+        batch_size=16,
+        verbose=0,
+        validation_data=(XV, YV),
+        callbacks=callbacks,
+    )
+
+
+def _stateful() -> list:
+    return [
+        ep.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True),
+        ep.ReduceLROnPlateau(monitor="val_loss", patience=1, factor=0.5),
+    ]
+
+
+def _reference(save: ep.ModelCheckpoint) -> ep.Model:
+    model = ep.Model(_run_module(), device="cpu")
+    model.compile(optimizer="adam", loss="bce", learning_rate=0.05, seed=2)
+    model.fit(**_fit_kwargs(14, [save, *_stateful()]))
+    return model
+
+
+def _same(a: ep.Model, b: ep.Model) -> None:
+    assert a.history.history == b.history.history
+    assert (a.run.epoch, a.run.step, a.run.stopped) == (b.run.epoch, b.run.step, b.run.stopped)
+    for (name, ta), tb in zip(
+        a.module.state_dict().items(), b.module.state_dict().values(), strict=True
+    ):
+        assert torch.equal(ta, tb), name
+
+
+def test_an_epoch_save_taken_before_other_callbacks_continues_the_run(tmp_path):
+    ref = _reference(ep.ModelCheckpoint(str(tmp_path / "e{epoch}")))
+    assert ref.run.stopped and ref.run.epoch >= 4
+    for saved_epoch in (2, ref.run.epoch - 1):
+        loaded = ep.Model.load(tmp_path / f"e{saved_epoch}", module=_run_module())
+        assert loaded.run.epoch == saved_epoch
+        loaded.fit(**_fit_kwargs(14 - saved_epoch, _stateful()))
+        _same(ref, loaded)
+
+
+def test_a_save_freq_save_continues_the_epoch_from_its_step(tmp_path):
+    ref = _reference(ep.ModelCheckpoint(str(tmp_path / "s{epoch}"), save_freq=7))
+    loaded = ep.Model.load(tmp_path / "s2", module=_run_module())  # step 14: epoch 2, batch 4
+    assert (loaded.run.epoch, loaded.run.step) == (1, 14)
+    loaded.fit(**_fit_kwargs(14 - 1, _stateful()))
+    _same(ref, loaded)
+
+
+def test_model_save_inside_on_epoch_end_holds_the_state_after_every_callback(tmp_path):
+    saves = []
+
+    class SaveFirst(ep.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                saves.append(self.model.save(tmp_path / "mine"))
+
+    ref = ep.Model(_run_module(), device="cpu")
+    ref.compile(optimizer="adam", loss="bce", learning_rate=0.05, seed=2)
+    ref.fit(**_fit_kwargs(14, [SaveFirst(), *_stateful()]))
+    loaded = ep.Model.load(saves[0], module=_run_module())
+    loaded.fit(**_fit_kwargs(14 - 3, _stateful()))
+    _same(ref, loaded)
+
+
 def test_unknown_mode_warns_and_falls_back_to_auto(tmp_path):
     with pytest.warns(RuntimeWarning, match="mode 'best' is unknown, falling back to 'auto'"):
         ckpt = ModelCheckpoint(tmp_path / "m", mode="best", save_best_only=True)

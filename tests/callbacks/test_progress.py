@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 import epochal as ep
 from _util import make_binary, mlp
@@ -124,3 +134,67 @@ def test_batch_logs_hold_the_running_loss():
     model.fit(X, Y, epochs=1, verbose=0, callbacks=[Reader()])
     assert len(reads) == 7
     assert np.isfinite([float(r) for r in reads]).all()
+
+
+PTY_SCRIPT = """
+import time
+import numpy as np, torch
+from torch import nn
+import epochal as ep
+
+class Slow(ep.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(0.03)
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(640, 4)).astype(np.float32)
+y = (x[:, 0] > 0).astype(np.float32)
+torch.manual_seed(0)
+model = ep.Model(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)), device="cpu")
+model.compile(optimizer="adam", loss="bce", metrics=["accuracy", "auc", "precision"], seed=0)
+model.fit(x, y, epochs=2, batch_size=32, validation_split=0.2, callbacks=[Slow()], verbose=1)
+"""
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run_in_pty(script: str, columns: int) -> str:
+    """Run ``script`` with stdout and stderr on a pseudo-terminal ``columns`` wide."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    src = str(Path(ep.__file__).resolve().parents[1])
+    env = {**os.environ, "COLUMNS": str(columns), "PYTHONPATH": src, "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=slave, stdout=slave, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    assert proc.returncode == 0, b"".join(chunks).decode(errors="replace")[-3000:]
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+@pytest.mark.slow
+def test_an_80_column_terminal_keeps_the_loss_and_metrics_visible():
+    text = run_in_pty(PTY_SCRIPT, columns=80)
+    frames = [_ANSI.sub("", part) for line in text.split("\n") for part in line.split("\r")]
+    frames = [f for f in frames if f.strip()]
+    bars = [f for f in frames if f.startswith("Epoch ")]
+    assert bars, text[-2000:]
+    assert all(len(f) <= 80 for f in bars), [f for f in bars if len(f) > 80]  # never wraps
+    live = [f for f in bars if "loss: " in f]
+    assert live, bars
+    full = re.compile(r"loss: \d\.\d{4} - accuracy: \d\.\d{4} - auc: \d\.\d{4}")
+    assert all(full.search(f) for f in live), live
+    # Each epoch still ends with its whole logs, validation too, on a line of their own.
+    ends = [f for f in frames if f.startswith("  loss: ")]
+    assert len(ends) == 2 and all("val_precision: " in f for f in ends)

@@ -294,3 +294,19 @@ def test_a_batch_whose_x_and_y_lengths_differ_is_named():
         m.fit(data, epochs=1, verbose=0)
     with pytest.raises(DataError, match="batch 0"):
         m.evaluate([(torch.ones(3, 4), torch.ones(1))], verbose=0)
+
+
+def test_steps_per_epoch_beyond_a_list_of_batches_warns_that_it_is_read_again():
+    m = binary_model()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        m.fit(batches(X, Y), steps_per_epoch=6, epochs=2, verbose=0)
+    messages = ran_out(record)
+    assert len(messages) == 1 and "read again" in messages[0]
+    assert m.run.step == 12
+
+
+def test_validation_steps_beyond_a_list_of_batches_warn():
+    m = binary_model()
+    with pytest.warns(RuntimeWarning, match=r"validation_steps=9.*only 4 steps run"):
+        m.fit(X, Y, validation_data=batches(X, Y), validation_steps=9, epochs=1, verbose=0)

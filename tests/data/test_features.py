@@ -316,3 +316,23 @@ def test_float_ids_for_an_embedding_become_integer_ids():
     m = model(nn.Sequential(nn.Embedding(10, 2), nn.Flatten(), nn.Linear(6, 1)))
     m.fit(ids, y, epochs=1, batch_size=8, verbose=0)
     assert m.predict(ids.to_numpy(), verbose=0).shape == (24, 1)
+
+
+def test_a_convolution_names_its_channels_as_the_expected_shape():
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten(), nn.LazyLinear(1))
+    m = model(module, loss="mse")
+    images = np.zeros((4, 1, 8, 8), np.uint8)
+    with pytest.raises(
+        DataError, match=r"`x` of shape \(N, 1, 8, 8\).*expected shape \(N, 3, \?, \?\)"
+    ):
+        m.fit(images, np.zeros(4, np.float32), verbose=0)
+    assert isinstance(m.module[2], nn.LazyLinear)  # left unbuilt
+    m.fit(np.zeros((4, 3, 8, 8), np.uint8), np.zeros(4, np.float32), verbose=0)
+
+
+def test_an_embedding_names_its_id_range_when_ids_are_out_of_range():
+    torch.manual_seed(0)
+    m = model(nn.Sequential(nn.Embedding(5, 2), nn.Flatten(), nn.Linear(6, 1)))
+    with pytest.raises(DataError, match=r"expected integer ids in \[0, 4\]"):
+        m.fit(np.full((4, 3), 9), np.zeros(4, np.float32), verbose=0)

@@ -166,3 +166,52 @@ def test_keras_random_noise_is_drawn_only_in_training():
     model = noisy_model()
     model.fit(X, Y, epochs=1, batch_size=16, verbose=0)
     assert np.array_equal(model.predict(XV, verbose=0), model.predict(XV, verbose=0))
+
+
+class Sampling(layers.Layer):
+    """Keras's VAE example: z = mean + exp(log_var / 2) * epsilon."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = krandom.SeedGenerator(1337)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        batch, dim = ops.shape(z_mean)[0], ops.shape(z_mean)[1]
+        epsilon = krandom.normal(shape=(batch, dim), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon + ops.zeros((batch, dim))
+
+
+def vae_like(chunks: list[int]) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(6,))
+    h = layers.Dense(8, activation="relu")(inputs)
+    z = Sampling()([layers.Dense(2)(h), layers.Dense(2)(h)])
+    model = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(z))
+    model.compile(optimizer="adam", loss="binary_crossentropy", seed=4)
+    for n in chunks:
+        model.fit(X, Y, epochs=n, batch_size=16, verbose=0)
+        model.predict(XV, verbose=0)  # draws from the user's generator, not the run's
+    return model
+
+
+def test_a_sampling_layer_in_a_functional_model_draws_from_the_run():
+    whole, split = vae_like([4]), vae_like([1, 3])
+    assert state_equal(whole.state_dict(), split.state_dict())
+    assert whole.history.history == split.history.history
+    torch.manual_seed(0)
+    a = whole.predict(XV, verbose=0)
+    torch.manual_seed(0)
+    assert np.array_equal(a, whole.predict(XV, verbose=0))  # sampling also at inference, as Keras
+
+
+def test_inside_a_layer_call_new_tensors_follow_the_inputs_device():
+    out = Sampling()([torch.zeros(3, 2, device="meta"), torch.zeros(3, 2, device="meta")])
+    assert out.device.type == "meta" and out.shape == (3, 2)
+    assert ops.zeros((2,)).device == torch.get_default_device()
+
+
+def test_random_exports_are_sorted_and_there():
+    assert krandom.__all__ == sorted(krandom.__all__)
+    for name in krandom.__all__:
+        assert callable(getattr(krandom, name)), name

@@ -209,6 +209,38 @@ def test_a_lazy_custom_layer_takes_a_checkpoint_loaded_before_its_first_call():
     assert state_equal(lazy.state_dict(), built.state_dict())
 
 
+def test_a_lazy_custom_layer_builds_at_fit_from_the_run_seed():
+    def run(draws: int) -> ep.Model:
+        model = compiled(custom_module(input_layer=False))
+        torch.rand(draws)  # the user's generator does not decide the weights: the run's seed does
+        model.fit(X, Y, epochs=2, **FIT)
+        return model
+
+    a, b = run(1), run(9)
+    assert a.module.noisy_linear.builds == 1
+    assert state_equal(a.module.state_dict(), b.module.state_dict())
+
+
+def test_keras_initializer_objects_and_dtype_names():
+    class Init(keras.layers.Layer):
+        def build(self, input_shape):
+            self.a = self.add_weight(
+                shape=(50, 40), initializer=keras.initializers.RandomNormal(stddev=0.01)
+            )
+            self.b = self.add_weight(shape=(4,), initializer=keras.initializers.Constant(2.0))
+
+        def call(self, inputs):
+            return inputs
+
+    layer = Init()
+    layer(torch.zeros(1, 2))
+    assert float(layer.a.detach().std()) == pytest.approx(0.01, rel=0.1)
+    assert layer.b.tolist() == [2.0] * 4
+    assert (layer.dtype, layer.compute_dtype, layer.variable_dtype) == ("float32",) * 3
+    with pytest.raises(ArgumentError, match="initializer"):
+        layer.add_weight(shape=(2,), initializer="no_such_initializer")
+
+
 def test_a_checkpoint_that_build_does_not_fit_is_refused():
     lazy = custom_module(input_layer=False)
     state = custom_module().state_dict()
@@ -411,6 +443,22 @@ def test_compile_copies_the_metric_for_training_and_validation():
     assert "val_tp_rate" in model.history.history
 
 
+def test_a_metric_direction_lets_early_stopping_pick_its_mode():
+    class Hits(TruePositiveRate):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._direction = "up"  # Keras's convention
+
+    model = compiled()
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[Hits()], seed=1)
+    stop = ep.EarlyStopping(monitor="val_tp_rate", patience=1)
+    model.fit(X, Y, epochs=2, callbacks=[stop], **FIT)
+    assert Hits().direction == "max" and TruePositiveRate().direction is None
+    undeclared = compiled()
+    with pytest.raises(ArgumentError, match="mode="):
+        undeclared.fit(X, Y, epochs=1, callbacks=[ep.EarlyStopping(monitor="val_tp_rate")], **FIT)
+
+
 def test_mean_sum_and_mean_metric_wrapper():
     mean = keras.metrics.Mean(name="loss")
     mean.update_state([1.0, 3.0])
@@ -544,3 +592,148 @@ def test_a_custom_layer_in_a_functional_model_trains_splits_and_saves(tmp_path):
             custom_objects={"NoisyLinear": NoisyLinear, "Block": Block, "WeightedBCE": WeightedBCE},
         )
     np.testing.assert_array_equal(loaded.predict(XV, verbose=0), whole.predict(XV, verbose=0))
+
+
+def test_weight_regularizers_constraints_and_add_loss_follow_the_layers_penalty_protocol():
+    penalties = pytest.importorskip("epochal.layers._penalties")
+
+    class Penalized(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(
+                shape=(2,),
+                initializer="ones",
+                regularizer=lambda w: 0.5 * ops.sum(w),
+                constraint=lambda w: ops.clip(w, -0.5, 0.5),
+            )
+
+        def call(self, inputs):
+            return inputs * self.w
+
+    class AddsLoss(keras.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(ops.sum(inputs))
+            return inputs
+
+    net = torch.nn.Sequential(Penalized(), AddsLoss())
+    net(torch.full((2, 2), 3.0))
+    assert float(penalties.regularization_loss(net).detach()) == pytest.approx(1.0 + 12.0)
+    penalties.apply_constraints(net)
+    assert net[0].w.tolist() == [0.5, 0.5]
+
+
+class Regularized(keras.layers.Layer):
+    def __init__(self, reg=None, constraint=None, extra=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.reg, self.constraint, self.extra = reg, constraint, extra
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], 1), regularizer=self.reg, constraint=self.constraint
+        )
+
+    def call(self, inputs):
+        if self.extra:
+            self.add_loss(self.extra * ops.mean(ops.square(inputs)))
+        return ops.matmul(inputs, self.kernel)
+
+
+@pytest.mark.parametrize(
+    "reg", ["l2", keras.regularizers.L2(0.5), lambda w: 0.5 * ops.sum(ops.square(w))]
+)
+def test_fit_adds_a_custom_layers_penalties_to_the_logged_loss(reg):
+    def run(layer_reg, extra=0.0):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input(shape=(6,)), Regularized(layer_reg, extra=extra)])
+        model.compile(optimizer="sgd", loss="mse", seed=0)
+        kernel = model.layers[0].kernel.detach().clone()
+        return kernel, model.fit(X, Y, epochs=1, batch_size=80, verbose=0).history["loss"][0]
+
+    kernel, with_penalty = run(reg)
+    _, without = run(None)
+    factor = 0.01 if reg == "l2" else 0.5  # Keras's default l2 factor
+    assert with_penalty == pytest.approx(without + factor * float(kernel.square().sum()), rel=1e-5)
+    _, with_added = run(None, extra=2.0)
+    assert with_added == pytest.approx(without + 2.0 * float(np.square(X).mean()), rel=1e-5)
+
+
+def test_fit_applies_a_custom_layers_constraint_after_each_step():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input(shape=(6,)), Regularized(constraint=keras.constraints.NonNeg())]
+    )
+    model.compile(optimizer="adam", loss="mse", learning_rate=0.1, seed=0)
+    model.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    assert float(model.layers[0].kernel.detach().min()) >= 0.0
+
+
+def test_masks_reach_call_and_pass_on_with_supports_masking():
+    class MaskedMean(keras.layers.Layer):
+        def call(self, inputs, mask=None):
+            weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
+            return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    class Double(keras.layers.Layer):
+        supports_masking = True
+
+        def call(self, inputs):
+            return inputs * 2
+
+    class Drops(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs + 1.0
+
+    ids = torch.tensor([[1, 2, 0, 0], [3, 0, 0, 0]])
+    embedded = layers.Embedding(10, 3, mask_zero=True)(ids)
+    doubled = Double()(embedded)
+    assert doubled._keras_mask.tolist() == [[True, True, False, False], [True, False, False, False]]
+    assert getattr(Drops()(embedded), "_keras_mask", None) is None
+    means = MaskedMean()(doubled)
+    torch.testing.assert_close(means[0], 2 * embedded[0, :2].mean(0))
+    torch.testing.assert_close(means[1], 2 * embedded[1, 0])
+    explicit = MaskedMean()(embedded, mask=torch.ones(2, 4, dtype=torch.bool))
+    torch.testing.assert_close(explicit, embedded.mean(1))
+
+
+def test_adding_weights_before_super_init_is_named():
+    class Early(keras.layers.Layer):
+        def __init__(self):
+            self.w = self.add_weight(shape=(2,))
+            super().__init__()
+
+    class EarlyMetric(keras.metrics.Metric):
+        def __init__(self):
+            self.v = self.add_variable(shape=())
+            super().__init__()
+
+    with pytest.raises(ArgumentError, match=r"super\(\)\.__init__"):
+        Early()
+    with pytest.raises(ArgumentError, match=r"super\(\)\.__init__"):
+        EarlyMetric()
+    with pytest.raises(ArgumentTypeError, match="shape"):
+        TruePositiveRate().add_variable(shape=(-1,), initializer="zeros")
+
+
+def test_custom_layers_inside_a_keras_model_subclass_split_bit_for_bit():
+    class Net(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.noisy = NoisyLinear(10)
+            self.block = Block(3)
+            self.head = layers.Dense(1, activation="sigmoid")
+
+        def call(self, inputs, training=None):
+            h = self.noisy(inputs, training=training)
+            return self.head(ops.concatenate([h, self.block(h, training=training)], axis=-1))
+
+    def run(chunks: list[int]) -> keras.Model:
+        keras.utils.set_random_seed(0)
+        model = Net()
+        model.compile(optimizer="adam", loss=WeightedBCE(), metrics=[TruePositiveRate()], seed=3)
+        for n in chunks:
+            model.fit(X, Y, epochs=n, **FIT)
+        return model
+
+    whole, split = run([3]), run([1, 2])
+    assert state_equal(whole.state_dict(), split.state_dict())
+    assert whole.history.history == split.history.history
+    assert "noisy.steps" in whole.state_dict() and "val_tp_rate" in whole.history.history

@@ -6,6 +6,11 @@ counted from its own start (a restarted process resumes somewhere else):
 ``step:N`` (after its N-th training step), ``val:K`` (inside its K-th
 validation), ``ckpt:K`` (half-way through its K-th checkpoint file write).
 On completion it writes the final weights and history to OUTPUT_FILE.
+SCRIPT_MODE chooses the script: ``fit`` (one long fit with callbacks, the
+default), ``es_loop`` (a fit(epochs=1) loop with EarlyStopping restoring the
+best weights), ``manual`` (a hand-written early-stopping loop with
+get_weights/set_weights), ``phases`` (a learning rate lowered by hand and
+``new_phase()`` between calls).
 """
 
 from __future__ import annotations
@@ -63,10 +68,98 @@ def install_checkpoint_killer(k: int) -> None:
     checkpoint_mod._write_bytes = write
 
 
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(600, 8)).astype(np.float32)
+    y = (x @ rng.normal(size=8) + 0.8 * rng.normal(size=600) > 0).astype(np.float32)
+    return x, y
+
+
+def loop_model() -> ep.Model:
+    torch.manual_seed(0)
+    module = nn.Sequential(
+        nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 1), nn.Sigmoid()
+    )
+    model = ep.Model(module, device="cpu")
+    model.compile(optimizer="adam", loss="bce", learning_rate=0.02, seed=99)
+    return model
+
+
+def es_loop(checkpoint_dir: str, killer: Killer) -> ep.Model:
+    x, y = data()
+    model = loop_model()
+    es = ep.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    for _ in range(40):
+        model.fit(
+            x[:300],
+            y[:300],
+            epochs=1,
+            batch_size=32,
+            verbose=0,
+            validation_data=(x[480:], y[480:]),
+            callbacks=[killer, es],
+            checkpoint_dir=checkpoint_dir,
+        )
+        if model.stop_training:
+            break
+    return model
+
+
+def manual(checkpoint_dir: str, killer: Killer) -> ep.Model:
+    x, y = data()
+    model = loop_model()
+    best, best_weights, wait = float("inf"), model.get_weights(), 0
+    for _ in range(40):
+        h = model.fit(
+            x[:300],
+            y[:300],
+            epochs=1,
+            batch_size=32,
+            verbose=0,
+            validation_data=(x[480:], y[480:]),
+            callbacks=[killer],
+            checkpoint_dir=checkpoint_dir,
+        )
+        if h.history["val_loss"][0] < best:
+            best, best_weights, wait = h.history["val_loss"][0], model.get_weights(), 0
+        else:
+            wait += 1
+            if wait >= 3:
+                break
+    model.set_weights(best_weights)
+    return model
+
+
+def phases(checkpoint_dir: str, killer: Killer) -> ep.Model:
+    x, y = data()
+    model = loop_model()
+    for _ in range(3):
+        es = ep.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+        model.fit(
+            x[:300],
+            y[:300],
+            epochs=8,
+            batch_size=32,
+            verbose=0,
+            validation_data=(x[480:], y[480:]),
+            callbacks=[killer, es],
+            checkpoint_dir=checkpoint_dir,
+        )
+        for group in model.optimizer.param_groups:
+            group["lr"] *= 0.5
+        model.new_phase()
+    return model
+
+
 def main(checkpoint_dir: str, output: str) -> None:
     spec = os.environ.get("KILL_AT", "")
     if spec.startswith("ckpt:"):
         install_checkpoint_killer(int(spec.split(":")[1]))
+    mode = os.environ.get("SCRIPT_MODE", "fit")
+    if mode != "fit":
+        scripts = {"es_loop": es_loop, "manual": manual, "phases": phases}
+        write(scripts[mode](checkpoint_dir, Killer(spec)), output)
+        return
     rng = np.random.default_rng(7)
     x = rng.normal(size=(600, 8)).astype(np.float32)
     y = (x @ rng.normal(size=8) + 0.8 * rng.normal(size=600) > 0).astype(np.float32)
@@ -97,6 +190,10 @@ def main(checkpoint_dir: str, output: str) -> None:
         checkpoint_dir=checkpoint_dir,
         checkpoint_steps=7,
     )
+    write(model, output)
+
+
+def write(model: ep.Model, output: str) -> None:
     save_file(
         {k: v.contiguous() for k, v in model.module.state_dict().items()}, output + ".weights"
     )

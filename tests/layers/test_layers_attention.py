@@ -121,3 +121,15 @@ def test_additive_attention_shape_and_scale_parameter():
     layer = layers.AdditiveAttention()
     assert layer([torch.zeros(2, 3, 4), torch.zeros(2, 5, 4)]).shape == (2, 3, 4)
     assert layer.scale is not None and layer.scale.shape == (4,)
+
+
+def test_additive_attention_is_lazy_until_called_and_loads_its_scale():
+    from epochal.layers import is_built
+
+    layer = layers.AdditiveAttention()
+    assert not is_built(layer)
+    layer([torch.zeros(1, 2, 3), torch.zeros(1, 2, 3)])
+    assert is_built(layer)
+    copy = layers.AdditiveAttention()
+    copy.load_state_dict(layer.state_dict())
+    assert is_built(copy) and torch.equal(copy.scale, layer.scale)

@@ -7,6 +7,7 @@ from epochal.callbacks.early_stopping import EarlyStopping
 from epochal.callbacks.history import History
 from epochal.callbacks.lambda_callback import LambdaCallback
 from epochal.callbacks.learning_rate_scheduler import LearningRateScheduler
+from epochal.callbacks.mlflow import MLflowLogger
 from epochal.callbacks.model_checkpoint import ModelCheckpoint
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
@@ -22,6 +23,7 @@ __all__ = [
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "MLflowLogger",
     "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",

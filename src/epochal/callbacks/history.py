@@ -62,8 +62,54 @@ class History(Callback):
         self.record(epoch, logs or {})
 
     def __repr__(self) -> str:
-        keys = ", ".join(self.history)
-        return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
+        """One line per key (first -> last value), then the verdict line, as ``fit`` prints it."""
+        if not self.epoch:
+            return "History: no epochs"
+        lines = [f"History: {_epoch_span(self.epoch)}"]
+        for key, values in self.history.items():
+            if values:
+                lines.append(f"  {key}: {_num(values[0])} -> {_num(values[-1])}")
+        verdict = self._verdict_line()
+        if verdict:
+            lines.append(verdict)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Notebook display: a table of each key's first, last and best value, and the verdict."""
+        from html import escape
+
+        from epochal.diagnose import lower_is_better
+
+        rows = []
+        for key, values in self.history.items():
+            if not values:
+                continue
+            epochs = self.epochs_by_key.get(key) or list(range(len(values)))
+            direction = lower_is_better(key)
+            best = ""
+            finite = [(v, e) for v, e in zip(values, epochs, strict=False) if math.isfinite(v)]
+            if direction is not None and finite:
+                v, e = (min if direction else max)(finite, key=lambda pair: pair[0])
+                best = f"{_num(v)} (epoch {e + 1})"
+            cells = (key, _num(values[0]), _num(values[-1]), best)
+            rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+        head = "".join(f"<th>{h}</th>" for h in ("key", "first", "last", "best"))
+        verdict = self._verdict_line()
+        return (
+            f"<div><p>History: {escape(_epoch_span(self.epoch))}</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            + (f"<p><b>{escape(verdict)}</b></p>" if verdict else "")
+            + "</div>"
+        )
+
+    def _verdict_line(self) -> str:
+        """The diagnosis summary, or '' when these curves cannot be judged (no loss logged)."""
+        from epochal.errors import EpochalError
+
+        try:
+            return self.diagnose().summary
+        except EpochalError:
+            return ""
 
     # -- the run's own copy ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -141,6 +187,19 @@ class History(Callback):
             path=path,
             events=dict(self.events) or None,
         )
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _epoch_span(epochs: Sequence[int]) -> str:
+    """'6 epochs (1-6)', numbered from 1 as Keras prints them."""
+    if not epochs:
+        return "no epochs"
+    n = len(epochs)
+    span = f"{epochs[0] + 1}" if n == 1 else f"{epochs[0] + 1}-{epochs[-1] + 1}"
+    return f"{n} epoch{'s' if n != 1 else ''} ({span})"
 
 
 def _encode(value: float) -> float | str:

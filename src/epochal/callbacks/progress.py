@@ -22,9 +22,37 @@ __all__ = ["ProgbarLogger"]
 REFRESH_SECONDS = 0.1
 
 
+BAR_FORMAT = "{desc} {n_fmt}/{total_fmt}{postfix} |{bar}| {elapsed}<{remaining}, {rate_fmt}"
+"""The live bar: the running logs come right after the step count, before the bar
+and the times, so that a narrow terminal shrinks the bar and cuts the times first
+and the loss and metrics stay visible (80 columns show the loss and three metrics)."""
+
+
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (not a terminal IPython)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _has_widgets() -> bool:
+    try:
+        import ipywidgets  # noqa: F401  # tqdm's notebook bar is an ipywidgets widget
+    except ImportError:
+        return False
+    return True
+
+
 def _interactive(stream: TextIO) -> bool:
-    if "ipykernel" in sys.modules:
-        return True
+    """Whether a live bar can redraw in place: a terminal, or a notebook with ipywidgets.
+
+    A notebook without ipywidgets cannot redraw text in place (each refresh
+    would be a new line, with a TqdmWarning): it gets one line per epoch.
+    """
+    if _in_notebook():
+        return _has_widgets()
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
@@ -82,8 +110,8 @@ class ProgbarLogger(Callback):
         self._desc, self._total = desc, total
 
     def _make_bar(self) -> None:
-        if "ipykernel" in sys.modules:
-            from tqdm.auto import tqdm
+        if _in_notebook():  # _live() checked that ipywidgets is there: a widget bar
+            from tqdm.notebook import tqdm
         else:
             from tqdm import tqdm
         self._bar = tqdm(
@@ -94,6 +122,7 @@ class ProgbarLogger(Callback):
             leave=True,
             dynamic_ncols=True,
             mininterval=REFRESH_SECONDS,
+            bar_format=BAR_FORMAT,
         )
         # The bar starts late: date it back to the epoch's start so the rate is right.
         started = self._bar._time() - (time.monotonic() - self._start)

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from epochal._tree import Tree
 from epochal.data._convert import as_tensor_tree, check_finite, is_array_tree, tree_length
 from epochal.data._sources import ArraySource, IterableSource, Source
+from epochal.data._tables import resolve_table
 from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 
 
@@ -89,6 +90,7 @@ def make_source(
     xn, yn, swn = names
     if x is None:
         raise ArgumentError(f"Expected `{xn}` to be data. Received: {xn}=None")
+    x, y = resolve_table(x, y, names)  # a table with y naming its target column(s)
     if isinstance(x, TensorDataset) and y is None and sample_weight is None:
         tensors = x.tensors
         if not 1 <= len(tensors) <= 3:
@@ -229,6 +231,14 @@ def fit_sources(
     step_checkpoints: bool,
 ) -> tuple[Source, Source | None]:
     """The training and validation sources of a ``fit`` call, with every data check."""
+    if isinstance(x, DataLoader) and x.num_workers > 0 and x.persistent_workers:
+        raise ArgumentError(
+            "fit cannot own the random state of persistent DataLoader workers: they keep their "
+            "numpy/random/torch generators across epochs and fit calls, so a split or resumed "
+            "run would draw other augmentations. Received: a DataLoader with "
+            f"num_workers={x.num_workers} and persistent_workers=True. Pass "
+            "persistent_workers=False (workers are then seeded from the run every epoch)"
+        )
     train = make_source(
         x, y, sample_weight, device=device, batch_size=batch_size, check_finite_values=check_finite
     )

@@ -201,19 +201,30 @@ def warn_if_short(
 ) -> None:
     """Warn once when ``argument`` (``steps``) asks for more batches than finite data holds.
 
-    As Keras does ("Your input ran out of data"); the epoch then runs the
-    batches there are.
+    As Keras does ("Your input ran out of data"). In-memory data and
+    Datasets then run the batches there are; a re-iterable source with
+    ``steps_per_epoch`` is read again from its start.
     """
     if steps is None:
         return
-    if isinstance(source, IterableSource) and not source.is_map_dataset:
-        return  # a re-iterable source restarts; a one-shot one warns when it runs out
     available = source.steps(batch_size)
-    if available is not None and steps > available:
-        warnings.warn(
-            f"Your input ran out of data: `{name}` holds {available} batches of "
-            f"{batch_size} samples, fewer than {argument}={steps}; only {available} steps run. "
-            f"Make sure the data can provide {argument} batches, or lower {argument}",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    if available is None or steps <= available:
+        return  # unknown length: a one-shot iterator warns when it runs out
+    persistent = (
+        isinstance(source, IterableSource)
+        and not source.is_map_dataset
+        and argument == "steps_per_epoch"
+    )
+    if persistent and not getattr(source, "restartable", True):
+        return  # warned when it runs out (epochal.data._sources)
+    if persistent:
+        consequence = "it is read again from its start to fill each epoch"
+    else:
+        consequence = f"only {available} steps run"
+    warnings.warn(
+        f"Your input ran out of data: `{name}` holds {available} batches, fewer than "
+        f"{argument}={steps} (batch_size={batch_size}); {consequence}. Make sure the data "
+        f"can provide {argument} batches, or lower {argument}",
+        RuntimeWarning,
+        stacklevel=3,
+    )

@@ -196,6 +196,7 @@ class IterableSource:
 
     def __init__(self, data: Any, device: torch.device, *, batch_size: int, name: str) -> None:
         self.data = data
+        self.origin = data  # what the user passed (data may wrap it)
         self.device = device
         self.batch_size = batch_size
         self.name = name
@@ -217,6 +218,17 @@ class IterableSource:
         if self.is_map_dataset:
             return len(self.data)
         raise TypeError("length unknown")
+
+    @property
+    def stream(self) -> Iterator[Any] | None:
+        """The iterator a ``steps_per_epoch`` walk reads from, kept across epochs."""
+        return self._iterator
+
+    def continue_stream(self, iterator: Iterator[Any] | None) -> None:
+        """Read on from ``iterator`` (the same data's walk in an earlier fit call)."""
+        if iterator is not None:
+            self._iterator = iterator
+            self._pending = None
 
     def steps(self, batch_size: int) -> int | None:
         if self.is_map_dataset:

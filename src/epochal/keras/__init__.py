@@ -59,3 +59,8 @@ __all__ = [
     "saving",
     "utils",
 ]
+
+# Keras names epochal.keras does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr
+
+__getattr__ = module_getattr("keras")

@@ -56,3 +56,9 @@ __all__ = [
     "swish",
     "tanh",
 ]
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr
+
+__getattr__ = module_getattr("keras.activations")

@@ -41,3 +41,9 @@ __all__ = [
     "TensorBoard",
     "TerminateOnNaN",
 ]
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr
+
+__getattr__ = module_getattr("keras.callbacks")

@@ -251,3 +251,9 @@ class Orthogonal(_Delegate):
 
     def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         super().__init__(_init.Orthogonal(gain), seed)
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.initializers")

@@ -735,3 +735,9 @@ class Huber(_Builtin):
     def get_config(self) -> dict[str, Any]:
         """The loss's arguments."""
         return {**super().get_config(), "delta": self.delta}
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.losses")

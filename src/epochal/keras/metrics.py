@@ -131,6 +131,10 @@ class Metric:
             ArgumentTypeError: a shape that is not a tuple of ints, or an unusable initializer.
         """
         owner = f"{type(self).__name__}.add_variable"
+        if "_variables" not in self.__dict__:
+            raise ArgumentError(
+                f"{owner}: call super().__init__() in __init__ before add_variable()"
+            )
         sizes = _layer._weight_shape(owner, shape)
         target = (
             to_dtype(dtype if dtype is not None else self.dtype, "add_variable") or torch.float32
@@ -163,6 +167,11 @@ class Metric:
     def variables(self) -> list[Variable]:
         """The metric's state variables."""
         return list(self._variables)
+
+    @property
+    def direction(self) -> str | None:
+        """``"max"``/``"min"`` from Keras's ``self._direction = "up"``/``"down"`` (for monitors' ``mode="auto"``)."""
+        return {"up": "max", "down": "min"}.get(str(self.__dict__.get("_direction")))
 
     # -- Keras's methods ------------------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
@@ -793,3 +802,9 @@ class MeanIoU(_Parameterized):
             sparse_y_true=bool(sparse_y_true),
             sparse_y_pred=bool(sparse_y_pred),
         )
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.metrics")

@@ -581,3 +581,9 @@ def model_from_json(json_string: str, custom_objects: Mapping[str, Any] | None =
     from epochal.keras import saving
 
     return saving.model_from_json(json_string, custom_objects=custom_objects)
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.models")

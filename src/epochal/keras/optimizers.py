@@ -621,3 +621,9 @@ def get(identifier: str | Optimizer) -> Optimizer:
         "Expected an optimizer name or an epochal.keras.optimizers.Optimizer. "
         f"Received: {identifier!r} of type {type(identifier).__name__}"
     )
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.optimizers")

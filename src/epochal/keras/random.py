@@ -11,7 +11,8 @@ run's seed decides the draws. An int ``seed`` gives the same values at every
 call, as in Keras, from a private generator (the global one is not touched).
 
 Inside a `keras.layers.Layer` call, draws are made on the device of the
-layer's inputs; elsewhere on torch's default device.
+layer's inputs (meta while a functional model infers shapes: no values are
+drawn then); elsewhere on torch's default device.
 
 Example:
     >>> from epochal import keras
@@ -22,10 +23,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -33,7 +32,7 @@ from torch import Tensor
 
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.keras._unavailable import unavailable
-from epochal.keras.ops._convert import tensor, to_dtype
+from epochal.keras.ops._convert import creation_device, tensor, to_dtype
 
 __all__ = [
     "SeedGenerator",
@@ -45,21 +44,6 @@ __all__ = [
     "truncated_normal",
     "uniform",
 ]
-
-# The device of the inputs of the keras.layers.Layer call being run, if any.
-_CALL_DEVICE: contextvars.ContextVar[torch.device | None] = contextvars.ContextVar(
-    "epochal_keras_random_device", default=None
-)
-
-
-@contextlib.contextmanager
-def drawing_on(device: torch.device | None) -> Iterator[None]:
-    """Draws inside the block without a tensor to follow go to ``device`` (a layer call's)."""
-    token = _CALL_DEVICE.set(device)
-    try:
-        yield
-    finally:
-        _CALL_DEVICE.reset(token)
 
 
 class SeedGenerator:
@@ -104,15 +88,15 @@ class SeedGenerator:
 
 
 def _device(like: Any = None) -> torch.device:
-    if isinstance(like, Tensor) and like.device.type != "meta":
+    if isinstance(like, Tensor):
         return like.device
-    return _CALL_DEVICE.get() or torch.get_default_device()
+    return creation_device()
 
 
 def _generator(seed: Any, device: torch.device, owner: str) -> torch.Generator | None:
     """None for the global (run's) generator; a private one for an int seed."""
-    if seed is None or isinstance(seed, SeedGenerator):
-        return None
+    if seed is None or isinstance(seed, SeedGenerator) or device.type == "meta":
+        return None  # meta: a functional model inferring shapes draws no values
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ArgumentTypeError(
             f"keras.random.{owner}: expected `seed` to be an int, a SeedGenerator or None. "

@@ -139,3 +139,9 @@ def normalize(x: Any, axis: int = -1, order: int = 2) -> Any:
     values = np.asarray(x)
     norm = np.linalg.norm(values, ord=order, axis=axis, keepdims=True)
     return values / np.where(norm == 0, 1, norm)
+
+
+# Keras names this module does not have raise an error saying what to do instead.
+from epochal.keras._missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr("keras.utils")

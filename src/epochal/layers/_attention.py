@@ -439,6 +439,7 @@ class AdditiveAttention(_BaseAttention):
         super().__init__(dropout, name=name, owner="AdditiveAttention")
         self.use_scale = checks.boolean("AdditiveAttention", "use_scale", use_scale)
         self.scale: nn.Parameter | None = None
+        self.built = not self.use_scale  # the scale's size comes from the first call
 
     def _scores(self, q: Tensor, k: Tensor) -> Tensor:
         total = torch.tanh(q.unsqueeze(-2) + k.unsqueeze(-3))
@@ -453,6 +454,7 @@ class AdditiveAttention(_BaseAttention):
                         dtype=q.dtype,
                         initialize=True,
                     )
+                self.built = True
             total = total * self.scale
         return total.sum(-1)
 
@@ -460,4 +462,5 @@ class AdditiveAttention(_BaseAttention):
         found = state_dict.get(prefix + "scale")
         if self.use_scale and self.scale is None and found is not None:
             self.scale = nn.Parameter(torch.empty(found.shape))
+            self.built = True
         nn.Module._load_from_state_dict(self, state_dict, prefix, *args)

@@ -43,6 +43,8 @@ class BatchNormalization(Layer):
         scale: whether to learn the scale ``gamma``.
         beta_initializer: initializer of ``beta``.
         gamma_initializer: initializer of ``gamma``.
+        beta_regularizer, gamma_regularizer: ``keras.regularizers`` penalties.
+        beta_constraint, gamma_constraint: ``keras.constraints`` applied after each step.
         input_shape: the input shape without the batch dimension.
         name: the layer's name in a sequential container.
 
@@ -62,6 +64,10 @@ class BatchNormalization(Layer):
         scale: bool = True,
         beta_initializer: str | initializers.Initializer = "zeros",
         gamma_initializer: str | initializers.Initializer = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
         input_shape: Shape | None = None,
         name: str | None = None,
     ) -> None:
@@ -87,6 +93,9 @@ class BatchNormalization(Layer):
         self.scale = checks.boolean(owner, "scale", scale)
         self.beta_initializer = checks.initializer(owner, "beta_initializer", beta_initializer)
         self.gamma_initializer = checks.initializer(owner, "gamma_initializer", gamma_initializer)
+        _norm_penalties(
+            self, owner, (beta_regularizer, beta_constraint), (gamma_regularizer, gamma_constraint)
+        )
         self.num_features: int | None = None
         self.register_parameter("weight", None)
         self.register_parameter("bias", None)

@@ -17,7 +17,11 @@ Example:
 
 from __future__ import annotations
 
+import sys as _sys
+
 from epochal.keras._unavailable import unavailable
+from epochal.keras.ops import image
+from epochal.keras.ops._control import cond, fori_loop, map, scan, vectorized_map, while_loop
 from epochal.keras.ops._convert import (
     cast,
     convert_to_numpy,
@@ -28,6 +32,17 @@ from epochal.keras.ops._convert import (
     shape,
     size,
     stop_gradient,
+)
+from epochal.keras.ops._linalg import (
+    cholesky,
+    det,
+    eigh,
+    inv,
+    qr,
+    slogdet,
+    solve,
+    solve_triangular,
+    svd,
 )
 from epochal.keras.ops._math import (
     abs,
@@ -136,9 +151,11 @@ from epochal.keras.ops._reduce import (
     argmin,
     argsort,
     average,
+    bincount,
     count_nonzero,
     cumprod,
     cumsum,
+    digitize,
     in_top_k,
     logsumexp,
     max,
@@ -148,6 +165,7 @@ from epochal.keras.ops._reduce import (
     norm,
     prod,
     quantile,
+    searchsorted,
     sort,
     std,
     sum,
@@ -211,26 +229,33 @@ from epochal.keras.ops._shape import (
 __all__ = [
     "abs", "absolute", "add", "all", "amax", "amin", "any", "arange", "arccos", "arccosh",
     "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort", "array",
-    "average", "batch_normalization", "binary_crossentropy", "broadcast_to", "cast",
-    "categorical_crossentropy", "ceil", "clip", "concatenate", "conj", "conjugate",
-    "convert_to_numpy", "convert_to_tensor", "copysign", "cos", "cosh", "count_nonzero", "cross",
-    "cumprod", "cumsum", "diag", "diagonal", "divide", "divide_no_nan", "dot", "dtype", "einsum",
-    "elu", "empty", "equal", "erf", "erfinv", "exp", "exp2", "expand_dims", "expm1", "eye",
-    "flip", "floor", "floor_divide", "full", "full_like", "gelu", "greater", "greater_equal",
-    "hard_sigmoid", "hard_silu", "hard_swish", "hstack", "hypot", "identity", "imag", "in_top_k",
-    "inner", "is_tensor", "isclose", "isfinite", "isinf", "isnan", "leaky_relu", "less",
-    "less_equal", "linspace", "log", "log10", "log1p", "log2", "log_sigmoid", "log_softmax",
-    "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp",
-    "matmul", "max", "maximum", "mean", "median", "meshgrid", "min", "minimum", "mod", "moments",
-    "moveaxis", "multi_hot", "multiply", "nan_to_num", "ndim", "negative", "norm", "normalize",
-    "not_equal", "one_hot", "ones", "ones_like", "outer", "pad", "power", "prod", "quantile",
-    "ravel", "real", "reciprocal", "relu", "relu6", "repeat", "reshape", "roll", "round",
-    "rsqrt", "scatter", "scatter_update", "selu", "shape", "sigmoid", "sign", "silu", "sin",
-    "sinh", "size", "slice", "slice_update", "softmax", "softplus", "softsign", "sort", "sparse_categorical_crossentropy", "split", "sqrt", "square", "squeeze", "stack", "std",
-    "stop_gradient", "subtract", "sum", "swapaxes", "swish", "take", "take_along_axis", "tan",
-    "tanh", "tensordot", "tile", "top_k", "trace", "transpose", "tri", "tril", "triu",
-    "true_divide", "trunc", "unstack", "var", "vstack", "where", "zeros", "zeros_like",
+    "average", "batch_normalization", "binary_crossentropy", "bincount", "broadcast_to", "cast",
+    "categorical_crossentropy", "ceil", "cholesky", "clip", "concatenate", "cond", "conj",
+    "conjugate", "convert_to_numpy", "convert_to_tensor", "copysign", "cos", "cosh",
+    "count_nonzero", "cross", "cumprod", "cumsum", "det", "diag", "diagonal", "digitize", "divide",
+    "divide_no_nan", "dot", "dtype", "eigh", "einsum", "elu", "empty", "equal", "erf", "erfinv",
+    "exp", "exp2", "expand_dims", "expm1", "eye", "flip", "floor", "floor_divide", "fori_loop",
+    "full", "full_like", "gelu", "greater", "greater_equal", "hard_sigmoid", "hard_silu",
+    "hard_swish", "hstack", "hypot", "identity", "imag", "image", "in_top_k", "inner", "inv",
+    "is_tensor", "isclose", "isfinite", "isinf", "isnan", "leaky_relu", "less", "less_equal",
+    "linspace", "log", "log10", "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "map", "matmul", "max",
+    "maximum", "mean", "median", "meshgrid", "min", "minimum", "mod", "moments", "moveaxis",
+    "multi_hot", "multiply", "nan_to_num", "ndim", "negative", "norm", "normalize", "not_equal",
+    "one_hot", "ones", "ones_like", "outer", "pad", "power", "prod", "qr", "quantile", "ravel",
+    "real", "reciprocal", "relu", "relu6", "repeat", "reshape", "roll", "round", "rsqrt", "scan",
+    "scatter", "scatter_update", "searchsorted", "selu", "shape", "sigmoid", "sign", "silu", "sin",
+    "sinh", "size", "slice", "slice_update", "slogdet", "softmax", "softplus", "softsign", "solve",
+    "solve_triangular", "sort", "sparse_categorical_crossentropy", "split", "sqrt", "square",
+    "squeeze", "stack", "std", "stop_gradient", "subtract", "sum", "svd", "swapaxes", "swish",
+    "take", "take_along_axis", "tan", "tanh", "tensordot", "tile", "top_k", "trace", "transpose",
+    "tri", "tril", "triu", "true_divide", "trunc", "unstack", "var", "vectorized_map", "vstack",
+    "where", "while_loop", "zeros", "zeros_like",
 ]  # fmt: skip
+
+# Keras's sub-namespaces (keras.ops.numpy.mean, keras.ops.nn.relu, keras.ops.linalg.inv, ...)
+# name the same ops.
+numpy = nn = linalg = math = core = _sys.modules[__name__]
 
 _ADVICE = (
     "write it with torch functions, which take these tensors (and, inside a functional model, "

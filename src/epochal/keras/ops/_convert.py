@@ -8,6 +8,7 @@ recorded into the graph); everything else becomes a torch tensor first.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,19 @@ _NAMES: dict[torch.dtype, str] = {
     torch.complex64: "complex64",
     torch.complex128: "complex128",
 }
+
+
+# The device of the inputs of the keras.layers.Layer call being run (meta while a functional
+# model infers shapes), for tensors an op or a sampler makes from nothing (zeros, normal, ...);
+# set by the layer's forward.
+CALL_DEVICE: contextvars.ContextVar[torch.device | None] = contextvars.ContextVar(
+    "epochal_keras_call_device", default=None
+)
+
+
+def creation_device() -> torch.device:
+    """Where a new tensor goes: the current layer call's device, else torch's default device."""
+    return CALL_DEVICE.get() or torch.get_default_device()
 
 
 def to_dtype(dtype: Any, owner: str = "cast") -> torch.dtype | None:

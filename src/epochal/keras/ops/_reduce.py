@@ -229,3 +229,24 @@ def quantile(
         for d in dims:
             out = torch.unsqueeze(out, d + offset)
     return out
+
+
+def searchsorted(sorted_sequence: Any, values: Any, side: str = "left") -> Any:
+    """Where ``values`` would be inserted into the 1-D ``sorted_sequence`` to keep it sorted (int32)."""
+    seq = tensor(sorted_sequence)
+    return _index_result(
+        torch.searchsorted(seq, tensor(values, like=seq).to(seq.dtype), right=side == "right")
+    )
+
+
+def digitize(x: Any, bins: Any) -> Any:
+    """The index of the bin of each value of ``x`` (numpy's ``digitize`` with increasing bins), as int32."""
+    b = tensor(bins)
+    return _index_result(torch.bucketize(tensor(x, like=b).to(b.dtype), b, right=True))
+
+
+def bincount(x: Any, weights: Any = None, minlength: int = 0) -> Any:
+    """How often each non-negative integer appears in the 1-D ``x`` (weighted when ``weights`` is given)."""
+    x = tensor(x).long()
+    w = None if weights is None else tensor(weights, like=x)
+    return torch.bincount(x, weights=w, minlength=minlength)

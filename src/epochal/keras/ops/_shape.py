@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from epochal.errors import ArgumentError, ArgumentTypeError
-from epochal.keras.ops._convert import axes, pair, tensor, tensors, to_dtype
+from epochal.keras.ops._convert import axes, creation_device, pair, tensor, tensors, to_dtype
 
 
 def _shape_arg(shape: Any, owner: str) -> tuple[int, ...]:
@@ -361,7 +361,8 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> An
     """Evenly spaced values in ``[start, stop)`` (``[0, start)`` with one argument); int32 for ints."""
     if stop is None:
         start, stop = 0, start
-    return torch.arange(start, stop, step, dtype=_dtype_of((start, stop, step), dtype, "arange"))
+    target = _dtype_of((start, stop, step), dtype, "arange")
+    return torch.arange(start, stop, step, dtype=target, device=creation_device())
 
 
 def linspace(
@@ -381,23 +382,29 @@ def linspace(
     else:
         step = (float(stop) - float(start)) / num
         out = torch.linspace(float(start), float(stop) - step, num, dtype=torch.float64)
-    out = out.to(target)
+    out = out.to(device=creation_device(), dtype=target)
     return (out, step) if retstep else out
 
 
 def zeros(shape: Any, dtype: Any = None) -> Any:
     """A tensor of zeros (float32 by default)."""
-    return torch.zeros(_shape_arg(shape, "zeros"), dtype=to_dtype(dtype, "zeros"))
+    return torch.zeros(
+        _shape_arg(shape, "zeros"), dtype=to_dtype(dtype, "zeros"), device=creation_device()
+    )
 
 
 def ones(shape: Any, dtype: Any = None) -> Any:
     """A tensor of ones (float32 by default)."""
-    return torch.ones(_shape_arg(shape, "ones"), dtype=to_dtype(dtype, "ones"))
+    return torch.ones(
+        _shape_arg(shape, "ones"), dtype=to_dtype(dtype, "ones"), device=creation_device()
+    )
 
 
 def empty(shape: Any, dtype: Any = None) -> Any:
     """An uninitialized tensor (float32 by default)."""
-    return torch.empty(_shape_arg(shape, "empty"), dtype=to_dtype(dtype, "empty"))
+    return torch.empty(
+        _shape_arg(shape, "empty"), dtype=to_dtype(dtype, "empty"), device=creation_device()
+    )
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
@@ -405,7 +412,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
     target = _dtype_of((fill_value,), dtype, "full")
     if isinstance(fill_value, bool) and dtype is None:
         target = torch.bool
-    return torch.full(_shape_arg(shape, "full"), fill_value, dtype=target)
+    return torch.full(_shape_arg(shape, "full"), fill_value, dtype=target, device=creation_device())
 
 
 def zeros_like(x: Any, dtype: Any = None) -> Any:
@@ -427,12 +434,13 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Any:
     """An ``N x M`` matrix with ones on diagonal ``k`` (float32 by default)."""
     M = N if M is None else M
     target = to_dtype(dtype, "eye") or torch.get_default_dtype()
-    return torch.tril(torch.triu(torch.ones(N, M, dtype=target), k), k)
+    return torch.tril(torch.triu(torch.ones(N, M, dtype=target, device=creation_device()), k), k)
 
 
 def identity(n: int, dtype: Any = None) -> Any:
     """The ``n x n`` identity matrix (float32 by default)."""
-    return torch.eye(n, dtype=to_dtype(dtype, "identity") or torch.get_default_dtype())
+    target = to_dtype(dtype, "identity") or torch.get_default_dtype()
+    return torch.eye(n, dtype=target, device=creation_device())
 
 
 def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Any:
