@@ -19,6 +19,7 @@ from torch import nn
 
 import epochal as ep
 from epochal._optim_hooks import iterations
+from epochal._runio import read_checkpoint
 from epochal.keras import optimizers, schedules
 
 # 50 samples in batches of 8: 7 steps an epoch, so accumulation windows of 3
@@ -423,3 +424,82 @@ def test_loading_a_step_options_run_without_them_is_refused(tmp_path, option):
     module = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.2), nn.Linear(8, 1))
     with pytest.raises(ep.errors.CheckpointError, match="step options"):
         ep.Model.load(tmp_path / "run", module=module, optimizer="adam", loss="mse")
+
+
+@pytest.mark.parametrize("option", ["accumulation", "all"])
+def test_a_save_inside_an_accumulation_window_loaded_and_fitted_on_continues_the_run(
+    tmp_path, option
+):
+    """model.save at step 10 (epoch 1, inside a window of 3): the loaded run finishes
+    that epoch first, with the gradients it had accumulated."""
+    saved = tmp_path / "saved"
+
+    class SaveAtStep(ep.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.run.step == 10:
+                self.model.save(saved)
+
+    uninterrupted = make(option)
+    uninterrupted.fit(X, Y, epochs=4, batch_size=8, verbose=0, callbacks=[SaveAtStep()])
+    optimizer, _ = OPTIONS[option]
+    module = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.2), nn.Linear(8, 1))
+    loaded = ep.Model.load(saved, module=module, device="cpu", optimizer=optimizer(), loss="mse")
+    assert loaded.run.step == 10
+    assert read_checkpoint(saved).state["optimizer"]["param_groups"][0]["accumulated"] == 10 % 3
+    loaded.fit(X, Y, epochs=3, batch_size=8, verbose=0)
+    assert_same(state(loaded), state(uninterrupted))
+
+
+class Interrupt(ep.Callback):
+    """Raise KeyboardInterrupt (Ctrl-C) at this callback's ``at``-th step."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at, self.steps = at, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.steps == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("option", ["accumulation", "ema", "all"])
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_a_call_interrupted_and_run_again_in_the_same_process_ends_with_the_same_bits(
+    tmp_path, references, option, checkpointed
+):
+    """A notebook cell re-run after Ctrl-C inside an accumulation window: from the newest
+    checkpoint of the call, or from the call's start when none was written yet."""
+    model = make(option)
+    kwargs = dict(batch_size=8, verbose=0, validation_data=(XV, YV), checkpoint_dir=tmp_path)
+    kwargs["checkpoint_steps"] = 4 if checkpointed else 1000
+    model.fit(X, Y, epochs=3, **kwargs)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, Y, epochs=2, callbacks=[Interrupt(6)], **kwargs)
+    model.fit(X, Y, epochs=2, **kwargs)
+    assert_same(state(model), reference(references, option))
+
+
+def test_a_retried_call_after_early_stopping_showed_the_best_weights_goes_on_from_the_run(
+    tmp_path,
+):
+    """The same retry with EarlyStopping's restored weights shown between the calls."""
+
+    def run(ckdir, interrupt: bool) -> ep.Model:
+        torch.manual_seed(0)
+        module = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.2), nn.Linear(8, 1))
+        model = ep.Model(module, device="cpu")
+        # noisy val_loss (see ema_model): the best of the first 3 epochs is not the last
+        opt = optimizers.SGD(learning_rate=0.08, momentum=0.9, gradient_accumulation_steps=2)
+        model.compile(optimizer=opt, loss="mse", seed=11)
+        kwargs = dict(batch_size=8, verbose=0, validation_data=(XV, YV), checkpoint_dir=ckdir)
+        stopper = ep.EarlyStopping(monitor="val_loss", patience=50, restore_best_weights=True)
+        model.fit(X, Y, epochs=3, callbacks=[stopper], **kwargs)
+        assert model.history.events["restored_epoch"] < 2, "the case must show other weights"
+        if interrupt:
+            with pytest.raises(KeyboardInterrupt):
+                model.fit(X, Y, epochs=2, callbacks=[Interrupt(6), stopper], **kwargs)
+        model.fit(X, Y, epochs=2, callbacks=[stopper], **kwargs)
+        return model
+
+    assert_same(state(run(tmp_path / "a", True)), state(run(tmp_path / "b", False)))

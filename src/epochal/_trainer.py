@@ -619,6 +619,10 @@ class Trainer:
         self.module.load_state_dict(snapshot.weights)
         load_engine_state(self.engine, copy.deepcopy(snapshot.engine_state))
         fresh = copy.deepcopy(snapshot.run)
+        if fresh.trajectory is not None:
+            # Loading the shown weights (EMA, EarlyStopping's best) back is no change by
+            # the user: the retried call still goes on from the run's own trajectory.
+            fresh.shown_versions = [t._version for t in self.module.state_dict().values()]
         history = self.run.history
         history.load_dict(fresh.history.to_dict())
         fresh.history = history  # holders of model.history keep seeing the run's
