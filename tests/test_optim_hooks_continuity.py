@@ -503,3 +503,24 @@ def test_a_retried_call_after_early_stopping_showed_the_best_weights_goes_on_fro
         return model
 
     assert_same(state(run(tmp_path / "a", True)), state(run(tmp_path / "b", False)))
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("native", "accumulation"), ("ema", "clipnorm"), ("schedule", "all"), ("clipnorm", None)],
+)
+def test_a_checkpoint_dir_holding_a_run_with_other_step_options_is_refused(tmp_path, first, second):
+    make(first).fit(X, Y, epochs=1, batch_size=8, verbose=0, checkpoint_dir=tmp_path)
+    other = make(second) if second is not None else make("native")
+    if second is None:  # the same optimizer by name, without the options
+        other.compile(optimizer="adam", loss="mse", learning_rate=0.02, seed=5)
+    before = [p.detach().clone() for p in other.module.parameters()]
+    with pytest.raises(ep.errors.CheckpointError, match="step_options"):
+        other.fit(X, Y, epochs=2, batch_size=8, verbose=0, checkpoint_dir=tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(before, other.module.parameters(), strict=True))
+
+
+def test_the_same_step_options_reuse_their_checkpoint_dir(tmp_path):
+    make("all").fit(X, Y, epochs=1, batch_size=8, verbose=0, checkpoint_dir=tmp_path)
+    gc.collect()
+    make("all").fit(X, Y, epochs=2, batch_size=8, verbose=0, checkpoint_dir=tmp_path)

@@ -64,6 +64,10 @@ def run_settings(module: nn.Module, description: Mapping[str, Any], seed: int) -
         "loss": description.get("loss"),
         "metrics": list(description.get("metrics") or []),
         "learning_rate": description.get("learning_rate"),
+        # clipping, accumulation, EMA, schedule (absent when none: older directories match)
+        **(
+            {"step_options": description["step_options"]} if description.get("step_options") else {}
+        ),
         "architecture": {k: list(v.shape) for k, v in module.state_dict().items()},
     }
 
@@ -209,6 +213,7 @@ def _check_compile(ckpt: Checkpoint, description: Any) -> None:
     for key in ("compile", "rebuildable"):
         if not isinstance(description.get(key, False), bool):
             raise _fail(ckpt, META_FILE, f"has compile.{key}={description.get(key)!r}")
+    _check_step_options(ckpt, description.get("step_options"))
     if description.get("rebuildable"):
         # Model.load rebuilds the compile call from these names.
         missing = [k for k in _REBUILD_KEYS if k not in description]
@@ -218,6 +223,23 @@ def _check_compile(ckpt: Checkpoint, description: Any) -> None:
             or not isinstance(description["loss"], str)
         ):
             raise _fail(ckpt, META_FILE, f"has a rebuildable compile without {missing or 'names'}")
+
+
+def _check_step_options(ckpt: Checkpoint, options: Any) -> None:
+    """compile's step options, which Model.load passes back to compile by name."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise _fail(ckpt, META_FILE, "has compile.step_options that is not an object")
+    for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+        value = options.get(key)
+        if value is not None and (not is_finite_number(value) or value <= 0):
+            raise _fail(ckpt, META_FILE, f"has compile.step_options.{key}={value!r}")
+    steps = options.get("gradient_accumulation_steps")
+    if steps is not None and (not is_count(steps) or steps < 1):
+        raise _fail(
+            ckpt, META_FILE, f"has compile.step_options.gradient_accumulation_steps={steps!r}"
+        )
 
 
 def _check_state(

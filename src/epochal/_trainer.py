@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -90,15 +91,35 @@ class Settings:
             "precision": self.precision,
             "compile": self.compile,
             "optimizer_impl": self.optimizer_impl,
-            # compile()'s own step options, so that Model.load rebuilds them too
-            "step_options": {
-                "clipnorm": self.step_options.clipnorm,
-                "clipvalue": self.step_options.clipvalue,
-                "global_clipnorm": self.step_options.global_clipnorm,
-                "gradient_accumulation_steps": self.step_options.accumulation_steps,
-            },
+            "step_options": self._step_options_description(),
             "rebuildable": rebuildable,
         }
+
+    def _step_options_description(self) -> dict[str, Any] | None:
+        """The step options in effect (compile's or a Keras optimizer's), as JSON; None if none.
+
+        A checkpoint_dir's run is tied to them, and Model.load rebuilds
+        compile()'s own (the first four keys) by name.
+        """
+        own = getattr(self.optimizer, "step_options", None)
+        options = self.step_options
+        if not options.any() and isinstance(own, StepOptions):
+            options = own
+        if not options.any():
+            return None
+        described: dict[str, Any] = {
+            "clipnorm": options.clipnorm,
+            "clipvalue": options.clipvalue,
+            "global_clipnorm": options.global_clipnorm,
+            "gradient_accumulation_steps": options.accumulation_steps,
+        }
+        if options.use_ema:
+            described["use_ema"] = True
+            described["ema_momentum"] = options.ema_momentum
+            described["ema_overwrite_frequency"] = options.ema_overwrite_frequency
+        if options.schedule is not None:
+            described["schedule"] = _schedule_description(options.schedule)
+        return {k: v for k, v in described.items() if v is not None}
 
 
 @dataclass
@@ -814,6 +835,20 @@ def _engine_state(engine: loop.Engine) -> dict[str, Any]:
         "scheduler": engine.scheduler.state_dict() if engine.scheduler is not None else None,
         "scaler": engine.scaler.state_dict() if engine.scaler is not None else None,
     }
+
+
+def _schedule_description(schedule: Any) -> Any:
+    """A learning-rate schedule as JSON: its class and Keras config, or its name."""
+    name = getattr(schedule, "__name__", type(schedule).__name__)
+    get_config = getattr(schedule, "get_config", None)
+    if get_config is None:
+        return name
+    try:
+        config = get_config()
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError):
+        return name
+    return {"class_name": type(schedule).__name__, "config": config}
 
 
 def _lr(value: Any) -> float:

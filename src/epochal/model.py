@@ -513,7 +513,7 @@ class Model:
                 precision=description.get("precision", "32"),
                 compile=bool(description.get("compile", False)),
                 optimizer_impl=description.get("optimizer_impl", "auto"),
-                **(description.get("step_options") or {}),
+                **_native_step_options(description.get("step_options")),
             )
         else:
             model.module.load_state_dict({k: v.to(model.device) for k, v in ckpt.weights.items()})
@@ -698,3 +698,11 @@ class Model:
         text = summarize(self._module, input_shape)
         (print_fn or print)(text)
         return text
+
+
+def _native_step_options(described: Any) -> dict[str, Any]:
+    """compile()'s own step options recorded in a checkpoint's compile description."""
+    if not isinstance(described, dict):
+        return {}
+    keys = ("clipnorm", "clipvalue", "global_clipnorm", "gradient_accumulation_steps")
+    return {k: described[k] for k in keys if k in described}
