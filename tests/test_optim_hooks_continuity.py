@@ -101,10 +101,12 @@ class KillAtEpochEnd(ep.Callback):
             raise Killed
 
 
-def script(model: ep.Model, ckdir=None, killer: ep.Callback | None = None) -> ep.Model:
-    """Two fit calls; the model shows what it shows after the second."""
+def script(
+    model: ep.Model, ckdir=None, killer: ep.Callback | None = None, seen: list | None = None
+) -> ep.Model:
+    """Two fit calls; ``seen`` gets what the script sees after each (weights, rates, history)."""
     for epochs in (3, 2):
-        model.fit(
+        history = model.fit(
             X,
             Y,
             epochs=epochs,
@@ -115,6 +117,14 @@ def script(model: ep.Model, ckdir=None, killer: ep.Callback | None = None) -> ep
             checkpoint_dir=ckdir,
             checkpoint_steps=4 if ckdir is not None else None,
         )
+        if seen is not None:
+            seen.append(
+                (
+                    {k: v.clone() for k, v in model.module.state_dict().items()},
+                    [group["lr"] for group in model.optimizer.param_groups],
+                    history.history,
+                )
+            )
     return model
 
 
@@ -160,7 +170,9 @@ def references():
 
 def reference(references: dict, option: str):
     if option not in references:
-        references[option] = state(script(make(option)))
+        seen: list = []
+        references[option] = state(script(make(option), seen=seen))
+        references[option + ":seen"] = seen
     return references[option]
 
 
@@ -190,8 +202,16 @@ def test_abandoned_mid_run_and_resumed_by_a_new_model_ends_with_the_same_bits(
     with pytest.raises(Killed):
         script(make(option), tmp_path, killer)
     gc.collect()
-    resumed = script(make(option), tmp_path)
+    seen: list = []
+    resumed = script(make(option), tmp_path, seen=seen)
     assert_same(state(resumed), reference(references, option))
+    # What the resumed script saw at the end of each call (replayed or trained).
+    for (weights, lrs, history), (ref_weights, ref_lrs, ref_history) in zip(
+        seen, references[option + ":seen"], strict=True
+    ):
+        assert lrs == ref_lrs and history == ref_history
+        for name in ref_weights:
+            assert torch.equal(weights[name], ref_weights[name]), name
 
 
 @pytest.mark.parametrize("option", ["accumulation", "ema", "all", "native"])
