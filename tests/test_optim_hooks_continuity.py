@@ -15,6 +15,8 @@ import gc
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import epochal as ep
@@ -544,3 +546,32 @@ def test_the_same_step_options_reuse_their_checkpoint_dir(tmp_path):
     make("all").fit(X, Y, epochs=1, batch_size=8, verbose=0, checkpoint_dir=tmp_path)
     gc.collect()
     make("all").fit(X, Y, epochs=2, batch_size=8, verbose=0, checkpoint_dir=tmp_path)
+
+
+_WHOLE: dict[tuple[str, int], tuple] = {}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    option=st.sampled_from(sorted(OPTIONS)),
+    splits=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    between=st.sampled_from(["nothing", "evaluate", "predict", "draw"]),
+)
+def test_any_split_with_anything_between_calls_equals_one_fit(option, splits, between):
+    """Calls of any lengths, with evaluate/predict (on the shown weights) or random draws
+    between them: the same run as one fit."""
+    total = sum(splits)
+    if (option, total) not in _WHOLE:
+        whole = make(option)
+        whole.fit(X, Y, epochs=total, batch_size=8, verbose=0)
+        _WHOLE[option, total] = state(whole)
+    split = make(option)
+    for n in splits:
+        split.fit(X, Y, epochs=n, batch_size=8, verbose=0)
+        if between == "evaluate":
+            split.evaluate(XV, YV, verbose=0)
+        elif between == "predict":
+            split.predict(XV, verbose=0)
+        elif between == "draw":
+            torch.rand(3), np.random.rand(3)
+    assert_same(state(split), _WHOLE[option, total])
