@@ -575,3 +575,19 @@ def test_any_split_with_anything_between_calls_equals_one_fit(option, splits, be
         elif between == "draw":
             torch.rand(3), np.random.rand(3)
     assert_same(state(split), _WHOLE[option, total])
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [
+        lambda: ep.ReduceLROnPlateau(monitor="loss", patience=0),
+        lambda: ep.LearningRateScheduler(lambda epoch, lr: lr * 0.5),
+    ],
+)
+def test_a_callback_setting_the_rate_a_schedule_owns_is_refused_before_training(callback):
+    """Its change would be overwritten by the schedule at the next update (Keras refuses)."""
+    model = make("schedule")
+    with pytest.raises(ep.errors.ArgumentTypeError, match="LearningRateSchedule"):
+        model.fit(X, Y, epochs=2, batch_size=8, verbose=0, callbacks=[callback()])
+    assert model.run.step == 0 and model.run.epoch == 0
+    make("clipnorm").fit(X, Y, epochs=1, batch_size=8, verbose=0, callbacks=[callback()])

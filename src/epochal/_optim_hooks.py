@@ -41,6 +41,7 @@ __all__ = [
     "check_step_options",
     "ema_weights",
     "finalize_ema",
+    "has_schedule",
     "install",
     "iterations",
 ]
@@ -159,6 +160,11 @@ def check_step_options(
 def iterations(optimizer: torch.optim.Optimizer) -> int:
     """Updates applied so far (Keras's ``optimizer.iterations``; 0 before any step)."""
     return int(optimizer.param_groups[0].get("iterations", 0))
+
+
+def has_schedule(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether a learning-rate schedule sets ``optimizer``'s rate after every update."""
+    return getattr(optimizer, "_epochal_schedule", None) is not None
 
 
 def _params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
@@ -329,6 +335,7 @@ def install(optimizer: torch.optim.Optimizer, options: StepOptions) -> torch.opt
         group.setdefault("iterations", 0)
     if options.schedule is not None:
         _set_lr(optimizer, options.schedule)
+        optimizer._epochal_schedule = options.schedule  # type: ignore[attr-defined]
     pending = {"update": False}
     buffers = _Buffers(optimizer)
     optimizer._epochal_step_buffers = buffers  # type: ignore[attr-defined]

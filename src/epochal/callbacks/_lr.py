@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from epochal.errors import NotCompiledError
+from epochal._optim_hooks import has_schedule
+from epochal.errors import ArgumentTypeError, NotCompiledError
 
 if TYPE_CHECKING:
     from epochal.callbacks.base import CallbackContext
@@ -48,3 +49,15 @@ def set_learning_rate(
             current.fill_(lr)
         else:
             param_group["lr"] = lr
+
+
+def refuse_schedule(owner: str, model: CallbackContext | None) -> None:
+    """Refuse to set a rate a learning-rate schedule owns (it would be overwritten at the next
+    update without a word); Keras refuses it too."""
+    optimizer = getattr(model, "optimizer", None)
+    if isinstance(optimizer, torch.optim.Optimizer) and has_schedule(optimizer):
+        raise ArgumentTypeError(
+            f"{owner} cannot set the learning rate: the optimizer was created with a "
+            "LearningRateSchedule as its `learning_rate`, which sets the rate after every "
+            "update. Give the optimizer a float `learning_rate` to use this callback"
+        )

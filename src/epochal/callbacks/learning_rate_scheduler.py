@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from epochal.callbacks._lr import get_learning_rate, optimizer_of, set_learning_rate
+from epochal.callbacks._lr import (
+    get_learning_rate,
+    optimizer_of,
+    refuse_schedule,
+    set_learning_rate,
+)
 from epochal.callbacks.base import Callback, Logs
 from epochal.errors import ArgumentError, ArgumentTypeError
 
@@ -133,8 +138,9 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         if self.applied_epoch == epoch:
             return
-        self.applied_epoch = epoch
         optimizer = optimizer_of("LearningRateScheduler", self.model)
+        refuse_schedule("LearningRateScheduler", self.model)
+        self.applied_epoch = epoch
         if self._takes_lr:
             value = self.schedule(epoch, get_learning_rate(optimizer))  # type: ignore[call-arg]
         else:

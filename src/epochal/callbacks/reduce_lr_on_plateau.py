@@ -7,7 +7,12 @@ import numbers
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from epochal.callbacks._lr import get_learning_rate, optimizer_of, set_learning_rate
+from epochal.callbacks._lr import (
+    get_learning_rate,
+    optimizer_of,
+    refuse_schedule,
+    set_learning_rate,
+)
 from epochal.callbacks._monitor import (
     Mode,
     check_mode,
@@ -164,6 +169,7 @@ class ReduceLROnPlateau(Callback):
     # -- hooks ----------------------------------------------------------------
     def on_train_begin(self, logs: Logs | None = None) -> None:
         # Only the direction is settled here; the state was loaded or reset by the run.
+        refuse_schedule(_OWNER, self.model)
         self._direction = resolve_mode(_OWNER, self.monitor, self.mode, self.model)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
