@@ -117,11 +117,13 @@ def test_subclass_default_name_and_call_receives_the_mode():
     model = RecordsTraining()
     assert model.name == "records_training"
     model.train()
-    model(torch.zeros(1))
+    model(torch.zeros(1))  # Keras's default for a call: inference mode, whatever torch's mode
     model.eval()
     model(torch.zeros(1))
     model(torch.zeros(1), training=True)
-    assert model.seen == [True, False, True]
+    model(torch.zeros(1), training=False)
+    assert model.seen == [False, False, True, False]
+    assert model.training is False  # the module's own mode is left as it was
 
 
 def test_subclass_without_call_says_so():

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -32,8 +33,11 @@ import torch
 from torch import Tensor, nn
 
 from epochal import model as native_model
+from epochal._calls import engine_calls, in_engine
+from epochal._tree import leaves
 from epochal.callbacks.history import History
 from epochal.errors import ArgumentError, ArgumentTypeError
+from epochal.keras import _face
 from epochal.keras._symbolic import KerasTensor, is_symbolic, symbolic_call
 from epochal.layers import _checks as checks
 from epochal.layers._base import snake_case, symbolic_node
@@ -111,7 +115,33 @@ class Model(nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if (not args or type(args[0]) is not Tensor) and is_symbolic(args, kwargs):
             return symbolic_call(self, args, kwargs)
-        return _module_call(self, *args, **kwargs)
+        if in_engine() or torch.compiler.is_compiling():
+            # A training step, or a call inside another model's call: as the caller set it.
+            return _module_call(self, *args, **kwargs)
+        return self._user_call(args, kwargs)
+
+    def _user_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``model(x)`` by the user: Keras's inference mode unless ``training=True``.
+
+        Inference mode is eval mode (dropout off, batch-norm statistics used)
+        without autograd, unless an input requires grad; ``training=True`` is
+        training mode with autograd; ``training=False`` is eval mode with
+        autograd as it is. numpy inputs become tensors on the model's device.
+        """
+        training = kwargs.pop("training", None)
+        device = next((p.device for p in self.parameters()), None)
+        args = _face.as_tensors(args, device)
+        kwargs = _face.as_tensors(kwargs, device)
+        grad: contextlib.AbstractContextManager[Any]
+        if training is None:
+            wants_grad = any(
+                isinstance(t, Tensor) and t.requires_grad for t in leaves((args, kwargs))
+            )
+            grad = torch.enable_grad() if wants_grad else torch.no_grad()
+        else:
+            grad = torch.enable_grad() if training else contextlib.nullcontext()
+        with engine_calls(), grad:
+            return run_in_mode(self, bool(training), lambda: _module_call(self, *args, **kwargs))
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Runs ``call`` (passing ``training`` as the module's mode, unless given)."""
@@ -135,6 +165,44 @@ class Model(nn.Module):
     def layers(self) -> list[nn.Module]:
         """The model's layers (its direct child modules, in the order they were set)."""
         return list(self.children())
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """Every weight (parameters, then buffers), as Keras's ``model.weights``."""
+        return [*self.parameters(), *self.buffers()]
+
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer updates (``requires_grad``)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer leaves alone: frozen parameters and buffers."""
+        return [*(p for p in self.parameters() if not p.requires_grad), *self.buffers()]
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the model trains; False freezes every layer from the next ``fit``, as Keras's."""
+        return bool(self.__dict__.get("_trainable", True))
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = bool(value)
+        for sub in self.modules():
+            if sub is not self and isinstance(getattr(type(sub), "trainable", None), property):
+                sub.trainable = value  # type: ignore[assignment]  # a layer's own rule (Keras layers keep frozen variables)
+            else:
+                # Recorded, so weights a lazy layer builds later follow it at the next fit.
+                sub.__dict__["_trainable"] = value
+        for sub in self.modules():
+            for p in sub.parameters(recurse=False):
+                keep = getattr(p, "_keras_trainable", True)
+                p.requires_grad_(value and keep)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> nn.Module:
         """A layer by ``name`` or by ``index`` in `layers`, as Keras's ``get_layer``.
@@ -201,7 +269,10 @@ class Model(nn.Module):
         """The `epochal.Model` that trains this module (made on first use)."""
         if self._native is None:
             # Not a submodule: it holds this module, which must not hold it back as a child.
-            self.__dict__["_native"] = native_model.Model(self, device=self._device)
+            trainer = native_model.Model(self, device=self._device)
+            trainer._keras_face = True  # Keras's conventions (see epochal.keras._face)
+            trainer._callback_model = self  # callbacks' `self.model` is this model
+            self.__dict__["_native"] = trainer
         trainer = self.__dict__["_native"]
         assert trainer is not None
         return trainer
@@ -223,20 +294,93 @@ class Model(nn.Module):
         return self._face().device
 
     def compile(self, *args: Any, **kwargs: Any) -> None:
-        """Configure training and start a new run (arguments as `epochal.Model.compile`)."""
+        """Configure training and start a new run (arguments as `epochal.Model.compile`).
+
+        Plain functions given as ``loss`` or ``metrics`` are called
+        ``fn(y_true, y_pred)``, as in Keras (torch ``nn.Module`` losses keep
+        torch's ``(input, target)``).
+        """
+        args = tuple(_face.keras_order(a) if i else a for i, a in enumerate(args))
+        for key in ("loss", "metrics", "weighted_metrics"):
+            if key in kwargs:
+                kwargs[key] = _face.keras_order(kwargs[key])
         self._face().compile(*args, **kwargs)
 
     def fit(self, *args: Any, **kwargs: Any) -> History:
-        """Train, continuing the run (arguments as `epochal.Model.fit`)."""
+        """Train, continuing the run (arguments as `epochal.Model.fit`).
+
+        Non-finite inputs and targets are accepted, as Keras accepts them (so
+        ``TerminateOnNaN`` can act); ``check_finite=True`` checks them.
+        """
+        kwargs.setdefault("check_finite", False)
         return self._face().fit(*args, **kwargs)
 
-    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
-        """Loss and metrics over the data (arguments as `epochal.Model.evaluate`)."""
-        return self._face().evaluate(*args, **kwargs)
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Sequence[Any] | None = None,
+        return_dict: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Loss and metrics over the data, in Keras's form.
+
+        Returns:
+            The loss alone when there are no metrics, else ``[loss, *metrics]``
+            in `metrics_names` order; the dict with ``return_dict=True``.
+        """
+        logs = self._face().evaluate(
+            x,
+            y,
+            batch_size=batch_size,
+            verbose=verbose,
+            sample_weight=sample_weight,
+            steps=steps,
+            callbacks=callbacks,
+            return_dict=True,
+            **kwargs,
+        )
+        assert isinstance(logs, dict)
+        return _face.keras_result(logs, self.metrics_names, bool(return_dict))
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         """The outputs for ``x``, batch by batch in eval mode (as `epochal.Model.predict`)."""
         return self._face().predict(*args, **kwargs)
+
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Mapping[int, float] | None = None,
+        return_dict: bool = False,
+    ) -> Any:
+        """One training step on ``x``/``y`` as one batch: a step of the run (Keras's ``train_on_batch``).
+
+        Returns:
+            This batch's loss alone without metrics, else ``[loss, *metrics]``;
+            the dict with ``return_dict=True``.
+        """
+        native = self._face()
+        logs = native.train_on_batch(x, y, sample_weight, class_weight, return_dict=True)
+        assert isinstance(logs, dict)
+        return _face.keras_result(logs, self.metrics_names, bool(return_dict))
+
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
+        """Loss and metrics of ``x``/``y`` as one batch, in inference mode (Keras's ``test_on_batch``)."""
+        logs = self._face().test_on_batch(x, y, sample_weight, return_dict=True)
+        assert isinstance(logs, dict)
+        return _face.keras_result(logs, self.metrics_names, bool(return_dict))
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The outputs for ``x`` as one batch, in inference mode (Keras's ``predict_on_batch``)."""
+        return self._face().predict_on_batch(x)
 
     @property
     def history(self) -> History:
@@ -249,9 +393,45 @@ class Model(nn.Module):
         return self._face().run
 
     @property
-    def optimizer(self) -> torch.optim.Optimizer | None:
-        """The optimizer, once built."""
-        return self._face().optimizer
+    def optimizer(self) -> Any:
+        """The optimizer with Keras's surface (``learning_rate``, ``iterations``, ``get_config``).
+
+        Once built (at the first ``fit``/``evaluate``) it is the run's torch
+        optimizer itself; between ``compile`` and then, a stand-in whose
+        ``learning_rate`` sets the rate the optimizer is built with. None before ``compile``.
+        """
+        native = self._face()
+        built = native.optimizer
+        if built is not None:
+            return _face.keras_optimizer(built, native)
+        settings = native._compiled
+        if settings is None:
+            return None
+        if isinstance(settings.optimizer, torch.optim.Optimizer):
+            return _face.keras_optimizer(settings.optimizer, native)
+        return _face.CompiledOptimizer(settings)
+
+    @property
+    def stop_evaluating(self) -> bool:
+        """Set it in a callback to stop ``evaluate``, as Keras's."""
+        return self._face().stop_evaluating
+
+    @stop_evaluating.setter
+    def stop_evaluating(self, value: bool) -> None:
+        self._face().stop_evaluating = bool(value)
+
+    @property
+    def stop_predicting(self) -> bool:
+        """Set it in a callback to stop ``predict``, as Keras's."""
+        return self._face().stop_predicting
+
+    @stop_predicting.setter
+    def stop_predicting(self, value: bool) -> None:
+        self._face().stop_predicting = bool(value)
+
+    def show_weights(self, weights: Mapping[str, Tensor]) -> None:
+        """Show ``weights`` while the run keeps its own (see `epochal.Model.show_weights`)."""
+        self._face().show_weights(weights)
 
     @property
     def stop_training(self) -> bool:

@@ -1,0 +1,304 @@
+"""Keras's conventions for what `epochal.keras` builds (the Keras face).
+
+The native `epochal.Model` keeps torch's habits; a model of `epochal.keras`
+follows Keras 3 wherever a Keras program could tell the difference:
+
+- plain callables given to ``compile`` as ``loss`` or ``metrics`` are called
+  ``fn(y_true, y_pred)`` (`keras_order`);
+- ``evaluate``, ``train_on_batch`` and ``test_on_batch`` return the loss alone
+  without metrics, else ``[loss, *metrics]``, or the dict (`keras_result`);
+- ``model.optimizer`` has Keras's surface (``learning_rate``, ``lr``,
+  ``iterations``, ``get_config``) over the torch optimizer, which it stays
+  (`keras_optimizer`); before the first ``fit`` a `CompiledOptimizer` stands
+  in for it, so ``model.optimizer.learning_rate = ...`` works right after
+  ``compile``;
+- ``model(x)`` accepts numpy (`as_tensors`) and runs in inference mode unless
+  ``training=True``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torchmetrics
+from torch import nn
+
+from epochal import optimizers as optimizers_mod
+from epochal._optim_hooks import iterations as hook_iterations
+from epochal.callbacks._lr import set_learning_rate
+from epochal.errors import ArgumentError, ArgumentTypeError
+
+__all__ = [
+    "CompiledOptimizer",
+    "KerasOptimizer",
+    "as_tensors",
+    "keras_optimizer",
+    "keras_order",
+    "keras_result",
+]
+
+# Markers of the loss and metric objects of epochal.keras: they know their own order.
+_OWN_ORDER = ("_epochal_loss_spec", "_epochal_metric", "_epochal_metric_state")
+
+
+# -- argument order of callables ------------------------------------------------------
+class _KerasOrder:
+    """A Keras-order callable ``fn(y_true, y_pred)`` seen by epochal as ``(y_pred, y_true)``."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", None) or type(fn).__name__
+        for attr in ("name", "direction"):  # the log name and a monitor's direction, if given
+            value = getattr(fn, attr, None)
+            if value is not None:
+                setattr(self, attr, value)
+
+    def __call__(self, y_pred: Any, y_true: Any) -> Any:
+        return self.fn(y_true, y_pred)
+
+    def __repr__(self) -> str:
+        return f"KerasOrder({self.fn!r})"
+
+
+def _plain_callable(obj: Any) -> bool:
+    """A function (or callable object) that is not a loss/metric object knowing its order."""
+    if isinstance(obj, (str, type, nn.Module, torchmetrics.Metric)) or not callable(obj):
+        return False
+    own = getattr(obj, "__dict__", {})
+    return not any(hasattr(type(obj), m) or m in own for m in _OWN_ORDER)
+
+
+def keras_order(value: Any) -> Any:
+    """``value`` (a loss or metrics, possibly nested per output) with plain callables in Keras's order.
+
+    Lists, tuples and dicts (per-output losses and metrics) are walked; names,
+    the loss and metric objects of `epochal.keras`, ``torch.nn`` modules (torch
+    losses keep torch's ``(input, target)``) and torchmetrics objects are kept.
+    """
+    if isinstance(value, _KerasOrder):
+        return value
+    if isinstance(value, Mapping):
+        return {k: keras_order(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(keras_order(v) for v in value)
+    return _KerasOrder(value) if _plain_callable(value) else value
+
+
+# -- return forms ---------------------------------------------------------------------
+def keras_result(
+    logs: Mapping[str, float], names: Sequence[str], return_dict: bool
+) -> float | list[float] | dict[str, float]:
+    """Keras's form of ``logs``: the dict, the loss alone, or ``[loss, *metrics]`` in ``names`` order."""
+    if return_dict:
+        return dict(logs)
+    values = [logs[k] for k in names if k in logs]
+    values += [v for k, v in logs.items() if k not in names]
+    return values[0] if len(values) == 1 else values
+
+
+# -- the optimizer --------------------------------------------------------------------
+class LearningRate(float):
+    """The learning rate as Keras shows it: a number with ``assign`` and ``numpy``."""
+
+    _optimizer: Any
+
+    def __new__(cls, value: float, optimizer: Any) -> LearningRate:
+        rate = super().__new__(cls, value)
+        rate._optimizer = optimizer
+        return rate
+
+    def assign(self, value: Any) -> None:
+        """Sets the optimizer's learning rate (Keras's ``learning_rate.assign``)."""
+        self._optimizer.learning_rate = value
+
+    def numpy(self) -> np.float32:
+        """The value as numpy, as Keras's variables give it."""
+        return np.float32(float(self))
+
+
+def _rate(owner: str, value: Any) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ArgumentTypeError(
+            f"{owner}: expected `learning_rate` to be a number. "
+            f"Received: learning_rate={value!r} of type {type(value).__name__}"
+        )
+    rate = float(value)
+    if not rate >= 0.0:
+        raise ArgumentError(
+            f"{owner}: expected `learning_rate` to be a number >= 0. Received: learning_rate={value!r}"
+        )
+    return rate
+
+
+_HIDDEN = {"params", "foreach", "fused", "capturable", "differentiable", "maximize", "iterations"}
+_KERAS_NAMES = {"lr": "learning_rate", "eps": "epsilon", "alpha": "rho"}
+
+
+class KerasOptimizer:
+    """Keras's optimizer surface, mixed into the class of a torch optimizer.
+
+    The object stays the torch optimizer (``step``, ``param_groups``,
+    ``state_dict``, schedulers and ``isinstance`` work as before); it gains
+    ``learning_rate`` (readable and settable), ``lr``, ``iterations``,
+    ``name`` and ``get_config``.
+    """
+
+    @property
+    def learning_rate(self) -> LearningRate:
+        """The learning rate of the first parameter group; setting it sets every group's."""
+        lr = self.param_groups[0]["lr"]  # type: ignore[attr-defined]
+        return LearningRate(float(lr.item() if isinstance(lr, torch.Tensor) else lr), self)
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        set_learning_rate(self, _rate("optimizer", value))  # type: ignore[arg-type]
+
+    @property
+    def lr(self) -> LearningRate:
+        """Keras 2's name of `learning_rate`."""
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value: Any) -> None:
+        self.learning_rate = value
+
+    @property
+    def iterations(self) -> int:
+        """The training steps taken so far (``fit`` and ``train_on_batch``), Keras's ``iterations``."""
+        if "iterations" in self.param_groups[0]:  # type: ignore[attr-defined]
+            return hook_iterations(self)  # type: ignore[arg-type]  # counted by the step options
+        owner = self.__dict__.get("_epochal_owner")
+        model = owner() if owner is not None else None
+        trainer = getattr(model, "_trainer", None)
+        return int(trainer.run.step) if trainer is not None else 0
+
+    @property
+    def name(self) -> str:
+        """The optimizer's name, as Keras's (``"adam"``, ``"sgd"``, ...)."""
+        return type(self).__name__.lower()
+
+    def get_config(self) -> dict[str, Any]:
+        """The hyperparameters under Keras's names (``learning_rate``, ``epsilon``, ...)."""
+        group = self.param_groups[0]  # type: ignore[attr-defined]
+        config: dict[str, Any] = {"name": self.name}
+        for key, value in group.items():
+            if key in _HIDDEN:
+                continue
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                value = value.item()
+            if key == "betas":
+                config["beta_1"], config["beta_2"] = (float(b) for b in value)
+                continue
+            config[_KERAS_NAMES.get(key, key)] = value
+        config["learning_rate"] = float(self.learning_rate)
+        return config
+
+
+_SURFACES: dict[type, type] = {}
+
+
+def keras_optimizer(optimizer: torch.optim.Optimizer, owner: Any) -> torch.optim.Optimizer:
+    """``optimizer`` with Keras's surface (its class gains `KerasOptimizer`); the same object.
+
+    Args:
+        optimizer: the run's torch optimizer.
+        owner: the native `epochal.Model` training it (for ``iterations``).
+    """
+    cls = type(optimizer)
+    if not isinstance(optimizer, KerasOptimizer):
+        surface = _SURFACES.get(cls)
+        if surface is None:
+            surface = type(
+                cls.__name__,
+                (KerasOptimizer, cls),
+                {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+            )
+            _SURFACES[cls] = surface
+        optimizer.__class__ = surface
+    optimizer.__dict__["_epochal_owner"] = weakref.ref(owner)
+    return optimizer
+
+
+class CompiledOptimizer:
+    """``model.optimizer`` between ``compile`` and the first ``fit``, when torch's is not built yet.
+
+    Its ``learning_rate`` is what the optimizer will be built with; setting it
+    changes that (Keras's ``model.optimizer.learning_rate = ...`` before ``fit``).
+    """
+
+    def __init__(self, settings: Any) -> None:
+        self._settings = settings
+
+    @property
+    def learning_rate(self) -> LearningRate | None:
+        """The rate the optimizer will start with (None if a factory decides it)."""
+        settings = self._settings
+        rate = settings.learning_rate
+        spec = settings.optimizer
+        if rate is None and isinstance(spec, str):
+            rate = optimizers_mod._REGISTRY[spec.lower()][1]
+        if rate is None:
+            rate = getattr(spec, "learning_rate", None)
+        return None if rate is None else LearningRate(float(rate), self)
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        self._settings.learning_rate = _rate("optimizer", value)
+
+    @property
+    def lr(self) -> LearningRate | None:
+        """Keras 2's name of `learning_rate`."""
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value: Any) -> None:
+        self.learning_rate = value
+
+    @property
+    def iterations(self) -> int:
+        """No step yet."""
+        return 0
+
+    @property
+    def name(self) -> str:
+        """The optimizer's name."""
+        spec = self._settings.optimizer
+        return spec.lower() if isinstance(spec, str) else type(spec).__name__.lower()
+
+    def get_config(self) -> dict[str, Any]:
+        """What is known before the optimizer is built: its name and learning rate."""
+        spec = self._settings.optimizer
+        config = dict(spec.get_config()) if hasattr(spec, "get_config") else {}
+        config.setdefault("name", self.name)
+        rate = self.learning_rate
+        if rate is not None:
+            config["learning_rate"] = float(rate)
+        return config
+
+    def __repr__(self) -> str:
+        return f"<optimizer {self.name!r}, built at the first fit>"
+
+
+# -- inputs of model(x) ---------------------------------------------------------------
+def as_tensors(value: Any, device: torch.device | None) -> Any:
+    """numpy arrays (nested in tuples, lists, dicts) as tensors on ``device``; float64 as float32."""
+    if isinstance(value, np.ndarray):
+        tensor = torch.from_numpy(np.ascontiguousarray(value))
+        if tensor.dtype == torch.float64:
+            tensor = tensor.to(torch.get_default_dtype())
+        return tensor.to(device) if device is not None else tensor
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, Mapping):
+        return {k: as_tensors(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(as_tensors(v, device) for v in value)
+    return value
