@@ -174,6 +174,7 @@ class Trainer:
                 input_errors(name, x2, self.module),
                 seeded_rng(derive_seed(settings.seed, "build")),
                 torch.enable_grad(),
+                engine_calls(),
             ):
                 out = call_module(self.module, x2)
         finally:
@@ -211,8 +212,8 @@ class Trainer:
             ),
         )
         options = {"precision": settings.precision, "compile": settings.compile}
-        engine.forward_loss = build_forward_loss(engine, **options)  # type: ignore[arg-type]
-        engine.forward_loss_conforming = build_forward_loss(conforming, **options)  # type: ignore[arg-type]
+        engine.forward_loss = _engine_step(build_forward_loss(engine, **options))  # type: ignore[arg-type]
+        engine.forward_loss_conforming = _engine_step(build_forward_loss(conforming, **options))  # type: ignore[arg-type]
         engine.train_step = _engine_step(build_train_step(engine, **options))  # type: ignore[arg-type]
         engine.train_step_conforming = _engine_step(build_train_step(conforming, **options))  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
@@ -259,7 +260,11 @@ class Trainer:
         was_training = self.module.training
         self.module.eval()
         try:
-            with input_errors(name, x2, self.module, self.input_shape), torch.no_grad():
+            with (
+                input_errors(name, x2, self.module, self.input_shape),
+                torch.no_grad(),
+                engine_calls(),
+            ):
                 out = call_module(self.module, x2)
         finally:
             self.module.train(was_training)
@@ -740,7 +745,11 @@ def freeze_marked(module: nn.Module) -> None:
 
 
 def _engine_step(step: Any) -> Any:
-    """``step`` with its model calls marked as the engine's (see `epochal._calls`)."""
+    """``step`` with its model calls marked as the engine's (see `epochal._calls`).
+
+    Models of `epochal.keras` then run as the loop set them (training mode in
+    a training step), not in the inference mode of a user's ``model(x)``.
+    """
 
     def engine_step(x: Any, y: Any, sample_weight: Any) -> Any:
         with engine_calls():

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from epochal._calls import engine_calls
 from epochal._runio import Partial
 from epochal._step import ForwardLoss, TrainStep
 from epochal._tree import call_module
@@ -383,7 +384,8 @@ def predict(
             for i, (x, _y, _sw, _n) in enumerate(source.batches(batch_size, limit=steps)):
                 if wants_begin:
                     callbacks.batch_hook("on_predict_batch_begin", i, None)
-                outputs.append(call_module(module, x))
+                with engine_calls():  # the module runs as set here (see epochal._calls)
+                    outputs.append(call_module(module, x))
                 if wants_end:
                     callbacks.batch_hook("on_predict_batch_end", i, {"outputs": outputs[-1]})
                 if (wants_begin or wants_end) and callbacks.stop_requested("predicting"):
