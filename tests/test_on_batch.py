@@ -171,3 +171,10 @@ def test_train_on_batch_with_nan_targets_in_the_keras_face():
     y = Y2[:8].copy()
     y[0] = np.nan
     assert np.isnan(model.train_on_batch(X[:8], y))
+
+
+def test_keras_predict_on_batch_gives_numpy_for_tensors():
+    model = keras_model()
+    out = model.predict_on_batch(torch.from_numpy(X[:4]))
+    assert isinstance(out, np.ndarray) and out.shape == (4, 1)
+    assert np.array_equal(out, model.predict(X[:4], verbose=0))

@@ -441,3 +441,27 @@ def test_native_face_still_checks_non_finite_targets():
     model.compile(optimizer="sgd", loss="mse", seed=0)
     with pytest.raises(ep.errors.DataError):
         model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_a_scheduled_learning_rate_is_not_settable():
+    x, y = data()
+    model = classifier()
+    decay = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=decay), loss="mse", seed=0)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert model.optimizer.learning_rate == pytest.approx(0.025)
+    with pytest.raises(ArgumentError, match="schedule"):
+        model.optimizer.learning_rate = 0.5
+    assert model.optimizer.learning_rate == pytest.approx(0.025)
+    assert model.optimizer.iterations.numpy() == 2
+
+
+def test_model_checkpoint_to_a_keras_file_inside_fit(tmp_path):
+    x, y = data()
+    model = classifier()
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], seed=0)
+    path = tmp_path / "best.keras"
+    checkpoint = keras.callbacks.ModelCheckpoint(path, monitor="loss", save_best_only=True)
+    model.fit(x, y, epochs=2, callbacks=[checkpoint], verbose=0)
+    loaded = keras.models.load_model(path)
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0))

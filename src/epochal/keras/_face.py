@@ -28,7 +28,6 @@ import torchmetrics
 from torch import nn
 
 from epochal import optimizers as optimizers_mod
-from epochal._optim_hooks import iterations as hook_iterations
 from epochal.callbacks._lr import set_learning_rate
 from epochal.errors import ArgumentError, ArgumentTypeError
 
@@ -101,6 +100,14 @@ def keras_result(
 
 
 # -- the optimizer --------------------------------------------------------------------
+class Iterations(int):
+    """The step count as Keras shows it: a number with ``numpy``."""
+
+    def numpy(self) -> np.int64:
+        """The value as numpy, as Keras's variables give it."""
+        return np.int64(int(self))
+
+
 class LearningRate(float):
     """The learning rate as Keras shows it: a number with ``assign`` and ``numpy``."""
 
@@ -159,7 +166,15 @@ class KerasOptimizer:
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
-        set_learning_rate(self, _rate("optimizer", value))  # type: ignore[arg-type]
+        rate = _rate("optimizer", value)
+        settings = getattr(self._epochal_model(), "_compiled", None)
+        if getattr(getattr(settings, "optimizer", None), "schedule", None) is not None:
+            raise ArgumentError(
+                "optimizer.learning_rate is not settable: the optimizer was built with a "
+                "learning-rate schedule, which sets it at every step (as in Keras). "
+                f"Received: learning_rate={value!r}"
+            )
+        set_learning_rate(self, rate)  # type: ignore[arg-type]
 
     @property
     def lr(self) -> LearningRate:
@@ -171,14 +186,15 @@ class KerasOptimizer:
         self.learning_rate = value
 
     @property
-    def iterations(self) -> int:
+    def iterations(self) -> Iterations:
         """The training steps taken so far (``fit`` and ``train_on_batch``), Keras's ``iterations``."""
-        if "iterations" in self.param_groups[0]:  # type: ignore[attr-defined]
-            return hook_iterations(self)  # type: ignore[arg-type]  # counted by the step options
-        owner = self.__dict__.get("_epochal_owner")
-        model = owner() if owner is not None else None
+        model = self._epochal_model()
         trainer = getattr(model, "_trainer", None)
-        return int(trainer.run.step) if trainer is not None else 0
+        return Iterations(trainer.run.step if trainer is not None else 0)
+
+    def _epochal_model(self) -> Any:
+        owner = self.__dict__.get("_epochal_owner")
+        return owner() if owner is not None else None
 
     @property
     def name(self) -> str:
@@ -263,9 +279,9 @@ class CompiledOptimizer:
         self.learning_rate = value
 
     @property
-    def iterations(self) -> int:
+    def iterations(self) -> Iterations:
         """No step yet."""
-        return 0
+        return Iterations(0)
 
     @property
     def name(self) -> str:

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from epochal import model as native_model
 from epochal._calls import engine_calls, in_engine
-from epochal._tree import leaves
+from epochal._tree import leaves, tree_map
 from epochal.callbacks.history import History
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.keras import _face
@@ -379,8 +379,9 @@ class Model(nn.Module):
         return _face.keras_result(logs, self.metrics_names, bool(return_dict))
 
     def predict_on_batch(self, x: Any) -> Any:
-        """The outputs for ``x`` as one batch, in inference mode (Keras's ``predict_on_batch``)."""
-        return self._face().predict_on_batch(x)
+        """The outputs for ``x`` as one batch, in inference mode, as numpy (Keras's ``predict_on_batch``)."""
+        out = self._face().predict_on_batch(x)
+        return tree_map(lambda t: t.cpu().numpy() if isinstance(t, Tensor) else t, out)
 
     @property
     def history(self) -> History:

@@ -36,6 +36,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from epochal import model as native_model
+from epochal.checkpoint import save_checkpoint
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError
 from epochal.keras._serialize import (
     custom_object_scope,
@@ -129,7 +130,14 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
         run_files: list[Path] = []
         if trainer is not None and trainer._compiled is not None:
             run_dir = Path(scratch) / "run"
-            trainer.save(run_dir)
+            owner = trainer._trainer
+            if owner is not None and owner._saves is not None:
+                # Inside fit (a ModelCheckpoint to "x.keras"): the run as it stands
+                # now, with its live random state, so the archive loads compiled.
+                run_weights, state, meta = owner.capture(live_rng=True, phase="epoch")
+                save_checkpoint(run_dir, weights=run_weights, state=state, meta=meta)
+            else:
+                trainer.save(run_dir)
             run_files = sorted(p for p in run_dir.rglob("*") if p.is_file())
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
