@@ -465,3 +465,15 @@ def test_model_checkpoint_to_a_keras_file_inside_fit(tmp_path):
     model.fit(x, y, epochs=2, callbacks=[checkpoint], verbose=0)
     loaded = keras.models.load_model(path)
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0))
+
+
+def test_call_casts_float64_tensors_like_numpy():
+    model = classifier()
+    double = torch.ones((3, 4), dtype=torch.float64)
+    assert torch.equal(model(double), model(np.ones((3, 4), dtype=np.float32)))
+
+
+def test_call_keeps_float64_for_a_double_model():
+    model = classifier()
+    model.double()
+    assert model(np.ones((2, 4))).dtype == torch.float64

@@ -304,17 +304,24 @@ class CompiledOptimizer:
 
 
 # -- inputs of model(x) ---------------------------------------------------------------
-def as_tensors(value: Any, device: torch.device | None) -> Any:
-    """numpy arrays (nested in tuples, lists, dicts) as tensors on ``device``; float64 as float32."""
+def as_tensors(value: Any, device: torch.device | None, floating: torch.dtype | None = None) -> Any:
+    """Arrays (numpy or torch, nested in tuples, lists, dicts) as tensors on ``device``.
+
+    float64 becomes ``floating`` (the model's float dtype; default: the
+    default dtype, float32), as Keras casts inputs to its layers' dtype;
+    tensors move to the model's device, as Keras's torch backend puts inputs
+    on its device.
+    """
     if isinstance(value, np.ndarray):
-        tensor = torch.from_numpy(np.ascontiguousarray(value))
-        if tensor.dtype == torch.float64:
-            tensor = tensor.to(torch.get_default_dtype())
-        return tensor.to(device) if device is not None else tensor
+        value = torch.from_numpy(np.ascontiguousarray(value))
     if isinstance(value, torch.Tensor):
+        if value.dtype == torch.float64:
+            value = value.to(floating or torch.get_default_dtype())
+        if device is not None and value.device != device and value.device.type != "meta":
+            value = value.to(device)
         return value
     if isinstance(value, Mapping):
-        return {k: as_tensors(v, device) for k, v in value.items()}
+        return {k: as_tensors(v, device, floating) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(as_tensors(v, device) for v in value)
+        return type(value)(as_tensors(v, device, floating) for v in value)
     return value

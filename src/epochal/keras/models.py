@@ -129,9 +129,11 @@ class Model(nn.Module):
         autograd as it is. numpy inputs become tensors on the model's device.
         """
         training = kwargs.pop("training", None)
-        device = next((p.device for p in self.parameters()), None)
-        args = _face.as_tensors(args, device)
-        kwargs = _face.as_tensors(kwargs, device)
+        param = next(self.parameters(), None)
+        device = param.device if param is not None else None
+        floating = param.dtype if param is not None and param.is_floating_point() else None
+        args = _face.as_tensors(args, device, floating)
+        kwargs = _face.as_tensors(kwargs, device, floating)
         grad: contextlib.AbstractContextManager[Any]
         if training is None:
             wants_grad = any(
