@@ -477,3 +477,11 @@ def test_call_keeps_float64_for_a_double_model():
     model = classifier()
     model.double()
     assert model(np.ones((2, 4))).dtype == torch.float64
+
+
+def test_count_params_of_an_unbuilt_model_says_so():
+    model = keras.Sequential([layers.Dense(2)])
+    with pytest.raises(ArgumentError, match="not built"):
+        model.count_params()
+    model.build((None, 3))
+    assert model.count_params() == 8

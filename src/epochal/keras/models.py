@@ -497,7 +497,17 @@ class Model(nn.Module):
         self._face().set_weights(weights)
 
     def count_params(self) -> int:
-        """The number of parameters (trainable and not)."""
+        """The number of parameters (trainable and not), as Keras's ``count_params``.
+
+        Raises:
+            ArgumentError: the model is not built yet (layers waiting for their input shape).
+        """
+        if not is_built(self):
+            raise ArgumentError(
+                f"count_params: the model {self.name!r} is not built yet, so some layers have "
+                "no weights. Give the first layer an input shape (keras.Input(shape=...)), call "
+                "model.build(input_shape), or fit it first"
+            )
         return sum(p.numel() for p in self.parameters())
 
     def summary(
