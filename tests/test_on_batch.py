@@ -179,3 +179,31 @@ def test_keras_predict_on_batch_gives_numpy_for_tensors():
     out = model.predict_on_batch(torch.from_numpy(X[:4]))
     assert isinstance(out, np.ndarray) and out.shape == (4, 1)
     assert np.array_equal(out, model.predict(X[:4], verbose=0))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"clipnorm": 0.05, "gradient_accumulation_steps": 2},
+        {
+            "scheduler": lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+            "scheduler_interval": "step",
+        },
+    ],
+    ids=["clip-accumulate", "step-scheduler"],
+)
+def test_train_on_batch_equals_fit_with_step_options(options):
+    def build() -> ep.Model:
+        torch.manual_seed(0)
+        model = ep.Model(nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 1)))
+        model.compile(optimizer="sgd", loss="mse", seed=0, **options)
+        return model
+
+    stepped = build()
+    for x, y in batches():
+        stepped.train_on_batch(x, y)
+    fitted = build()
+    fitted.fit(X, Y2, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert state_equal(stepped.module.state_dict(), fitted.module.state_dict())
+    a, b = stepped.optimizer.state_dict(), fitted.optimizer.state_dict()
+    assert a["param_groups"] == b["param_groups"]  # rates, and the applied-update count
