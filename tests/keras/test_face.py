@@ -485,3 +485,22 @@ def test_count_params_of_an_unbuilt_model_says_so():
         model.count_params()
     model.build((None, 3))
     assert model.count_params() == 8
+
+
+def test_an_optimizer_kept_from_before_fit_follows_the_built_one():
+    x, y = data()
+    model = classifier()
+    model.compile(optimizer="sgd", loss="mse", seed=0)
+    opt = model.optimizer
+    assert opt.name == "sgd" and opt.get_config()["learning_rate"] == pytest.approx(0.01)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert opt.iterations == 2
+    opt.learning_rate = 0.5
+    assert model.optimizer.param_groups[0]["lr"] == 0.5
+    assert opt.get_config()["momentum"] == 0.0
+    decayed = classifier()
+    decay = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
+    decayed.compile(optimizer=keras.optimizers.SGD(learning_rate=decay), loss="mse", seed=0)
+    assert decayed.optimizer.learning_rate == pytest.approx(0.1)
+    with pytest.raises(ArgumentError, match="schedule"):
+        decayed.optimizer.learning_rate = 0.3

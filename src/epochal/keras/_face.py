@@ -247,15 +247,27 @@ class CompiledOptimizer:
     """``model.optimizer`` between ``compile`` and the first ``fit``, when torch's is not built yet.
 
     Its ``learning_rate`` is what the optimizer will be built with; setting it
-    changes that (Keras's ``model.optimizer.learning_rate = ...`` before ``fit``).
+    changes that (Keras's ``model.optimizer.learning_rate = ...`` before
+    ``fit``). Once the optimizer is built, a reference kept from before reads
+    and sets the built one.
     """
 
-    def __init__(self, settings: Any) -> None:
-        self._settings = settings
+    def __init__(self, owner: Any) -> None:
+        self._owner = owner  # the native epochal.Model
+        self._settings = owner._compiled
+
+    def _built(self) -> Any:
+        if self._owner._compiled is not self._settings:  # compiled again: a new run
+            return None
+        built = self._owner.optimizer
+        return None if built is None else keras_optimizer(built, self._owner)
 
     @property
     def learning_rate(self) -> LearningRate | None:
-        """The rate the optimizer will start with (None if a factory decides it)."""
+        """The rate the optimizer starts with (None if a factory decides it)."""
+        built = self._built()
+        if built is not None:
+            return built.learning_rate
         settings = self._settings
         rate = settings.learning_rate
         spec = settings.optimizer
@@ -267,7 +279,17 @@ class CompiledOptimizer:
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
-        self._settings.learning_rate = _rate("optimizer", value)
+        built = self._built()
+        if built is not None:
+            built.learning_rate = value
+            return
+        rate = _rate("optimizer", value)
+        if getattr(self._settings.optimizer, "schedule", None) is not None:
+            raise ArgumentError(
+                "optimizer.learning_rate is not settable: the optimizer has a learning-rate "
+                f"schedule, which sets it at every step (as in Keras). Received: learning_rate={value!r}"
+            )
+        self._settings.learning_rate = rate
 
     @property
     def lr(self) -> LearningRate | None:
@@ -280,8 +302,9 @@ class CompiledOptimizer:
 
     @property
     def iterations(self) -> Iterations:
-        """No step yet."""
-        return Iterations(0)
+        """The training steps taken so far (0 before the first)."""
+        built = self._built()
+        return Iterations(0) if built is None else built.iterations
 
     @property
     def name(self) -> str:
@@ -290,7 +313,10 @@ class CompiledOptimizer:
         return spec.lower() if isinstance(spec, str) else type(spec).__name__.lower()
 
     def get_config(self) -> dict[str, Any]:
-        """What is known before the optimizer is built: its name and learning rate."""
+        """The optimizer's configuration: the built one's, or its name and learning rate before."""
+        built = self._built()
+        if built is not None:
+            return built.get_config()
         spec = self._settings.optimizer
         config = dict(spec.get_config()) if hasattr(spec, "get_config") else {}
         config.setdefault("name", self.name)

@@ -412,7 +412,7 @@ class Model(nn.Module):
             return None
         if isinstance(settings.optimizer, torch.optim.Optimizer):
             return _face.keras_optimizer(settings.optimizer, native)
-        return _face.CompiledOptimizer(settings)
+        return _face.CompiledOptimizer(native)
 
     @property
     def stop_evaluating(self) -> bool:
