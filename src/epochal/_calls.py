@@ -8,11 +8,14 @@ calls with `engine_calls`; `in_engine` tells the model which case it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, TypeVar
 
-__all__ = ["engine_calls", "in_engine"]
+__all__ = ["engine_calls", "in_engine", "marked"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _ENGINE: ContextVar[bool] = ContextVar("epochal_engine_calls", default=False)
 
@@ -30,3 +33,16 @@ def engine_calls() -> Iterator[None]:
 def in_engine() -> bool:
     """Whether the current call comes from the engine (see `engine_calls`)."""
     return _ENGINE.get()
+
+
+def marked(fn: F) -> F:
+    """``fn`` with the model calls it makes marked as the engine's (cheap: once per step)."""
+
+    def engine_fn(*args: Any) -> Any:
+        token = _ENGINE.set(True)
+        try:
+            return fn(*args)
+        finally:
+            _ENGINE.reset(token)
+
+    return engine_fn  # type: ignore[return-value]

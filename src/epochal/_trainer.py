@@ -29,7 +29,7 @@ from epochal import loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
-from epochal._calls import engine_calls
+from epochal._calls import engine_calls, marked
 from epochal._ckpt_io import read_bytes
 from epochal._ckpt_run import check_run_checkpoint as check_full_checkpoint
 from epochal._ckpt_run import run_settings
@@ -814,12 +814,7 @@ def _engine_step(step: Any) -> Any:
     Models of `epochal.keras` then run as the loop set them (training mode in
     a training step), not in the inference mode of a user's ``model(x)``.
     """
-
-    def engine_step(x: Any, y: Any, sample_weight: Any) -> Any:
-        with engine_calls():
-            return step(x, y, sample_weight)
-
-    return engine_step
+    return marked(step)
 
 
 def _saved(ckpt: Checkpoint) -> Saved:
