@@ -207,3 +207,20 @@ def test_train_on_batch_equals_fit_with_step_options(options):
     assert state_equal(stepped.module.state_dict(), fitted.module.state_dict())
     a, b = stepped.optimizer.state_dict(), fitted.optimizer.state_dict()
     assert a["param_groups"] == b["param_groups"]  # rates, and the applied-update count
+
+
+def test_each_call_reports_its_own_batch_not_a_running_mean():
+    model = native(dropout=False)
+    model.train_on_batch(X[:16], Y2[:16])
+    before = model.test_on_batch(X[16:48], Y2[16:48])  # the weights the next step starts from
+    logs = model.train_on_batch(X[16:48], Y2[16:48])
+    assert logs["loss"] == pytest.approx(before["loss"], rel=1e-6)
+    assert logs["accuracy"] == before["accuracy"]
+
+
+def test_keras_train_on_batch_builds_a_lazy_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([layers.Dense(4, activation="relu"), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    assert isinstance(model.train_on_batch(X[:8], Y2[:8]), float)
+    assert model.built and model.count_params() == 6 * 4 + 4 + 4 + 1
