@@ -34,7 +34,9 @@ from epochal.errors import ArgumentError, ArgumentTypeError
 __all__ = [
     "CompiledOptimizer",
     "KerasOptimizer",
+    "adopt",
     "as_tensors",
+    "keras_compile_args",
     "keras_optimizer",
     "keras_order",
     "keras_result",
@@ -85,6 +87,32 @@ def keras_order(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(keras_order(v) for v in value)
     return _KerasOrder(value) if _plain_callable(value) else value
+
+
+def keras_compile_args(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``compile``'s arguments with `keras_order` applied to the loss and metrics.
+
+    Positional arguments after the optimizer are the loss, then metrics (or
+    Keras's ``loss_weights``: numbers, left alone).
+    """
+    ordered = tuple(keras_order(a) if i else a for i, a in enumerate(args))
+    ordered_kwargs = dict(kwargs)
+    for key in ("loss", "metrics", "weighted_metrics"):
+        if key in ordered_kwargs:
+            ordered_kwargs[key] = keras_order(ordered_kwargs[key])
+    return ordered, ordered_kwargs
+
+
+def adopt(native: Any, model: Any) -> Any:
+    """Make ``native`` (an `epochal.Model` training ``model``) the Keras face's; returns it."""
+    native._keras_face = True  # Keras's conventions
+    native._callback_model = model  # callbacks' `self.model` is the Keras model
+    trainer = getattr(native, "_trainer", None)
+    if trainer is not None:  # compiled already (a loaded .keras file)
+        trainer.settings.keras_face = True
+    return native
 
 
 # -- return forms ---------------------------------------------------------------------
