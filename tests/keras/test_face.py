@@ -504,3 +504,33 @@ def test_an_optimizer_kept_from_before_fit_follows_the_built_one():
     assert decayed.optimizer.learning_rate == pytest.approx(0.1)
     with pytest.raises(ArgumentError, match="schedule"):
         decayed.optimizer.learning_rate = 0.3
+
+
+@keras.saving.register_keras_serializable(package="face_tests")
+def under_prediction(y_true, y_pred):
+    """Asymmetric: swapping the arguments changes it."""
+    return torch.relu(y_true - y_pred).mean(dim=-1)
+
+
+def test_a_loaded_keras_file_keeps_the_keras_face(tmp_path):
+    x, y = distances()
+    y = y + 3.0
+    model = regressor()
+    model.compile(optimizer="sgd", loss=under_prediction, metrics=["mae"], seed=0)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    loss, _mae = loaded.evaluate(x, y, verbose=0)
+    expected = float(under_prediction(torch.from_numpy(y), loaded(x)).mean())
+    assert loss == pytest.approx(expected, rel=1e-6)
+    seen = []
+    history = loaded.fit(
+        x,
+        y,
+        epochs=1,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(dict(logs)))
+        ],
+    )
+    assert "learning_rate" not in history.history and "learning_rate" not in seen[0]
