@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-__all__ = ["engine_calls", "in_engine", "marked"]
+__all__ = ["call_marked", "engine_calls", "in_engine", "marked"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,3 +46,12 @@ def marked(fn: F) -> F:
             _ENGINE.reset(token)
 
     return engine_fn  # type: ignore[return-value]
+
+
+def call_marked(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with the model calls inside marked (models within a model)."""
+    token = _ENGINE.set(True)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _ENGINE.reset(token)

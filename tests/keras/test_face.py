@@ -309,12 +309,40 @@ def test_call_is_inference_mode_by_default():
     model = classifier(dropout=0.5)
     out = model(x)
     assert isinstance(out, torch.Tensor) and out.shape == (64, 1)
-    assert not out.requires_grad
-    assert torch.equal(out, model(x))  # dropout off
-    assert model.training  # the module's mode is left as it was
+    assert not out.requires_grad  # numpy in: pure inference
+    assert torch.equal(out, model(x)) and torch.equal(out, model(torch.from_numpy(x)))
+    assert not model.training
     trained = model(x, training=True)
-    assert trained.requires_grad
+    assert trained.requires_grad and not model.training  # one call in training mode
     assert not torch.equal(model(x, training=True), trained)  # dropout on
+
+
+def test_fit_leaves_the_mode_as_found_and_train_switches_it():
+    x, y = data()
+    model = classifier(dropout=0.5)
+    model.compile(optimizer="adam", loss="binary_crossentropy", seed=0)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.train_on_batch(x[:8], y[:8])
+    assert not model.training and torch.equal(model(x), model(x))
+    model.train()  # torch's way: later calls train (dropout on, autograd)
+    out = model(torch.from_numpy(x))
+    assert out.requires_grad and not torch.equal(out, model(torch.from_numpy(x)))
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.training
+
+
+def test_a_torch_loop_trains_a_keras_model():
+    x, y = data()
+    model = classifier()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    before = nn.functional.binary_cross_entropy(model(xt), yt).item()
+    for _ in range(20):
+        loss = nn.functional.binary_cross_entropy(model(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < before
 
 
 def test_call_keeps_grad_for_inputs_that_require_it():

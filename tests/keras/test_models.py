@@ -117,13 +117,16 @@ def test_subclass_default_name_and_call_receives_the_mode():
     model = RecordsTraining()
     assert model.name == "records_training"
     model.train()
-    model(torch.zeros(1))  # Keras's default for a call: inference mode, whatever torch's mode
+    model(torch.zeros(1))
     model.eval()
     model(torch.zeros(1))
     model(torch.zeros(1), training=True)
     model(torch.zeros(1), training=False)
-    assert model.seen == [False, False, True, False]
-    assert model.training is False  # the module's own mode is left as it was
+    assert model.seen == [True, False, True, False]
+    assert model.training is False  # a call with training= leaves the mode as it was
+    fresh = RecordsTraining()
+    fresh(torch.zeros(1))  # Keras's default: inference mode
+    assert fresh.seen == [False]
 
 
 def test_subclass_without_call_says_so():

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from torch.fx._symbolic_trace import is_fx_tracing
 
 from epochal import model as native_model
-from epochal._calls import engine_calls, in_engine
+from epochal._calls import call_marked, in_engine
 from epochal._tree import leaves, tree_map
 from epochal.callbacks.history import History
 from epochal.errors import ArgumentError, ArgumentTypeError
@@ -121,31 +121,64 @@ class Model(nn.Module):
         return self._user_call(args, kwargs)
 
     def _user_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """``model(x)`` by the user: Keras's inference mode unless ``training=True``.
+        """``model(x)`` by the user (or a torch loop): Keras's inference mode by default.
 
-        Inference mode is eval mode (dropout off, batch-norm statistics used)
-        without autograd, unless an input requires grad; ``training=True`` is
-        training mode with autograd; ``training=False`` is eval mode with
-        autograd as it is. numpy inputs become tensors on the model's device.
+        A Keras model starts in inference (eval) mode: dropout off, batch-norm
+        statistics used. ``training=True`` runs one call in training mode,
+        ``training=False`` in inference mode; ``model.train()`` (torch's way)
+        switches later calls to training mode, as ``fit`` leaves it as found.
+        Autograd records as torch's grad mode says (a torch loop trains the
+        model as any module), except for calls on numpy data with no
+        ``training``: those are pure inference, without autograd. numpy and
+        float64 inputs become tensors of the model's float dtype on its device.
         """
+        self._ensure_mode()
+        if len(args) == 1 and not kwargs:
+            x = args[0]
+            if type(x) is Tensor and x.dtype is not torch.float64:
+                return call_marked(nn.Module.__call__, self, x)  # a torch loop's call: fast
         training = kwargs.pop("training", None)
+        tensors_given = any(isinstance(t, Tensor) for t in leaves((args, kwargs)))
         param = next(self.parameters(), None)
         device = param.device if param is not None else None
         floating = param.dtype if param is not None and param.is_floating_point() else None
         args = _face.as_tensors(args, device, floating)
         kwargs = _face.as_tensors(kwargs, device, floating)
-        grad: contextlib.AbstractContextManager[Any]
-        if training is None:
-            wants_grad = any(
-                isinstance(t, Tensor) and t.requires_grad for t in leaves((args, kwargs))
-            )
-            grad = torch.enable_grad() if wants_grad else torch.no_grad()
-        else:
+        if training is not None:
             grad = torch.enable_grad() if training else contextlib.nullcontext()
-        with engine_calls(), grad:
-            return run_in_mode(
-                self, bool(training), lambda: nn.Module.__call__(self, *args, **kwargs)
-            )
+            with grad:
+                return call_marked(
+                    run_in_mode,
+                    self,
+                    bool(training),
+                    lambda: nn.Module.__call__(self, *args, **kwargs),
+                )
+        with contextlib.nullcontext() if tensors_given else torch.no_grad():
+            return call_marked(nn.Module.__call__, self, *args, **kwargs)
+
+    def _start_in_inference_mode(self) -> None:
+        """Keras's default: inference mode, once, before the first call or fit (see `_user_call`)."""
+        self.eval()
+
+    def train(self, mode: bool = True) -> Model:
+        """Sets training (or, with False, inference) mode for later calls, as torch's ``train``."""
+        self.__dict__["_keras_mode"] = True  # decided: no default applies any more
+        return super().train(mode)
+
+    def _ensure_mode(self) -> None:
+        if "_keras_mode" not in self.__dict__:
+            self._start_in_inference_mode()
+
+    @contextlib.contextmanager
+    def _modes_kept(self) -> Iterator[None]:
+        """Every submodule's mode put back after training (the loop sets training mode)."""
+        self._ensure_mode()
+        modes = {sub: sub.training for sub in self.modules()}
+        try:
+            yield
+        finally:
+            for sub, mode in modes.items():
+                sub.training = mode
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Runs ``call`` (passing ``training`` as the module's mode, unless given)."""
@@ -306,7 +339,8 @@ class Model(nn.Module):
         ``TerminateOnNaN`` can act); ``check_finite=True`` checks them.
         """
         kwargs.setdefault("check_finite", False)
-        return self._face().fit(*args, **kwargs)
+        with self._modes_kept():
+            return self._face().fit(*args, **kwargs)
 
     def evaluate(
         self,
@@ -326,6 +360,7 @@ class Model(nn.Module):
             The loss alone when there are no metrics, else ``[loss, *metrics]``
             in `metrics_names` order; the dict with ``return_dict=True``.
         """
+        self._ensure_mode()
         logs = self._face().evaluate(
             x,
             y,
@@ -342,6 +377,7 @@ class Model(nn.Module):
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         """The outputs for ``x``, batch by batch in eval mode (as `epochal.Model.predict`)."""
+        self._ensure_mode()
         return self._face().predict(*args, **kwargs)
 
     def train_on_batch(
@@ -359,7 +395,8 @@ class Model(nn.Module):
             the dict with ``return_dict=True``.
         """
         native = self._face()
-        logs = native.train_on_batch(x, y, sample_weight, class_weight, return_dict=True)
+        with self._modes_kept():
+            logs = native.train_on_batch(x, y, sample_weight, class_weight, return_dict=True)
         assert isinstance(logs, dict)
         return _face.keras_result(logs, self.metrics_names, bool(return_dict))
 
@@ -367,12 +404,14 @@ class Model(nn.Module):
         self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
     ) -> Any:
         """Loss and metrics of ``x``/``y`` as one batch, in inference mode (Keras's ``test_on_batch``)."""
+        self._ensure_mode()
         logs = self._face().test_on_batch(x, y, sample_weight, return_dict=True)
         assert isinstance(logs, dict)
         return _face.keras_result(logs, self.metrics_names, bool(return_dict))
 
     def predict_on_batch(self, x: Any) -> Any:
         """The outputs for ``x`` as one batch, in inference mode, as numpy (Keras's ``predict_on_batch``)."""
+        self._ensure_mode()
         out = self._face().predict_on_batch(x)
         return tree_map(lambda t: t.cpu().numpy() if isinstance(t, Tensor) else t, out)
 
@@ -726,6 +765,8 @@ class Sequential(Model):
                 "parameters. Add layers before the first fit, or compile again after adding"
             )
         self._stack.add(layer)
+        if "_keras_mode" in self.__dict__:
+            layer.train(self.training)  # the model's mode (inference by default)
         if trainer is not None:
             self.to(trainer.device)
         self._trace()
