@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.fx._symbolic_trace import is_fx_tracing
+from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
 from epochal import model as native_model
 from epochal._calls import call_marked, in_engine
@@ -114,7 +114,7 @@ class Model(nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if (not args or type(args[0]) is not Tensor) and is_symbolic(args, kwargs):
             return symbolic_call(self, args, kwargs)
-        if in_engine() or torch.compiler.is_compiling() or is_fx_tracing():
+        if in_engine() or torch.compiler.is_compiling() or is_fx_symbolic_tracing():
             # A training step, a call inside another model's call, or a trace: as the caller
             # set it. (Looked up at each call: torch.fx patches nn.Module.__call__ while tracing.)
             return nn.Module.__call__(self, *args, **kwargs)
