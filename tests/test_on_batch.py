@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import epochal as ep
@@ -224,3 +226,24 @@ def test_keras_train_on_batch_builds_a_lazy_model():
     model.compile(optimizer="sgd", loss="mse")
     assert isinstance(model.train_on_batch(X[:8], Y2[:8]), float)
     assert model.built and model.count_params() == 6 * 4 + 4 + 4 + 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    batch_size=st.sampled_from([7, 16, 32, 64]),
+    epochs=st.integers(1, 3),
+    fit_first=st.booleans(),
+)
+def test_any_mix_of_batches_and_fit_epochs_equals_fit(batch_size, epochs, fit_first):
+    """Epochs done batch by batch with train_on_batch, or by fit(shuffle=False): one run."""
+    whole = native()
+    whole.fit(X, Y2, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
+    mixed = native()
+    for epoch in range(epochs):
+        if fit_first and epoch == 0:
+            mixed.fit(X, Y2, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+            continue
+        for i in range(0, len(X), batch_size):
+            mixed.train_on_batch(X[i : i + batch_size], Y2[i : i + batch_size])
+    assert mixed.run.step == whole.run.step
+    assert state_equal(mixed.module.state_dict(), whole.module.state_dict())
