@@ -562,3 +562,15 @@ def test_a_loaded_keras_file_keeps_the_keras_face(tmp_path):
         ],
     )
     assert "learning_rate" not in history.history and "learning_rate" not in seen[0]
+
+
+def test_freezing_everything_after_training_started_stops_updates():
+    x, y = data()
+    model = classifier()
+    model.compile(optimizer="adam", loss="binary_crossentropy", seed=0)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.trainable = False
+    before = [p.detach().clone() for p in model.parameters()]
+    model.fit(x, y, epochs=1, verbose=0)
+    model.train_on_batch(x[:8], y[:8])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
