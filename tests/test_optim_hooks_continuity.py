@@ -591,3 +591,39 @@ def test_a_callback_setting_the_rate_a_schedule_owns_is_refused_before_training(
         model.fit(X, Y, epochs=2, batch_size=8, verbose=0, callbacks=[callback()])
     assert model.run.step == 0 and model.run.epoch == 0
     make("clipnorm").fit(X, Y, epochs=1, batch_size=8, verbose=0, callbacks=[callback()])
+
+
+# -- train_on_batch steps are steps of the run -------------------------------------
+def batch_steps(model: ep.Model, n: int) -> None:
+    for i in range(n):
+        model.train_on_batch(X[8 * i : 8 * i + 8], Y[8 * i : 8 * i + 8])
+
+
+@pytest.mark.parametrize("option", ["accumulation", "ema", "schedule", "all", "native"])
+def test_train_on_batch_steps_inside_a_window_saved_loaded_and_fitted_on(tmp_path, option):
+    """Five train_on_batch steps (a window of 3 left open), a save, a load, fit on:
+    the bits of the uninterrupted run; with fit between the steps too."""
+    whole = make(option)
+    batch_steps(whole, 5)
+    whole.fit(X, Y, epochs=2, batch_size=8, verbose=0)
+    batch_steps(whole, 2)
+
+    stepped = make(option)
+    batch_steps(stepped, 5)
+    stepped.save(tmp_path / "run")
+    optimizer, extra = OPTIONS[option]
+    kwargs = {"learning_rate": 0.02} if extra else {}
+    module = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.2), nn.Linear(8, 1))
+    loaded = ep.Model.load(
+        tmp_path / "run",
+        module=module,
+        device="cpu",
+        optimizer=optimizer(),
+        loss="mse",
+        **kwargs,
+        **extra,
+    )
+    assert loaded.run.step == 5
+    loaded.fit(X, Y, epochs=2, batch_size=8, verbose=0)
+    batch_steps(loaded, 2)
+    assert_same(state(loaded), state(whole))
