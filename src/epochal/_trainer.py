@@ -29,8 +29,9 @@ from epochal import loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
-from epochal._heads import loss_form
+from epochal._heads import LossForm, loss_form
 from epochal._optim_hooks import StepOptions, ema_weights, install
+from epochal._outputs import BoundOutputs, OutputsLoss, output_names_of
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
 from epochal._step import Precision, build_forward_loss, build_train_step, make_scaler
@@ -56,7 +57,7 @@ class Settings:
 
     optimizer: Any
     learning_rate: float | None
-    loss: losses_mod.LossSpec
+    loss: losses_mod.LossSpec | OutputsLoss  # OutputsLoss: several outputs, or weights
     metrics: list[metrics_mod.MetricRequest]
     seed: int
     scheduler: Any = None
@@ -148,6 +149,8 @@ class Trainer:
         # A steps_per_epoch walk over an iterable: (the user's data, its iterator),
         # so that the next call given the same data reads on, as Keras does.
         self._stream: tuple[Any, Any] | None = None
+        # The loss spec the targets are checked against, set when the engine is bound.
+        self.targets_spec: losses_mod.LossSpec | BoundOutputs | None = None
 
     # -- binding --------------------------------------------------------------
     def bind(self, sample: Batch, name: str = "x") -> loop.Engine:
@@ -167,18 +170,24 @@ class Trainer:
             self.module.train(was_training)
         self.input_shape = tuple(first_leaf(x2).shape[1:])
 
-        form = loss_form(self.module, out, settings.loss)
-        loss_fn = losses_mod.build_loss(settings.loss, logits=form.logits)
+        spec = self._targets_spec(out)
+        if isinstance(spec, BoundOutputs):
+            # Several outputs: the whole forward, each loss in its output's form.
+            form = LossForm(lambda x: call_module(self.module, x), False, None)
+            loss_fn: losses_mod.LossFn = spec.loss
+            train_metrics: list[metrics_mod.CompiledMetric] = list(spec.metrics())
+        else:
+            form = loss_form(self.module, out, spec)
+            loss_fn = losses_mod.build_loss(spec, logits=form.logits)
+            train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
+            if form.metric_input is not None:
+                for metric in train_metrics:
+                    metric.accept_logits()
         optimizer = optimizers_mod.build(
             settings.optimizer, self.module, settings.learning_rate, settings.optimizer_impl
         )
         install(optimizer, settings.step_options)
-        train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
-        if form.metric_input is not None:
-            for metric in train_metrics:
-                metric.accept_logits()
         scheduler, _ = optimizers_mod.build_scheduler(settings.scheduler, optimizer)
-        spec = settings.loss
         engine = loop.Engine(
             module=self.module,
             device=self.device,
@@ -191,6 +200,7 @@ class Trainer:
             scheduler=scheduler,
             scheduler_per_step=settings.scheduler_interval == "step",
             scaler=make_scaler(settings.precision, self.device),
+            outputs=spec if isinstance(spec, BoundOutputs) else None,
         )
         conforming = replace(
             engine,
@@ -204,7 +214,21 @@ class Trainer:
         engine.train_step = build_train_step(engine, **options)  # type: ignore[arg-type]
         engine.train_step_conforming = build_train_step(conforming, **options)  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
+        self.targets_spec = spec
         return engine
+
+    def _targets_spec(self, out: Any) -> losses_mod.LossSpec | BoundOutputs:
+        """The loss spec targets are checked against: per output when the settings ask for it.
+
+        A named loss alone on a model returning a tuple or dict applies to every
+        output, as in Keras; a callable alone receives the whole output.
+        """
+        loss = self.settings.loss
+        if isinstance(loss, losses_mod.LossSpec):
+            if isinstance(out, torch.Tensor) or loss.kind == "custom":
+                return loss
+            loss = OutputsLoss(loss, None, list(self.settings.metrics), [])
+        return loss.bind(out, output_names_of(self.module), self.device)
 
     def _sample_output(self, sample: Batch, name: str = "x") -> Any:
         """The module's output for two samples, to check targets against.
@@ -264,7 +288,8 @@ class Trainer:
         engine = self.engine if self.engine is not None else self.bind(samples[0], names[0])
         # Check every source before changing any: in-memory targets are checked
         # (values too) and conformed whole, other sources by their first batch.
-        spec = self.settings.loss
+        spec = self.targets_spec
+        assert spec is not None
         conformed = []
         outputs = []
         for source, sample, name in zip(sources, samples, names, strict=True):
@@ -321,6 +346,8 @@ class Trainer:
             )
         if (
             run.baseline_loss is None
+            and isinstance(self.settings.loss, losses_mod.LossSpec)
+            and isinstance(self.targets_spec, losses_mod.LossSpec)
             and isinstance(call.train, ArraySource)
             and isinstance(call.train.y, torch.Tensor)
         ):
