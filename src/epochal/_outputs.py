@@ -205,6 +205,13 @@ def check(
         and weights is None
         and not weighted
     )
+    for group in (checked_metrics, weighted):
+        for entry in group.values() if isinstance(group, dict) else [group]:
+            if _is_flat(entry):
+                _unique([r.name for r in entry])
+            else:
+                for sub in entry:
+                    _unique([r.name for r in sub])
     if plain:
         assert isinstance(checked_loss, losses_mod.LossSpec)
         _unique([r.name for r in checked_metrics])
@@ -316,8 +323,9 @@ def _resolve(spec: OutputsLoss, labels: list[str], positional: bool) -> list[_Pl
             names.append(f"{prefix}loss")
         plain = [f"{prefix}{r.name}" for r in plan.metrics]
         names += plain
+        given = {r.name for r in plan.metrics}
         names += [
-            f"{prefix}{'weighted_' if r.name in plain else ''}{r.name}" for r in plan.weighted
+            f"{prefix}{'weighted_' if r.name in given else ''}{r.name}" for r in plan.weighted
         ]
     _unique(names)
     return plans
