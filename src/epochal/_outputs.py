@@ -30,7 +30,7 @@ from epochal._heads import tensor_form
 from epochal._metric_kinds import SumMetric
 from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 
-__all__ = ["BoundOutputs", "OutputsLoss", "check", "output_names_of"]
+__all__ = ["BoundOutputs", "OutputsLoss", "check", "check_names", "output_names_of"]
 
 LossArg = Any  # LossSpec | list[LossSpec | None] | dict[str, LossSpec | None]
 MetricsArg = Any  # list[MetricRequest] | list[list[MetricRequest]] | dict[str, list[...]]
@@ -217,6 +217,22 @@ def check(
         _unique([r.name for r in checked_metrics])
         return checked_loss, list(checked_metrics)
     return OutputsLoss(checked_loss, weights, checked_metrics, weighted), []
+
+
+def check_names(
+    spec: losses_mod.LossSpec | OutputsLoss,
+    requests: list[metrics_mod.MetricRequest],
+    names: Sequence[str] | None,
+) -> None:
+    """Raise at compile for specs that cannot fit a module's declared outputs ``names``."""
+    if names is None or len(names) < 2:
+        return
+    if isinstance(spec, losses_mod.LossSpec):
+        if spec.kind == "custom":
+            return  # a callable alone receives the whole output
+        spec = OutputsLoss(spec, None, list(requests), [])
+    if not spec.whole():
+        spec.check_names(names)
 
 
 def _all(metrics: MetricsArg) -> list[metrics_mod.MetricRequest]:

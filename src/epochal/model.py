@@ -243,14 +243,8 @@ class Model:
                 f"a dict by output name). Received: metrics={metrics!r}"
             )
         loss_spec, requests = outputs_mod.check(loss, metrics, loss_weights, weighted_metrics)
-        names = outputs_mod.output_names_of(self._module)
-        if (
-            isinstance(loss_spec, outputs_mod.OutputsLoss)
-            and names
-            and len(names) > 1
-            and not loss_spec.whole()
-        ):
-            loss_spec.check_names(names)  # known outputs: bad specs fail here, not at fit
+        # Declared output names (functional models): bad specs fail here, not at fit.
+        outputs_mod.check_names(loss_spec, requests, outputs_mod.output_names_of(self._module))
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ArgumentTypeError(
                 f"Expected `seed` to be an int or None. Received: seed={seed!r}"
