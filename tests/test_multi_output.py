@@ -493,3 +493,25 @@ def test_a_saved_multi_output_run_loads_and_continues_bit_for_bit(tmp_path):
     _fit(loaded, 1)
     assert state_equal(whole.module.state_dict(), loaded.module.state_dict())
     assert whole.history.history == loaded.history.history
+
+
+def test_a_weighted_single_output_keeps_the_logits_form_of_a_final_sigmoid():
+    def saturated() -> nn.Module:
+        lin = nn.Linear(5, 1)
+        with torch.no_grad():
+            lin.weight.zero_()
+            lin.bias.fill_(30.0)  # probability 1 - 1e-13: the probability form would clip
+        return nn.Sequential(lin, nn.Sigmoid())
+
+    plain = ep.Model(saturated(), device="cpu")
+    plain.compile(optimizer="sgd", loss="bce", metrics=["accuracy"], seed=0)
+    weighted = ep.Model(saturated(), device="cpu")
+    weighted.compile(
+        optimizer="sgd", loss="bce", loss_weights=3.0, weighted_metrics=["accuracy"], seed=0
+    )
+    zeros = np.zeros_like(Y_BIN)
+    a = plain.evaluate(X, zeros, verbose=0)
+    b = weighted.evaluate(X, zeros, verbose=0)
+    assert a["loss"] == pytest.approx(30.0, rel=1e-4)  # log(1 + e^30), from the logits
+    assert b["loss"] == pytest.approx(3 * a["loss"], rel=1e-6)
+    assert b["accuracy"] == a["accuracy"] == 0.0

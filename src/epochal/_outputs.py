@@ -32,6 +32,8 @@ from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 
 __all__ = ["BoundOutputs", "OutputsLoss", "check", "check_names", "output_names_of"]
 
+#: spec -> (logits, logits -> probabilities for the metrics)
+Form = Callable[[losses_mod.LossSpec], tuple[bool, Callable[[Tensor], Tensor] | None]]
 LossArg = Any  # LossSpec | list[LossSpec | None] | dict[str, LossSpec | None]
 MetricsArg = Any  # list[MetricRequest] | list[list[MetricRequest]] | dict[str, list[...]]
 
@@ -157,19 +159,32 @@ class OutputsLoss:
 
     def check_names(self, names: Sequence[str]) -> None:
         """Raise for specs that cannot fit outputs named ``names`` (compile-time check)."""
-        _resolve(self, list(names), positional=True)
+        _resolve(self, list(names))
 
-    def bind(self, out: Any, names: Sequence[str] | None, device: torch.device) -> BoundOutputs:
+    def bind(
+        self,
+        out: Any,
+        names: Sequence[str] | None,
+        device: torch.device,
+        single_form: Form | None = None,
+    ) -> BoundOutputs:
         """Resolve against a sample output ``out`` of the model: losses, forms and metrics.
+
+        ``single_form(spec) -> (logits, logits -> probabilities)`` decides the
+        loss form of a single output (the trainer's, which can split off a
+        final activation layer); outputs of several are decided from the tensor.
 
         Raises:
             ArgumentError: the specs do not fit the outputs (names, lengths).
         """
         keys, labels = _structure(out, names, self)
-        plans = _resolve(self, labels, positional=not isinstance(out, dict))
+        single_name = names[0] if keys == [None] and names and len(names) == 1 else None
+        plans = _resolve(self, labels, single_name)
         bound = []
         for index, (key, label, plan) in enumerate(zip(keys, labels, plans, strict=True)):
-            bound.append(_bind_output(index, key, label, plan, _select(out, key), device))
+            sub = _select(out, key)
+            form = single_form if keys == [None] and single_form is not None else None
+            bound.append(_bind_output(index, key, label, plan, sub, device, form))
         return BoundOutputs(bound, single=keys == [None])
 
 
@@ -225,7 +240,11 @@ def check_names(
     names: Sequence[str] | None,
 ) -> None:
     """Raise at compile for specs that cannot fit a module's declared outputs ``names``."""
-    if names is None or len(names) < 2:
+    if names is None:
+        return
+    if len(names) == 1:
+        if isinstance(spec, OutputsLoss):
+            _resolve(spec, [""], names[0])
         return
     if isinstance(spec, losses_mod.LossSpec):
         if spec.kind == "custom":
@@ -283,9 +302,7 @@ def _nested(out: Any) -> str:
     )
 
 
-def _by_output(
-    value: Any, labels: list[str], argument: str, positional: bool, default: Any
-) -> list[Any]:
+def _by_output(value: Any, labels: list[str], argument: str, default: Any) -> list[Any]:
     """One entry per output from a list (by position) or a dict (by output name)."""
     count = len(labels)
     if isinstance(value, dict):
@@ -293,40 +310,43 @@ def _by_output(
         if unknown:
             raise ArgumentError(
                 f"In the dict argument `{argument}`, key {unknown[0]!r} does not correspond to "
-                f"any model output. The outputs are {labels}. Received: {argument}={value!r}"
+                f"any model output. The outputs are {labels}. Received: {argument}={_show(value)}"
             )
         return [value.get(label, default) for label in labels]
     if isinstance(value, list):
         if len(value) != count:
             raise ArgumentError(
                 f"For a model with {count} output(s), `{argument}` given as a list needs one "
-                f"entry per output. Received {len(value)} entries: {argument}={value!r}. "
+                f"entry per output. Received {len(value)} entries: {argument}={_show(value)}. "
                 f"The outputs are {labels}"
             )
         return list(value)
     return [value] * count
 
 
-def _resolve(spec: OutputsLoss, labels: list[str], positional: bool) -> list[_Plan]:
-    """One plan per output; raises `ArgumentError` for specs that do not fit."""
+def _resolve(spec: OutputsLoss, labels: list[str], single_name: str | None = None) -> list[_Plan]:
+    """One plan per output; raises `ArgumentError` for specs that do not fit.
+
+    ``labels == [""]``: one output (named ``single_name`` when the module says so).
+    """
     count = len(labels)
     single = labels == [""]
     named = [] if single else labels
     if single:
-        losses = _single(spec.loss, "loss")
+        losses = _single(spec.loss, "loss", single_name, None)
         weights = [spec.loss_weights if isinstance(spec.loss_weights, float) else None]
         if isinstance(spec.loss_weights, (list, dict)):
-            weights = _single(spec.loss_weights, "loss_weights")
-        metrics = [_single_metrics(spec.metrics, "metrics")]
-        weighted = [_single_metrics(spec.weighted_metrics, "weighted_metrics")]
+            weights = _single(spec.loss_weights, "loss_weights", single_name, None)
+        metrics = [_single_metrics(spec.metrics, "metrics", single_name)]
+        weighted = [_single_metrics(spec.weighted_metrics, "weighted_metrics", single_name)]
     else:
-        losses = _by_output(spec.loss, named, "loss", positional, None)
-        weights = _by_output(spec.loss_weights, named, "loss_weights", positional, None)
-        metrics = _per_output_metrics(spec.metrics, named, "metrics", positional)
-        weighted = _per_output_metrics(spec.weighted_metrics, named, "weighted_metrics", positional)
+        losses = _by_output(spec.loss, named, "loss", None)
+        weights = _by_output(spec.loss_weights, named, "loss_weights", None)
+        metrics = _per_output_metrics(spec.metrics, named, "metrics")
+        weighted = _per_output_metrics(spec.weighted_metrics, named, "weighted_metrics")
     if all(s is None for s in losses):
         raise ArgumentError(
-            f"Expected a loss for at least one output. Received: loss={spec.loss!r}"
+            f"Expected a loss for at least one output. Received: loss={_show(spec.loss)}"
         )
     plans = [
         _Plan(s, 1.0 if w is None else float(w), m, wm)
@@ -347,31 +367,48 @@ def _resolve(spec: OutputsLoss, labels: list[str], positional: bool) -> list[_Pl
     return plans
 
 
-def _single(value: Any, argument: str) -> list[Any]:
+def _single(value: Any, argument: str, name: str | None, default: Any) -> list[Any]:
     if isinstance(value, list):
         if len(value) != 1:
             raise ArgumentError(
                 f"The model has one output, but `{argument}` is a list of {len(value)} entries: "
-                f"{argument}={value!r}"
+                f"{argument}={_show(value)}"
             )
         return list(value)
     if isinstance(value, dict):
+        if name is not None and set(value) <= {name}:
+            return [value.get(name, default)]
+        named = f"named {name!r}" if name is not None else "(unnamed)"
         raise ArgumentError(
-            f"`{argument}` given as a dict needs a model with named outputs (a dict of outputs, "
-            f"or several outputs). The model has one output. Received: {argument}={value!r}"
+            f"In the dict argument `{argument}`, key {next(iter(value))!r} does not correspond "
+            f"to any model output. The model has one output {named}. Received: "
+            f"{argument}={_show(value)}"
         )
     return [value]
 
 
-def _single_metrics(value: MetricsArg, argument: str) -> list[metrics_mod.MetricRequest]:
+def _single_metrics(
+    value: MetricsArg, argument: str, name: str | None
+) -> list[metrics_mod.MetricRequest]:
     if _is_flat(value):
         return list(value)
-    (entry,) = _single(value, argument)
+    (entry,) = _single(value, argument, name, [])
     return list(entry)
 
 
+def _show(value: Any) -> str:
+    """``value`` as the user wrote it, losses and metrics by name."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, (losses_mod.LossSpec, metrics_mod.MetricRequest)):
+        return repr(value.name)
+    return repr(value)
+
+
 def _per_output_metrics(
-    value: MetricsArg, labels: list[str], argument: str, positional: bool
+    value: MetricsArg, labels: list[str], argument: str
 ) -> list[list[metrics_mod.MetricRequest]]:
     if not value:
         return [[] for _ in labels]
@@ -384,7 +421,7 @@ def _per_output_metrics(
                 f"dict by output name: the outputs are {labels}"
             )
         return [[r] for r in value]
-    entries = _by_output(value, labels, argument, positional, [])
+    entries = _by_output(value, labels, argument, [])
     return [list(e) for e in entries]
 
 
@@ -552,7 +589,13 @@ class _BoundOutput:
 
 
 def _bind_output(
-    position: int, key: int | str | None, label: str, plan: _Plan, out: Tensor, device: torch.device
+    position: int,
+    key: int | str | None,
+    label: str,
+    plan: _Plan,
+    out: Tensor,
+    device: torch.device,
+    form: Form | None,
 ) -> _BoundOutput:
     spec = plan.spec
     logits, activation = (False, None)
@@ -560,7 +603,7 @@ def _bind_output(
     metrics: list[OutputMetric] = []
     prefix = f"{label}_" if label else ""
     if spec is not None:
-        logits, activation = tensor_form(out, spec)
+        logits, activation = form(spec) if form is not None else tensor_form(out, spec)
         loss_fn = losses_mod.build_loss(spec, logits=logits)
         if label:
             mean = _LossMean(loss_fn, plan.weight).to(device)

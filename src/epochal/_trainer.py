@@ -174,10 +174,17 @@ class Trainer:
             self.module.train(was_training)
         self.input_shape = tuple(first_leaf(x2).shape[1:])
 
-        spec = self._targets_spec(out)
+        forms: list[LossForm] = []
+
+        def single_form(spec: losses_mod.LossSpec) -> tuple[bool, Any]:
+            forms.append(loss_form(self.module, out, spec))  # may split off a final activation
+            return forms[-1].logits, forms[-1].metric_input
+
+        spec = self._targets_spec(out, single_form)
         if isinstance(spec, BoundOutputs):
-            # Several outputs: the whole forward, each loss in its output's form.
-            form = LossForm(lambda x: call_module(self.module, x), False, None)
+            # Each loss in its output's form; one output may skip a final activation layer.
+            whole = LossForm(lambda x: call_module(self.module, x), False, None)
+            form = forms[-1] if forms else whole
             loss_fn: losses_mod.LossFn = spec.loss
             train_metrics: list[metrics_mod.CompiledMetric] = list(spec.metrics())
         else:
@@ -221,7 +228,7 @@ class Trainer:
         self.targets_spec = spec
         return engine
 
-    def _targets_spec(self, out: Any) -> losses_mod.LossSpec | BoundOutputs:
+    def _targets_spec(self, out: Any, single_form: Any) -> losses_mod.LossSpec | BoundOutputs:
         """The loss spec targets are checked against: per output when the settings ask for it.
 
         A named loss alone on a model returning a tuple or dict applies to every
@@ -232,7 +239,8 @@ class Trainer:
             if isinstance(out, torch.Tensor) or loss.kind == "custom":
                 return loss
             loss = OutputsLoss(loss, None, list(self.settings.metrics), [])
-        return loss.bind(out, output_names_of(self.module), self.device)
+        form = single_form if isinstance(out, torch.Tensor) else None
+        return loss.bind(out, output_names_of(self.module), self.device, form)
 
     def _sample_output(self, sample: Batch, name: str = "x") -> Any:
         """The module's output for two samples, to check targets against.

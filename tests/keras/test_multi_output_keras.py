@@ -170,3 +170,27 @@ def test_the_multi_output_example_trains_as_a_keras_user_expects(capsys):
     values = dict(item.split("=") for item in test_line[len("test: ") :].split(", "))
     parts = float(values["priority_loss"]) + float(values["department_loss"])
     assert float(values["loss"]) == pytest.approx(parts, abs=2e-4)
+
+
+def test_one_named_output_takes_its_loss_weights_and_metrics_by_name():
+    def single() -> keras.Model:
+        keras.utils.set_random_seed(0)
+        a = keras.Input((4,))
+        return keras.Model(a, layers.Dense(1, activation="sigmoid", name="flag")(a))
+
+    plain = single()
+    plain.compile(optimizer="sgd", loss="bce", metrics=["accuracy"])
+    named = single()
+    named.compile(
+        optimizer="sgd",
+        loss={"flag": "bce"},
+        loss_weights={"flag": 2.0},
+        metrics={"flag": ["accuracy"]},
+    )
+    a = plain.evaluate(XA, Y_FLAG, verbose=0, return_dict=True)
+    b = named.evaluate(XA, Y_FLAG, verbose=0, return_dict=True)
+    assert list(b) == ["loss", "accuracy"]
+    assert b["loss"] == pytest.approx(2 * a["loss"], rel=1e-6)
+    assert b["accuracy"] == a["accuracy"]
+    with pytest.raises(ArgumentError, match=r"key 'flags'.*one output named 'flag'"):
+        single().compile(optimizer="sgd", loss={"flags": "bce"})
