@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -515,3 +517,15 @@ def test_a_weighted_single_output_keeps_the_logits_form_of_a_final_sigmoid():
     assert a["loss"] == pytest.approx(30.0, rel=1e-4)  # log(1 + e^30), from the logits
     assert b["loss"] == pytest.approx(3 * a["loss"], rel=1e-6)
     assert b["accuracy"] == a["accuracy"] == 0.0
+
+
+@pytest.mark.slow  # torch.compile
+def test_a_compiled_multi_output_step_trains_like_the_eager_one():
+    eager = tuple_model(metrics=[["mae"], ["accuracy"], ["accuracy"]])
+    eager.fit(X, [Y_REG, Y_BIN, Y_CLS], epochs=2, batch_size=16, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no fallback to eager
+        compiled = tuple_model(metrics=[["mae"], ["accuracy"], ["accuracy"]], compile=True)
+        compiled.fit(X, [Y_REG, Y_BIN, Y_CLS], epochs=2, batch_size=16, verbose=0)
+    for key, values in eager.history.history.items():
+        assert compiled.history.history[key] == pytest.approx(values, rel=1e-4, abs=1e-6)
