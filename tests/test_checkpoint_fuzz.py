@@ -104,8 +104,8 @@ def rewrite_manifest(path: Path) -> None:
             data = (path / name).read_bytes()
             entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
         (path / "manifest.json").write_text(json.dumps(manifest))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass  # a manifest already destroyed stays so
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        pass  # a manifest already destroyed (or nested too deep to read) stays so
 
 
 JSON = st.recursive(
