@@ -172,9 +172,9 @@ class Functional(Model):
         for leaf in self.outputs:
             node = leaf._node
             if node.kind in ("module", "input"):
-                names.append(self._display_names[id(node.target)])
+                names.append(self._display_names[node.target])
             else:
-                names.append(self._op_names()[id(node)])
+                names.append(self._op_names()[node])
         return names
 
     @property
