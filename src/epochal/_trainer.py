@@ -136,7 +136,8 @@ class Trainer:
         self.run = RunState(seed=settings.seed, history=History())
         self.input_shape: tuple[int, ...] | None = None
         # input shapes/dtypes -> output shape/dtype, learned by _sample_output
-        self._output_shapes: dict[Any, tuple[tuple[int, ...], torch.dtype]] = {}
+        # (a tree of empty tensors shaped like the outputs, for tuple/dict outputs too)
+        self._output_shapes: dict[Any, Any] = {}
         # A checkpoint found in a checkpoint_dir, applied when the script reaches
         # the call it does not fully cover (see epochal._resume).
         self._pending: Checkpoint | None = None
@@ -255,8 +256,7 @@ class Trainer:
         )
         known = self._output_shapes.get(signature)
         if known is not None:
-            shape, dtype = known
-            return torch.empty((0, *shape), dtype=dtype)
+            return known
         x2 = tree_map(lambda t: t[:2], sample.x)
         was_training = self.module.training
         self.module.eval()
@@ -265,8 +265,10 @@ class Trainer:
                 out = call_module(self.module, x2)
         finally:
             self.module.train(was_training)
-        if isinstance(out, torch.Tensor):
-            self._output_shapes[signature] = (tuple(out.shape[1:]), out.dtype)
+        if out is not None and all(isinstance(t, torch.Tensor) for t in leaves(out)):
+            self._output_shapes[signature] = tree_map(
+                lambda t: torch.empty((0, *t.shape[1:]), dtype=t.dtype), out
+            )
         return out
 
     def prepare(self, sources: Sequence[Source], what: str) -> tuple[loop.Engine, bool]:
