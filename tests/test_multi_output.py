@@ -92,14 +92,15 @@ def test_tuple_outputs_log_each_loss_and_the_weighted_total():
         metrics=[["mae"], ["accuracy"], ["accuracy"]],
     )
     history = model.fit(X, [Y_REG, Y_BIN, Y_CLS], epochs=2, batch_size=16, verbose=0)
+    # Keras 3's order: the loss, the compiled metrics, then the per-output losses
     assert list(history.history) == [
         "loss",
-        "output_1_loss",
-        "output_2_loss",
-        "output_3_loss",
         "output_1_mae",
         "output_2_accuracy",
         "output_3_accuracy",
+        "output_1_loss",
+        "output_2_loss",
+        "output_3_loss",
         "learning_rate",
     ]
     logs = model.evaluate(X, (Y_REG, Y_BIN, Y_CLS), batch_size=64, verbose=0)
@@ -142,10 +143,10 @@ def test_dict_outputs_take_targets_as_a_dict_or_a_list_in_output_order():
     assert by_name.history.history == by_position.history.history
     assert list(by_name.history.history)[:5] == [
         "loss",
-        "price_loss",
-        "kind_loss",
         "price_mae",
         "kind_accuracy",
+        "price_loss",
+        "kind_loss",
     ]
 
 

@@ -553,6 +553,7 @@ class OutputMetric(metrics_mod.CompiledMetric):
         self.key = key
         self.activation = activation
         self.sample_weighted = sample_weighted
+        self.role = "metric"  # or "weighted", or "loss" (an output's loss, for the logs)
 
     def update_from(self, out: Any, y: Any, sw: Tensor | None, single: bool) -> None:
         preds = _select(out, self.key)
@@ -567,7 +568,7 @@ class OutputMetric(metrics_mod.CompiledMetric):
             self.inner.update(preds, target)
 
     def clone(self) -> OutputMetric:
-        return OutputMetric(
+        new = OutputMetric(
             self.inner.clone(),
             self.name,
             self.position,
@@ -575,6 +576,8 @@ class OutputMetric(metrics_mod.CompiledMetric):
             self.activation,
             self.sample_weighted,
         )
+        new.role = self.role
+        return new
 
 
 @dataclass
@@ -609,6 +612,7 @@ def _bind_output(
             mean = _LossMean(loss_fn, plan.weight).to(device)
             inner = metrics_mod.CompiledMetric(f"{prefix}loss", "min", mean, "regression")
             metrics.append(OutputMetric(inner, inner.name, position, key, None, True))
+            metrics[-1].role = "loss"
     plain_names = set()
     for req in plan.metrics:
         inner = metrics_mod.build(req, out, device)
@@ -622,6 +626,7 @@ def _bind_output(
         name = prefix + ("weighted_" if req.name in plain_names else "") + req.name
         inner = metrics_mod.CompiledMetric(name, req.direction, mean, "regression")
         metrics.append(OutputMetric(inner, name, position, key, activation, True))
+        metrics[-1].role = "weighted"
     wanted = spec is not None or bool(plan.metrics) or bool(plan.weighted)
     return _BoundOutput(key, label, spec, plan.weight, loss_fn, metrics, wanted)
 
@@ -640,10 +645,11 @@ class BoundOutputs:
     from_logits = None
 
     def metrics(self) -> list[OutputMetric]:
-        """Per-output losses first (Keras's order), then the metrics, output by output."""
-        losses = [m for o in self.outputs for m in o.metrics[:1] if o.label and o.spec is not None]
-        rest = [m for o in self.outputs for m in o.metrics if m not in losses]
-        return losses + rest
+        """In the order of Keras 3's logs: the metrics output by output, the weighted metrics,
+        then the per-output losses (Keras's ``Trainer.metrics``)."""
+        every = [m for o in self.outputs for m in o.metrics]
+        order = {"metric": 0, "weighted": 1, "loss": 2}
+        return sorted(every, key=lambda m: order[m.role])  # stable: output order kept
 
     def loss(self, out: Any, y: Any, sample_weight: Tensor | None) -> Tensor:
         """The weighted sum of the outputs' losses."""
