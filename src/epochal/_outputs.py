@@ -147,10 +147,15 @@ class OutputsLoss:
         specs = self.loss.values() if isinstance(self.loss, dict) else self.loss
         return "+".join(s.name for s in specs if s is not None)
 
-    def whole(self) -> bool:
-        """Whether a structured output goes whole to one custom loss (no per-output split)."""
+    def whole(self, declared: bool = False) -> bool:
+        """Whether a structured output goes whole to one custom loss (no per-output split).
+
+        Not for a module declaring ``output_names`` (``declared``: functional
+        Keras models), where one loss applies to every output, as in Keras.
+        """
         return (
-            isinstance(self.loss, losses_mod.LossSpec)
+            not declared
+            and isinstance(self.loss, losses_mod.LossSpec)
             and self.loss.kind == "custom"
             and _is_flat(self.metrics)
             and _is_flat(self.weighted_metrics)
@@ -247,11 +252,8 @@ def check_names(
             _resolve(spec, [""], names[0])
         return
     if isinstance(spec, losses_mod.LossSpec):
-        if spec.kind == "custom":
-            return  # a callable alone receives the whole output
         spec = OutputsLoss(spec, None, list(requests), [])
-    if not spec.whole():
-        spec.check_names(names)
+    spec.check_names(names)
 
 
 def _all(metrics: MetricsArg) -> list[metrics_mod.MetricRequest]:
@@ -280,7 +282,7 @@ def _structure(
     out: Any, names: Sequence[str] | None, spec: OutputsLoss
 ) -> tuple[list[int | str | None], list[str]]:
     """(where each output is in ``out``, its name) for the outputs trained separately."""
-    if isinstance(out, Tensor) or spec.whole():
+    if isinstance(out, Tensor) or spec.whole(declared=names is not None):
         return [None], [""]
     if isinstance(out, dict):
         if not all(isinstance(v, Tensor) for v in out.values()):

@@ -233,15 +233,18 @@ class Trainer:
         """The loss spec targets are checked against: per output when the settings ask for it.
 
         A named loss alone on a model returning a tuple or dict applies to every
-        output, as in Keras; a callable alone receives the whole output.
+        output, as in Keras; a callable alone receives the whole output, except
+        on a module declaring ``output_names`` (functional Keras models), where
+        it too applies to every output, as in Keras.
         """
         loss = self.settings.loss
+        names = output_names_of(self.module)
         if isinstance(loss, losses_mod.LossSpec):
-            if isinstance(out, torch.Tensor) or loss.kind == "custom":
+            if isinstance(out, torch.Tensor) or (loss.kind == "custom" and names is None):
                 return loss
             loss = OutputsLoss(loss, None, list(self.settings.metrics), [])
         form = single_form if isinstance(out, torch.Tensor) else None
-        return loss.bind(out, output_names_of(self.module), self.device, form)
+        return loss.bind(out, names, self.device, form)
 
     def _sample_output(self, sample: Batch, name: str = "x") -> Any:
         """The module's output for two samples, to check targets against.

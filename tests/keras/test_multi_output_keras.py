@@ -194,3 +194,20 @@ def test_one_named_output_takes_its_loss_weights_and_metrics_by_name():
     assert b["accuracy"] == a["accuracy"]
     with pytest.raises(ArgumentError, match=r"key 'flags'.*one output named 'flag'"):
         single().compile(optimizer="sgd", loss={"flags": "bce"})
+
+
+def test_a_plain_function_given_alone_applies_to_every_named_output_as_in_keras():
+    seen = []
+
+    def squared(a, b):
+        seen.append((tuple(a.shape), tuple(b.shape)))
+        return ((a - b) ** 2).mean()
+
+    keras.utils.set_random_seed(0)
+    a = keras.Input((4,))
+    model = keras.Model(a, [layers.Dense(1, name="p")(a), layers.Dense(2, name="q")(a)])
+    model.compile(optimizer="sgd", loss=squared)
+    y2 = np.stack([Y_PRICE[:, 0], Y_PRICE[:, 0]], axis=1)
+    logs = model.evaluate(XA, [Y_PRICE, y2], batch_size=48, verbose=0, return_dict=True)
+    assert {((48, 1), (48, 1)), ((48, 2), (48, 2))} <= set(seen)
+    assert logs["loss"] == pytest.approx(logs["p_loss"] + logs["q_loss"], rel=1e-6)
