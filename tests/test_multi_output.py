@@ -530,3 +530,17 @@ def test_a_compiled_multi_output_step_trains_like_the_eager_one():
         compiled.fit(X, [Y_REG, Y_BIN, Y_CLS], epochs=2, batch_size=16, verbose=0)
     for key, values in eager.history.history.items():
         assert compiled.history.history[key] == pytest.approx(values, rel=1e-4, abs=1e-6)
+
+
+def test_callbacks_see_the_per_output_keys_in_their_params():
+    seen = {}
+
+    class Params(ep.Callback):
+        def on_train_begin(self, logs=None):
+            seen.update(self.params)
+
+    model = dict_model(metrics={"kind": ["accuracy"]})
+    model.fit(X, [Y_REG, Y_CLS], validation_split=0.25, epochs=1, verbose=0, callbacks=[Params()])
+    assert seen["metrics"][:4] == ["loss", "kind_accuracy", "price_loss", "kind_loss"]
+    assert "val_kind_accuracy" in seen["metrics"]
+    assert seen["compiled_metrics"] == ["kind_accuracy"]

@@ -559,7 +559,9 @@ class Trainer:
             else type(engine.optimizer).__name__,
             "learning_rate": _lr(engine.optimizer.param_groups[0]["lr"]),
             "loss": loss.name,
-            "compiled_metrics": [r.name for r in settings.metrics],
+            # several outputs: the bound metrics (``<output>_<metric>``), per-output losses aside
+            "compiled_metrics": [r.name for r in settings.metrics]
+            or [m.name for m in engine.train_metrics if getattr(m, "role", "metric") != "loss"],
             "seed": settings.seed,
             "parameter_count": sum(p.numel() for p in self.module.parameters()),
             "validation": call.val is not None,
