@@ -218,6 +218,7 @@ def apply(path: Path, damage: tuple[str, str, Any, bool]) -> None:
         rewrite_manifest(path)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damage=damages())

@@ -38,14 +38,14 @@ from epochal._outputs import BoundOutputs, OutputsLoss, output_names_of
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
 from epochal._step import Precision, build_forward_loss, build_train_step, make_scaler
-from epochal._tree import call_module, first_leaf, leaves, tree_map
+from epochal._tree import call_module, first_leaf, tree_map
 from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
 from epochal.data import ArraySource, Batch, IterableSource, Source
 from epochal.data._checks import install_batch_checks, target_name
-from epochal.data._features import input_errors, structure_key, unbuilt_on_failure
+from epochal.data._features import input_errors, input_signature, unbuilt_on_failure
 from epochal.errors import ArgumentError, CheckpointError
 from epochal.run import CallRecord, RunState, derive_seed, owned_rng, preserved_rng, seeded_rng
 
@@ -253,10 +253,7 @@ class Trainer:
         shaped like ones seen before an empty tensor of the remembered shape
         stands in, sparing a forward pass in every call of a fit(epochs=1) loop.
         """
-        signature = (
-            structure_key(sample.x),
-            *((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x)),
-        )
+        signature = input_signature(sample.x)
         known = self._output_shapes.get(signature)
         if known is not None:
             return known

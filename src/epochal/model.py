@@ -41,8 +41,9 @@ from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import save_checkpoint
-from epochal.data import fit_sources, make_source
+from epochal.data import ArraySource, fit_sources, make_source
 from epochal.data._checks import check_predict_input, prepare_inputs, warn_if_short
+from epochal.data._features import input_signature
 from epochal.errors import ArgumentError, ArgumentTypeError, NotCompiledError
 from epochal.run import RunState
 
@@ -81,6 +82,8 @@ class Model:
         self.device = torch.device(device) if device is not None else _default_device()
         self._module = module.to(self.device)
         self._trainer: Trainer | None = None
+        # Input signatures (structure, shapes, dtypes) the module ran on in predict.
+        self._fitting_inputs: set[Any] = set()
         #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
         self.stop_evaluating = False
         self.stop_predicting = False
@@ -634,8 +637,14 @@ class Model:
         bs = batch_size or 32
         source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
         prepare_inputs(self._module, [(source, "x")])
-        seen = self._trainer.input_shape if self._trainer is not None else None
-        check_predict_input(self._module, source, seen)
+        # The shape probe runs once per kind of input: a loop of predict calls on
+        # arrays shaped like ones that fitted before pays for no extra forward.
+        signature = input_signature(source.x) if isinstance(source, ArraySource) else None
+        if signature is None or signature not in self._fitting_inputs:
+            seen = self._trainer.input_shape if self._trainer is not None else None
+            check_predict_input(self._module, source, seen)
+            if signature is not None:
+                self._fitting_inputs.add(signature)
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
@@ -671,6 +680,7 @@ class Model:
             )
         add(layer)
         self._module.to(self.device)
+        self._fitting_inputs.clear()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the module directly (no batching, no mode change)."""
