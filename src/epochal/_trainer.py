@@ -38,7 +38,7 @@ from epochal._outputs import BoundOutputs, OutputsLoss, output_names_of
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
 from epochal._step import Precision, build_forward_loss, build_train_step, make_scaler
-from epochal._tree import call_module, first_leaf, tree_map
+from epochal._tree import call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
