@@ -1,0 +1,121 @@
+"""The Keras programs in ``examples/`` run as a Keras user runs them and reach what their data allows.
+
+Each program is written as Keras's guides write it, with only the imports
+changed to ``epochal.keras``. Each runs here in its own Python process (as
+``python examples/<program>.py`` would, on one thread, in an empty folder),
+must exit 0, and must print the numbers a Keras user would look at; the
+checks read those numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow  # each test is a whole program in a fresh interpreter
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def _run(program: str, cwd: Path) -> str:
+    """Run an example program in a fresh interpreter; return its output (fail on a non-zero exit)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / program)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, (
+        f"{program} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    )
+    return done.stdout
+
+
+def _numbers(pattern: str, out: str) -> tuple[float, ...]:
+    """The numbers a line of the output holds, found by a regular expression."""
+    found = re.search(pattern, out)
+    assert found is not None, f"no match for {pattern!r} in:\n{out}"
+    return tuple(float(group) for group in found.groups())
+
+
+def test_conv_autoencoder_denoises(tmp_path):
+    out = _run("keras_conv_autoencoder.py", tmp_path)
+    assert "conv2d_transpose (Conv2DTranspose)" in out  # the summary shows the decoder
+    first, last = _numbers(r"reconstruction loss: first epoch ([\d.]+), last epoch ([\d.]+)", out)
+    assert last < 0.75 * first
+    first_val, last_val = _numbers(
+        r"validation loss: first epoch ([\d.]+), last epoch ([\d.]+)", out
+    )
+    assert last_val < 0.75 * first_val
+    assert "predictions shape: (297, 8, 8, 1)" in out
+    noisy, denoised = _numbers(r"noisy ([\d.]+), denoised ([\d.]+)", out)
+    # The reconstructions are closer to the clean images than the noisy inputs are.
+    assert denoised < 0.7 * noisy
+
+
+def test_transformer_block_sees_token_order(tmp_path):
+    out = _run("keras_transformer_classifier.py", tmp_path)
+    assert "predictions shape: (500, 2)" in out
+    (accuracy,) = _numbers(r"validation accuracy: ([\d.]+)", out)
+    # Chance is 0.5: the label is which of two tokens comes first, so a bag of
+    # tokens cannot beat it; attention over positions can.
+    assert accuracy > 0.8
+
+
+def test_lstm_seq2seq_reverses_digits(tmp_path):
+    out = _run("keras_lstm_seq2seq.py", tmp_path)
+    (digit_accuracy,) = _numbers(r"held-out digit accuracy: ([\d.]+)", out)
+    # Chance is 0.1 a digit; the greedy decoder (separate encoder and decoder
+    # models sharing the trained layers) reverses most held-out digits.
+    assert digit_accuracy > 0.6
+    decoded = re.findall(r"Input sentence: (\d+) Decoded sentence: (\S*)", out)
+    assert len(decoded) == 3
+    assert all(len(output) == 4 for _, output in decoded)
+
+
+def test_custom_layer_in_model_subclass_trains(tmp_path):
+    out = _run("keras_custom_layer_and_model.py", tmp_path)
+    # build() saw the input size: (2 features, 32 units) and a bias.
+    assert "weights of the first Linear layer: [(2, 32), (32,)]" in out
+    assert "Total params: 1,185" in out
+    first, last = _numbers(r"loss: first epoch ([\d.]+), last epoch ([\d.]+)", out)
+    assert last < 0.5 * first
+    assert "predictions shape: (200, 1)" in out
+    (accuracy,) = _numbers(r"test accuracy: ([\d.]+)", out)
+    assert accuracy > 0.93  # two moons with noise 0.2: a linear model reaches about 0.85
+
+
+def test_saved_and_loaded_run_continues_bit_for_bit(tmp_path):
+    out = _run("keras_save_load_continue.py", tmp_path)
+    assert (tmp_path / "wine.keras").is_file()
+    assert "weight arrays compared: 4" in out
+    assert "equals the uninterrupted run, bit for bit: True" in out
+    before = _numbers(r"before saving\): \[([\d.]+), [\d., ]+, ([\d.]+)\]", out)
+    after = _numbers(r"after loading\): \[([\d.]+), [\d., ]+, ([\d.]+)\]", out)
+    # Training went on from the saved state: the loss keeps falling after loading.
+    assert after[0] < before[0] and after[1] < after[0]
+    (accuracy,) = _numbers(r"test accuracy: ([\d.]+)", out)
+    assert accuracy > 0.9
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="evaluate returns a dict in the Keras face; Keras's [loss, accuracy] form "
+    "is issue 11 point 1 (the kface helper), not yet on main",
+)
+def test_sequential_classifier_evaluate_idiom(tmp_path):
+    out = _run("keras_sequential_classifier.py", tmp_path)
+    (test_loss,) = _numbers(r"Test loss: ([\d.]+)", out)
+    (test_acc,) = _numbers(r"Test accuracy: ([\d.]+)", out)
+    assert test_loss < 0.5
+    assert test_acc > 0.9
+    assert "predictions shape: (450, 10)" in out
