@@ -2,12 +2,16 @@
 
 The Keras example "Character-level recurrent sequence-to-sequence model":
 an encoder LSTM with ``return_state=True`` whose states start a decoder LSTM
-(``initial_state=``) trained with teacher forcing; then separate encoder and
-decoder models, sharing the trained layers, decode greedily token by token.
+(``initial_state=``) trained with teacher forcing. Then, as Keras's example
+does, the model is saved and loaded back, and separate encoder and decoder
+models are built from the loaded model's inputs and layers
+(``model.input[0]``, ``model.layers[2].output``) to decode greedily, token
+by token.
 The task is generated: reverse a short string of digits ("3907" -> "7093").
 Only the imports differ from the Keras program.
 
-Run it: ``python examples/keras_lstm_seq2seq.py`` (a few seconds on a CPU).
+Run it: ``python examples/keras_lstm_seq2seq.py`` (writes ``s2s_model.keras``
+in the current folder; a few seconds on a CPU).
 """
 
 import numpy as np
@@ -96,17 +100,27 @@ history = model.fit(
     verbose=2,
 )
 
-# Inference: the encoder model gives the states; the decoder model takes
-# states and one token, and returns the next token's probabilities and states.
+# Save model
+model.save("s2s_model.keras")
+
+# Run inference (sampling): restore the model and construct the encoder and decoder.
+model = keras.models.load_model("s2s_model.keras")
+
+encoder_inputs = model.input[0]  # input_1
+encoder_outputs, state_h_enc, state_c_enc = model.layers[2].output  # lstm_1
+encoder_states = [state_h_enc, state_c_enc]
 encoder_model = keras.Model(encoder_inputs, encoder_states)
 
+decoder_inputs = model.input[1]  # input_2
 decoder_state_input_h = keras.Input(shape=(latent_dim,))
 decoder_state_input_c = keras.Input(shape=(latent_dim,))
 decoder_states_inputs = [decoder_state_input_h, decoder_state_input_c]
+decoder_lstm = model.layers[3]
 decoder_outputs, state_h_dec, state_c_dec = decoder_lstm(
     decoder_inputs, initial_state=decoder_states_inputs
 )
 decoder_states = [state_h_dec, state_c_dec]
+decoder_dense = model.layers[4]
 decoder_outputs = decoder_dense(decoder_outputs)
 decoder_model = keras.Model(
     [decoder_inputs, *decoder_states_inputs], [decoder_outputs, *decoder_states]

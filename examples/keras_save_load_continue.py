@@ -47,9 +47,16 @@ keras.utils.set_random_seed(0)
 model = get_model()
 first = model.fit(x_train, y_train, batch_size=16, epochs=5, verbose=0)
 model.save("wine.keras")
+
+# It can be used to reconstruct the model identically.
+reconstructed_model = keras.models.load_model("wine.keras")
+np.testing.assert_allclose(
+    model.predict(x_test, verbose=0), reconstructed_model.predict(x_test, verbose=0)
+)
 del model
 
-reconstructed_model = keras.models.load_model("wine.keras")
+# The reconstructed model is already compiled and has kept the optimizer
+# state, so training resumes:
 second = reconstructed_model.fit(x_train, y_train, batch_size=16, epochs=5, verbose=0)
 print("loss, epochs 1-5 (before saving):", np.round(first.history["loss"], 4).tolist())
 print("loss, epochs 6-10 (after loading):", np.round(second.history["loss"], 4).tolist())
