@@ -3,9 +3,10 @@
 The Keras example "Text classification with Transformer" (a custom
 ``TransformerBlock`` layer: MultiHeadAttention, LayerNormalization, a Dense
 feed-forward network, residual adds; then GlobalAveragePooling1D), on
-generated token sequences instead of IMDB reviews: each sequence holds the
-tokens 1 and 2 once among random others, and is labelled 1 when the 1 comes
-first -- an order that only attention over positions can see.
+generated token sequences instead of IMDB reviews: each sequence (4 to 10
+tokens, padded with ``keras.utils.pad_sequences``) holds the tokens 1 and 2
+once among random others, and is labelled 1 when the 1 comes first -- an
+order that only attention over positions can see.
 Only the imports differ from the Keras program.
 
 Run it: ``python examples/keras_transformer_classifier.py`` (a few seconds on a CPU).
@@ -53,13 +54,15 @@ class TokenAndPositionEmbedding(layers.Layer):
 
 
 def make_sequences(count, maxlen, rng):
-    """Token sequences holding tokens 1 and 2 once each; label 1 when 1 comes before 2."""
-    tokens = rng.integers(3, vocab_size, size=(count, maxlen))
-    for row in tokens:
-        first, second = rng.choice(maxlen, size=2, replace=False)
-        row[first], row[second] = 1, 2
-    labels = (np.argmax(tokens == 1, axis=1) < np.argmax(tokens == 2, axis=1)).astype("int64")
-    return tokens, labels
+    """Token lists of 4 to ``maxlen`` tokens holding 1 and 2 once each; label 1 when 1 comes first."""
+    sequences, labels = [], []
+    for _ in range(count):
+        tokens = list(rng.integers(3, vocab_size, size=rng.integers(4, maxlen + 1)))
+        first, second = rng.choice(len(tokens), size=2, replace=False)
+        tokens[first], tokens[second] = 1, 2
+        sequences.append(tokens)
+        labels.append(int(first < second))
+    return sequences, np.array(labels)
 
 
 vocab_size = 20  # Token ids 1..19; 0 is kept for padding, as in Keras's text examples
@@ -70,6 +73,8 @@ x_train, y_train = make_sequences(2000, maxlen, rng)
 x_val, y_val = make_sequences(500, maxlen, rng)
 print(len(x_train), "Training sequences")
 print(len(x_val), "Validation sequences")
+x_train = keras.utils.pad_sequences(x_train, maxlen=maxlen)
+x_val = keras.utils.pad_sequences(x_val, maxlen=maxlen)
 
 embed_dim = 16  # Embedding size for each token
 num_heads = 2  # Number of attention heads
