@@ -9,6 +9,7 @@ checks read those numbers.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -16,8 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.slow  # each test is a whole program in a fresh interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -47,6 +46,7 @@ def _numbers(pattern: str, out: str) -> tuple[float, ...]:
     return tuple(float(group) for group in found.groups())
 
 
+@pytest.mark.slow  # a whole program in a fresh interpreter
 def test_conv_autoencoder_denoises(tmp_path):
     out = _run("keras_conv_autoencoder.py", tmp_path)
     assert "conv2d_transpose (Conv2DTranspose)" in out  # the summary shows the decoder
@@ -62,6 +62,7 @@ def test_conv_autoencoder_denoises(tmp_path):
     assert denoised < 0.7 * noisy
 
 
+@pytest.mark.slow  # a whole program in a fresh interpreter
 def test_transformer_block_sees_token_order(tmp_path):
     out = _run("keras_transformer_classifier.py", tmp_path)
     assert "predictions shape: (500, 2)" in out
@@ -71,6 +72,7 @@ def test_transformer_block_sees_token_order(tmp_path):
     assert accuracy > 0.8
 
 
+@pytest.mark.slow  # a whole program in a fresh interpreter
 def test_lstm_seq2seq_reverses_digits(tmp_path):
     out = _run("keras_lstm_seq2seq.py", tmp_path)
     assert (tmp_path / "s2s_model.keras").is_file()
@@ -83,6 +85,7 @@ def test_lstm_seq2seq_reverses_digits(tmp_path):
     assert all(len(output) == 4 for _, output in decoded)
 
 
+@pytest.mark.slow  # a whole program in a fresh interpreter
 def test_custom_layer_in_model_subclass_trains(tmp_path):
     out = _run("keras_custom_layer_and_model.py", tmp_path)
     # build() saw the input size: (2 features, 32 units) and a bias.
@@ -95,6 +98,7 @@ def test_custom_layer_in_model_subclass_trains(tmp_path):
     assert accuracy > 0.93  # two moons with noise 0.2: a linear model reaches about 0.85
 
 
+@pytest.mark.slow  # a whole program in a fresh interpreter
 def test_saved_and_loaded_run_continues_bit_for_bit(tmp_path):
     out = _run("keras_save_load_continue.py", tmp_path)
     assert (tmp_path / "wine.keras").is_file()
@@ -108,6 +112,7 @@ def test_saved_and_loaded_run_continues_bit_for_bit(tmp_path):
     assert accuracy > 0.9
 
 
+@pytest.mark.slow  # a whole program in a fresh interpreter
 @pytest.mark.xfail(
     strict=True,
     reason="evaluate returns a dict in the Keras face; Keras's [loss, accuracy] form "
@@ -120,3 +125,42 @@ def test_sequential_classifier_evaluate_idiom(tmp_path):
     assert test_loss < 0.5
     assert test_acc > 0.9
     assert "predictions shape: (450, 10)" in out
+
+
+KERAS_PROGRAMS = sorted(path.name for path in EXAMPLES.glob("keras_*.py"))
+# What a Keras program may import besides Keras: its data and numerics.
+ALLOWED_IMPORTS = {"numpy", "sklearn"}
+
+
+def _imports(path: Path) -> list[str]:
+    """The top-level module names and ``epochal`` imports a program makes."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names += [f"{node.module}:{alias.name}" for alias in node.names]
+    return names
+
+
+@pytest.mark.parametrize("program", KERAS_PROGRAMS)
+def test_keras_program_imports_only_epochal_keras(program):
+    # "Only the imports changed": Keras comes from epochal.keras, never torch
+    # or epochal's native API, so the rest of the file is Keras code.
+    for name in _imports(EXAMPLES / program):
+        module, _, imported = name.partition(":")
+        if module == "epochal":
+            assert imported == "keras", f"{program} imports {imported} from epochal"
+        elif module.startswith("epochal."):
+            assert module.startswith("epochal.keras"), f"{program} imports from {module}"
+        else:
+            assert module.split(".")[0] in ALLOWED_IMPORTS, f"{program} imports {module}"
+
+
+def test_every_keras_program_is_tested_and_documented():
+    tests = Path(__file__).read_text()
+    docs = (ROOT / "docs" / "examples.md").read_text()
+    assert len(KERAS_PROGRAMS) >= 6
+    for program in KERAS_PROGRAMS:
+        assert f'_run("{program}"' in tests, f"{program} has no test"
+        assert f"`{program}`" in docs, f"{program} is not in docs/examples.md"
