@@ -22,17 +22,17 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
-def _run(program: str, cwd: Path) -> str:
-    """Run an example program in a fresh interpreter; return its output (fail on a non-zero exit)."""
+def _python(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run Python on ``args`` in a fresh interpreter, importing this checkout's epochal, on one thread."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / program)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
+
+
+def _run(program: str, cwd: Path) -> str:
+    """Run an example program; return its output (fail on a non-zero exit)."""
+    done = _python([str(EXAMPLES / program)], cwd)
     assert done.returncode == 0, (
         f"{program} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     )
@@ -98,6 +98,24 @@ def test_custom_layer_in_model_subclass_trains(tmp_path):
     assert accuracy > 0.93  # two moons with noise 0.2: a linear model reaches about 0.85
 
 
+# A new session: load the program's saved model in another process, under
+# another seed, and continue training on the same data.
+CONTINUE_IN_NEW_PROCESS = """
+from sklearn.datasets import load_wine
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from epochal import keras
+
+x, y = load_wine(return_X_y=True)
+x_train, _, y_train, _ = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+x_train = StandardScaler().fit(x_train).transform(x_train).astype("float32")
+keras.utils.set_random_seed(99)
+model = keras.models.load_model("wine.keras")
+print(model.fit(x_train, y_train, batch_size=16, epochs=5, verbose=0).history["loss"])
+"""
+
+
 @pytest.mark.slow  # a whole program in a fresh interpreter
 def test_saved_and_loaded_run_continues_bit_for_bit(tmp_path):
     out = _run("keras_save_load_continue.py", tmp_path)
@@ -110,6 +128,15 @@ def test_saved_and_loaded_run_continues_bit_for_bit(tmp_path):
     assert after[0] < before[0] and after[1] < after[0]
     (accuracy,) = _numbers(r"test accuracy: ([\d.]+)", out)
     assert accuracy > 0.9
+
+    # And in a new session (another process, another seed), loading the saved
+    # file continues with the same five losses to the last bit (Python prints
+    # each float's exact repr).
+    done = _python(["-c", CONTINUE_IN_NEW_PROCESS], tmp_path)
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"after loading\): (\[.*\])", out)
+    assert found is not None, out
+    assert done.stdout.strip() == found.group(1)
 
 
 @pytest.mark.slow  # a whole program in a fresh interpreter
