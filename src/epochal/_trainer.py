@@ -22,13 +22,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from epochal import loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
+from epochal._ckpt_io import read_bytes
+from epochal._ckpt_run import check_run_checkpoint as check_full_checkpoint
+from epochal._ckpt_run import run_settings
 from epochal._heads import loss_form
 from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._resume import Action, Decision, Saved, decide
@@ -48,6 +51,7 @@ from epochal.run import CallRecord, RunState, derive_seed, owned_rng, preserved_
 __all__ = ["FitCall", "Settings", "Trainer"]
 
 CALLS_DIR = "calls"  # end-of-call weights, beside the checkpoints of a checkpoint_dir
+MAX_CALL_WEIGHTS_BYTES = 1 << 40
 
 
 @dataclass
@@ -303,12 +307,36 @@ class Trainer:
 
     # -- fit ------------------------------------------------------------------
     def fit(self, call: FitCall, context: CallbackContext) -> History:
-        """Run one ``fit`` call: train, replay, or finish an interrupted call."""
+        """Run one ``fit`` call: train, replay, or finish an interrupted call.
+
+        A ``checkpoint_dir`` is claimed for the call (locked, its run's
+        settings compared; see `epochal._ckpt_dir`) before anything changes,
+        and released when the call ends, however it ends.
+        """
         sources = [call.train] if call.val is None else [call.train, call.val]
+        engine, conform = self.prepare(sources, "fit")
         ckdir = None
         if call.checkpoint_dir is not None:
-            ckdir = CheckpointDir(call.checkpoint_dir, keep_last=call.keep_checkpoints)
-        engine, conform = self.prepare(sources, "fit")
+            settings = run_settings(self.module, self.settings.description(), self.settings.seed)
+            ckdir = CheckpointDir(
+                call.checkpoint_dir, keep_last=call.keep_checkpoints, settings=settings
+            )
+            ckdir.claim()
+        try:
+            return self._fit(call, context, engine, conform, ckdir)
+        finally:
+            if ckdir is not None:
+                ckdir.release()
+
+    def _fit(
+        self,
+        call: FitCall,
+        context: CallbackContext,
+        engine: loop.Engine,
+        conform: bool,
+        ckdir: CheckpointDir | None,
+    ) -> History:
+        run = self.run
         if ckdir is not None:
             self._recover_or_find(ckdir)
         run = self.run
@@ -385,6 +413,8 @@ class Trainer:
             stream.continue_stream(self._stream[1])
         start, last = decision.start, decision.last
         params = self._params(call, engine, start, last)
+        # The checkpoint_dir run's id: files callbacks write are tied to the run by it.
+        params["run_id"] = ckdir.run_id if ckdir is not None else None
         callbacks = self._callbacks(call, params, context)
         plan = loop.Plan(
             train=call.train,
@@ -434,7 +464,14 @@ class Trainer:
         if ckdir is not None:
             # After on_train_end (restored best weights, stop flag): the call's final state.
             weights, state, meta = self.capture(live_rng=False, phase="end")
-            ckdir.save(f"epoch-{run.epoch:06d}", weights=weights, state=state, meta=meta)
+            ckdir.save(
+                f"epoch-{run.epoch:06d}",
+                weights=weights,
+                state=state,
+                meta=meta,
+                history=run.history,
+                calls=run.calls,
+            )
         history = run.history.slice(first, last)
         history.params = params
         return history
@@ -506,16 +543,18 @@ class Trainer:
         """Show what the uninterrupted script saw at the end of call ``index``; train nothing."""
         assert self._pending is not None and self.engine is not None
         meta = self._pending.meta
-        records = [CallRecord.from_dict(r) for r in meta["calls"][: index + 1]]
+        records = [CallRecord.from_dict(r) for r in (self._pending.calls or [])[: index + 1]]
         record = records[index]
         run = self.run
-        whole = History.from_dict(meta["history"])
+        whole = self._pending.history or History()
         run.history.load_dict(whole.slice(0, record.epoch).to_dict())
+        run.history.baseline_loss = meta.get("baseline_loss")
+        run.history.events = dict(meta.get("events") or {})
         run.epoch, run.step, run.stopped = record.epoch, record.step, record.stopped
         run.calls = records
         run.trajectory = run.shown_versions = None
         if record.weights is not None:
-            weights = _read_weights(ckdir.root / CALLS_DIR / record.weights, record.digest)
+            weights = _read_weights(ckdir.root / CALLS_DIR, record.weights, record.digest)
             self.module.load_state_dict({k: v.to(self.device) for k, v in weights.items()})
         for group, lr in zip(self.engine.optimizer.param_groups, record.lrs, strict=False):
             group["lr"] = lr
@@ -530,14 +569,26 @@ class Trainer:
             self._pending = None
         if self._pending is not None:
             return
-        latest = ckdir.latest()
-        if latest is None:
-            return
-        check_run_checkpoint(latest, self.run.seed)
-        saved = _saved(latest)
-        done = len(self.run.calls)
-        if saved.calls > done or (saved.calls == done and saved.phase != "end"):
+        latest = ckdir.latest(check=self._check_resumable)
+        if latest is not None and self._ahead(latest):
             self._pending = latest
+
+    def _ahead(self, ckpt: Checkpoint) -> bool:
+        """Whether ``ckpt`` holds more of the run than the script has reached."""
+        saved = _saved(ckpt)
+        done = len(self.run.calls)
+        return saved.calls > done or (saved.calls == done and saved.phase != "end")
+
+    def _check_resumable(self, ckpt: Checkpoint) -> None:
+        """Refuse (so that ``latest`` skips it) a checkpoint the run cannot resume from.
+
+        One the script is not behind is not resumed from: only its metadata
+        is checked, so a fit loop does not re-read the run's history every call.
+        """
+        check_run_checkpoint(ckpt, self.run.seed)
+        if self._ahead(ckpt):
+            optimizer = self.engine.optimizer if self.engine is not None else None
+            check_full_checkpoint(ckpt, self.module, optimizer)
 
     def _apply_pending(self) -> Partial | None:
         """Take over the pending checkpoint's run."""
@@ -550,7 +601,7 @@ class Trainer:
         return _Snapshot(
             weights={k: v.detach().clone() for k, v in self.module.state_dict().items()},
             engine_state=copy.deepcopy(_engine_state(self.engine)),
-            run=copy.deepcopy(self.run),
+            run=_copy_run(self.run),
         )
 
     def _restore_snapshot(self, snapshot: _Snapshot) -> None:
@@ -593,7 +644,10 @@ class Trainer:
         if weights_only:
             return _save_weights_checkpoint(target, self.module)
         weights, state, meta = self.capture(live_rng=False, phase="end")
-        return save_checkpoint(target, weights=weights, state=state, meta=meta)
+        run = self.run
+        return save_checkpoint(
+            target, weights=weights, state=state, meta=meta, history=run.history, calls=run.calls
+        )
 
     def _flush_saves(self, callbacks: CallbackList, partial: Partial | None) -> None:
         saves = self._saves
@@ -615,7 +669,15 @@ class Trainer:
                 _save_weights_checkpoint(path, self.module)
             else:
                 weights, state, meta = self.capture(live_rng=live_rng, partial=partial, phase=phase)
-                save_checkpoint(path, weights=weights, state=state, meta=meta)
+                run = self.run
+                save_checkpoint(
+                    path,
+                    weights=weights,
+                    state=state,
+                    meta=meta,
+                    history=run.history,
+                    calls=run.calls,
+                )
 
     def _checkpoint(
         self, ckdir: CheckpointDir, callbacks: CallbackList, partial: Partial | None
@@ -627,7 +689,9 @@ class Trainer:
         name = f"epoch-{run.epoch:06d}"
         if partial is not None:
             name += f"-step-{run.step:09d}"
-        ckdir.save(name, weights=weights, state=state, meta=meta)
+        ckdir.save(
+            name, weights=weights, state=state, meta=meta, history=run.history, calls=run.calls
+        )
 
     # -- loading --------------------------------------------------------------
     def load(self, ckpt: Checkpoint) -> None:
@@ -670,14 +734,29 @@ def _saved(ckpt: Checkpoint) -> Saved:
     phase = meta.get("phase", "end")
     if phase not in ("step", "epoch", "end"):
         raise CheckpointError(f"{ckpt.path}: unknown checkpoint phase {phase!r}")
-    calls = meta.get("calls")
+    count = meta.get("calls_count")
+    if count is None:  # checkpoints holding the records in meta.json
+        count = len(meta.get("calls") or [])
     return Saved(
-        calls=len(calls) if calls is not None else 0,
+        calls=int(count),
         phase=phase,
         epoch=int(meta["epoch"]),
         stopped=bool(meta.get("stopped", False)),
         partial=ckpt.state.get("partial") is not None,
     )
+
+
+def _copy_run(run: RunState) -> RunState:
+    """A deep copy of ``run`` whose cost does not grow with the run.
+
+    The history and the call records only grow, and call records are frozen:
+    list copies (C speed) stand in for a Python walk over every value.
+    """
+    memo: dict[int, Any] = {
+        id(run.history): run.history.slice(0, 2**62),
+        id(run.calls): list(run.calls),
+    }
+    return copy.deepcopy(run, memo)
 
 
 def _non_indexable(call: FitCall) -> IterableSource | None:
@@ -729,14 +808,18 @@ def _write_weights(path: Path, weights: Mapping[str, torch.Tensor]) -> str:
     return digest
 
 
-def _read_weights(path: Path, digest: str | None) -> dict[str, torch.Tensor]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
+def _read_weights(folder: Path, name: str, digest: str | None) -> dict[str, torch.Tensor]:
+    path = folder / name
+    try:  # a regular file inside the folder only (never a link, FIFO or device), bounded
+        data = read_bytes(folder, name, max_bytes=MAX_CALL_WEIGHTS_BYTES)
+    except CheckpointError as exc:
         raise CheckpointError(
-            f"The end-of-call weights {path} are missing ({exc}); the resumed script cannot "
+            f"The end-of-call weights {path} cannot be read ({exc}); the resumed script cannot "
             "replay that call"
         ) from exc
     if digest is not None and hashlib.sha256(data).hexdigest() != digest:
         raise CheckpointError(f"The end-of-call weights {path} are damaged (checksum mismatch)")
-    return load_file(str(path))
+    try:
+        return load(data)
+    except Exception as exc:
+        raise CheckpointError(f"The end-of-call weights {path} are damaged ({exc})") from exc

@@ -31,6 +31,7 @@ from epochal._args import (
     check_positive_int,
     check_verbose,
 )
+from epochal._ckpt_run import check_run_meta, check_weights
 from epochal._optim_hooks import check_step_options
 from epochal._runio import read_checkpoint
 from epochal._step import check_precision
@@ -43,7 +44,7 @@ from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import save_checkpoint
 from epochal.data import fit_sources, make_source
 from epochal.data._checks import check_predict_input, prepare_inputs, warn_if_short
-from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
+from epochal.errors import ArgumentError, ArgumentTypeError, NotCompiledError
 from epochal.run import RunState
 
 __all__ = ["Model"]
@@ -462,14 +463,15 @@ class Model:
         return save_checkpoint(path, weights=self._module.state_dict(), state={}, meta=meta)
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
-        """Load weights saved by `save_weights` or `save` (checksums verified first)."""
+        """Load weights saved by `save_weights` or `save` (checksums verified first).
+
+        Raises:
+            CheckpointError: no intact checkpoint at ``path``, or its tensor
+                names or shapes do not match the module (nothing is changed).
+        """
         ckpt = read_checkpoint(path)
-        try:
-            self._module.load_state_dict({k: v.to(self.device) for k, v in ckpt.weights.items()})
-        except RuntimeError as exc:
-            raise CheckpointError(
-                f"The weights at {ckpt.path} do not fit this module: {exc}"
-            ) from exc
+        check_weights(ckpt, self._module)
+        self._module.load_state_dict({k: v.to(self.device) for k, v in ckpt.weights.items()})
 
     @classmethod
     def load(
@@ -489,9 +491,13 @@ class Model:
         saved. Loading verifies checksums and never unpickles arbitrary objects.
 
         Raises:
-            CheckpointError: no intact checkpoint at ``path``.
+            CheckpointError: no intact run checkpoint at ``path`` (a `save_weights`
+                directory is refused: use `load_weights`), or it does not fit
+                ``module``; ``module`` is left unchanged.
         """
         ckpt = read_checkpoint(path)
+        check_run_meta(ckpt)
+        check_weights(ckpt, module)
         model = cls(module, device=device)
         description = ckpt.meta.get("compile") or {}
         if compile_kwargs:

@@ -280,6 +280,13 @@ def load_weights_from_archive(model: Any, filepath: str | os.PathLike[str]) -> N
 
 
 def _load_state(model: Any, weights: dict[str, torch.Tensor], path: Path) -> None:
+    from epochal._ckpt_run import tensor_mismatch
+
+    # Checked first: torch copies the tensors that fit before raising on the rest.
+    current = model.state_dict()
+    problem = tensor_mismatch(weights, current) if current else None  # empty: built by the load
+    if problem is not None:
+        raise CheckpointError(f"The weights in {path} do not fit the model: the file {problem}")
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:
