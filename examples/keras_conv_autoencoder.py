@@ -30,14 +30,14 @@ noisy_train_data, noisy_test_data = noise(train_data, rng), noise(test_data, rng
 input = layers.Input(shape=(8, 8, 1))
 
 # Encoder
-x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(input)
+x = layers.Conv2D(32, (3, 3), activation="relu", padding="same")(input)
 x = layers.MaxPooling2D((2, 2), padding="same")(x)
-x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x)
+x = layers.Conv2D(32, (3, 3), activation="relu", padding="same")(x)
 x = layers.MaxPooling2D((2, 2), padding="same")(x)
 
 # Decoder
-x = layers.Conv2DTranspose(16, (3, 3), strides=2, activation="relu", padding="same")(x)
-x = layers.Conv2DTranspose(16, (3, 3), strides=2, activation="relu", padding="same")(x)
+x = layers.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+x = layers.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
 x = layers.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
 
 autoencoder = keras.Model(input, x)
