@@ -34,17 +34,15 @@ from torch import Tensor, nn
 from epochal import model as native_model
 from epochal.callbacks.history import History
 from epochal.errors import ArgumentError, ArgumentTypeError
-from epochal.keras._symbolic import KerasTensor, is_symbolic, symbolic_call
+from epochal.keras._symbolic import Input, KerasTensor, is_symbolic, symbolic_call
 from epochal.layers import _checks as checks
-from epochal.layers._base import snake_case, symbolic_node
+from epochal.layers._base import SymbolicAttribute, snake_case
 from epochal.layers._config import init_args, record_init_args
 from epochal.layers._dryrun import eval_forward, is_built
 from epochal.layers._sequential import SequentialModule
 from epochal.run import RunState
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
-
-_module_call = nn.Module.__call__
 
 
 class Model(nn.Module):
@@ -111,7 +109,7 @@ class Model(nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if (not args or type(args[0]) is not Tensor) and is_symbolic(args, kwargs):
             return symbolic_call(self, args, kwargs)
-        return _module_call(self, *args, **kwargs)
+        return nn.Module.__call__(self, *args, **kwargs)  # (torch.fx patches it while tracing)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Runs ``call`` (passing ``training`` as the module's mode, unless given)."""
@@ -185,16 +183,8 @@ class Model(nn.Module):
         if not is_built(self):
             eval_forward(self, torch.zeros((2, *(2 if d is None else d for d in shape))))
 
-    @property
-    def output(self) -> Any:
-        """The symbolic output of this model's call in a functional model."""
-        return symbolic_node(self, "output").outputs
-
-    @property
-    def input(self) -> Any:
-        """The symbolic input of this model's call in a functional model."""
-        node = symbolic_node(self, "input")
-        return node.args[0] if len(node.args) == 1 and not node.kwargs else node.args
+    output = SymbolicAttribute("output")
+    input = SymbolicAttribute("input")
 
     # -- the training face --------------------------------------------------------------
     def _face(self) -> native_model.Model:
@@ -225,6 +215,8 @@ class Model(nn.Module):
     def compile(self, *args: Any, **kwargs: Any) -> None:
         """Configure training and start a new run (arguments as `epochal.Model.compile`)."""
         self._face().compile(*args, **kwargs)
+        # Kept so a .keras file can compile the loaded model the same way (see saving).
+        self.__dict__["_compile_args"] = (args, dict(kwargs))
 
     def fit(self, *args: Any, **kwargs: Any) -> History:
         """Train, continuing the run (arguments as `epochal.Model.fit`)."""
@@ -413,6 +405,8 @@ class Sequential(Model):
         # The stack's layers are this model's children: one registry, the same state_dict keys.
         self._modules = stack._modules
         self.__dict__["_stack"] = stack
+        self.__dict__["_graph_io"] = None
+        self._trace()
 
     _stack: SequentialModule
 
@@ -427,6 +421,79 @@ class Sequential(Model):
         for layer in self._modules.values():
             x = layer(x)  # type: ignore[misc]  # _modules values are never None here
         return x
+
+    # -- the symbolic graph (model.inputs, layer.output) ---------------------------------
+    def _trace(self, shape: Any = None) -> None:
+        """Records the layers' calls on a ``keras.Input`` of the input shape, as Keras's
+        Sequential does, for ``model.inputs``/``outputs`` and each ``layer.output``.
+
+        Skipped (silently) when the shape is unknown or a layer cannot be called
+        symbolically (a plain torch module with weights): the model works the same.
+        """
+        self._untrace()
+        shape = shape if shape is not None else self._stack.input_shape
+        if shape is None or not self._modules:
+            return
+        inputs = Input(batch_shape=(None, *shape), dtype=self._stack.input_dtype)
+        recorded: list[tuple[nn.Module, Any]] = []
+        x = inputs
+        try:
+            for layer in self.layers:
+                calls = layer.__dict__.get("_keras_calls", [])
+                count = len(calls)
+                x = layer(x)
+                calls = layer.__dict__.get("_keras_calls", [])
+                recorded.extend((layer, node) for node in calls[count:])
+        except Exception:
+            for layer, node in recorded:
+                layer.__dict__["_keras_calls"].remove(node)
+            return
+        self.__dict__["_graph_io"] = (inputs, x, recorded)
+
+    def _untrace(self) -> None:
+        traced = self.__dict__.get("_graph_io")
+        if traced is not None:
+            for layer, node in traced[2]:
+                calls = layer.__dict__.get("_keras_calls", [])
+                if node in calls:
+                    calls.remove(node)
+        self.__dict__["_graph_io"] = None
+
+    def _graph(self) -> tuple[KerasTensor, Any]:
+        if self.__dict__.get("_graph_io") is None:
+            self._trace(self._fit_input_shape())
+        traced = self.__dict__.get("_graph_io")
+        if traced is None:
+            raise ArgumentError(
+                f"Sequential {self.name!r} has no defined inputs yet: give keras.Input(shape=...) "
+                "first (or input_shape= to the first layer), call build(), or fit it"
+            )
+        return traced[0], traced[1]
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        """The model's symbolic input, in a list (Keras's ``model.inputs``)."""
+        return [self._graph()[0]]
+
+    @property
+    def outputs(self) -> list[Any]:
+        """The model's symbolic output, in a list (Keras's ``model.outputs``)."""
+        return [self._graph()[1]]
+
+    @property
+    def input(self) -> Any:
+        """The model's symbolic input (Keras's ``model.input``)."""
+        return self._graph()[0]
+
+    @property
+    def output(self) -> Any:
+        """The model's symbolic output (Keras's ``model.output``)."""
+        return self._graph()[1]
+
+    @property
+    def output_shape(self) -> Any:
+        """The output shape, batch axis included (None where variable)."""
+        return self._graph()[1].shape
 
     def sequential_layers(self) -> list[nn.Module]:
         """The layers in call order (how the training loop finds a final activation)."""
@@ -469,6 +536,7 @@ class Sequential(Model):
         self._stack.add(layer)
         if trainer is not None:
             self.to(trainer.device)
+        self._trace()
 
     def pop(self) -> nn.Module:
         """Removes and returns the last layer (Keras's ``model.pop``).
@@ -484,13 +552,16 @@ class Sequential(Model):
         if not self._modules:
             raise ArgumentError("pop: the Sequential model has no layers")
         key = next(reversed(self._modules))
+        self._untrace()
         layer = self._modules.pop(key)
         assert layer is not None
+        self._trace()
         return layer
 
     def build(self, input_shape: Sequence[int | None]) -> None:
         """Builds the layers for inputs of ``input_shape`` (Keras's: batch axis first)."""
         self._stack.build(tuple(input_shape)[1:])
+        self._trace()
 
     def summary(
         self, line_length: int | None = None, *, print_fn: Callable[[str], Any] | None = None
