@@ -189,7 +189,8 @@ def _eager_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:
     def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
         out, y, loss = forward_loss(x, y, sample_weight)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss.requires_grad:  # a fully frozen model (Keras face) trains nothing, no error
+            loss.backward()
         optimizer.step()
         return _detach(out), y, loss.detach()
 

@@ -29,6 +29,7 @@ from epochal import loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
+from epochal._calls import engine_calls, marked
 from epochal._ckpt_io import read_bytes
 from epochal._ckpt_run import check_run_checkpoint as check_full_checkpoint
 from epochal._ckpt_run import run_settings
@@ -70,6 +71,18 @@ class Settings:
     precision: Precision = "32"
     step_options: StepOptions = field(default_factory=StepOptions)
     optimizer_impl: optimizers_mod.OptimizerImpl = "auto"
+    # The Keras face (what epochal.keras builds): Keras's conventions where they differ.
+    keras_face: bool = False
+
+    @property
+    def logs_learning_rate(self) -> bool:
+        """Whether epoch logs carry ``learning_rate``: always natively, as Keras in its face.
+
+        Keras logs it where a schedule moves it (an LR callback adds it itself).
+        """
+        if not self.keras_face:
+            return True
+        return self.scheduler is not None or getattr(self.optimizer, "schedule", None) is not None
 
     def description(self) -> dict[str, Any]:
         """The settings as JSON, with whether ``Model.load`` can rebuild them by name."""
@@ -169,6 +182,7 @@ class Trainer:
                 input_errors(name, x2, self.module),
                 seeded_rng(derive_seed(settings.seed, "build")),
                 torch.enable_grad(),
+                engine_calls(),
             ):
                 out = call_module(self.module, x2)
         finally:
@@ -195,9 +209,8 @@ class Trainer:
             if form.metric_input is not None:
                 for metric in train_metrics:
                     metric.accept_logits()
-        optimizer = optimizers_mod.build(
-            settings.optimizer, self.module, settings.learning_rate, settings.optimizer_impl
-        )
+        freeze_marked(self.module)  # layers built by the probe above included
+        optimizer = self._build_optimizer()
         install(optimizer, settings.step_options)
         scheduler, _ = optimizers_mod.build_scheduler(settings.scheduler, optimizer)
         engine = loop.Engine(
@@ -221,10 +234,10 @@ class Trainer:
             ),
         )
         options = {"precision": settings.precision, "compile": settings.compile}
-        engine.forward_loss = build_forward_loss(engine, **options)  # type: ignore[arg-type]
-        engine.forward_loss_conforming = build_forward_loss(conforming, **options)  # type: ignore[arg-type]
-        engine.train_step = build_train_step(engine, **options)  # type: ignore[arg-type]
-        engine.train_step_conforming = build_train_step(conforming, **options)  # type: ignore[arg-type]
+        engine.forward_loss = _engine_step(build_forward_loss(engine, **options))  # type: ignore[arg-type]
+        engine.forward_loss_conforming = _engine_step(build_forward_loss(conforming, **options))  # type: ignore[arg-type]
+        engine.train_step = _engine_step(build_train_step(engine, **options))  # type: ignore[arg-type]
+        engine.train_step_conforming = _engine_step(build_train_step(conforming, **options))  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
         self.targets_spec = spec
         return engine
@@ -246,6 +259,28 @@ class Trainer:
         form = single_form if isinstance(out, torch.Tensor) else None
         return loss.bind(out, names, self.device, form)
 
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        """The compiled optimizer over the trainable parameters.
+
+        In the Keras face a fully frozen model fits with no update, as in
+        Keras: the optimizer then holds the frozen parameters (they get no
+        gradient, so it changes nothing until they are unfrozen).
+        """
+        settings = self.settings
+        params = list(self.module.parameters())
+        frozen = settings.keras_face and bool(params) and not any(p.requires_grad for p in params)
+        if frozen:
+            for p in params:
+                p.requires_grad_(True)
+        try:
+            return optimizers_mod.build(
+                settings.optimizer, self.module, settings.learning_rate, settings.optimizer_impl
+            )
+        finally:
+            if frozen:
+                for p in params:
+                    p.requires_grad_(False)
+
     def _sample_output(self, sample: Batch, name: str = "x") -> Any:
         """The module's output for two samples, to check targets against.
 
@@ -261,7 +296,11 @@ class Trainer:
         was_training = self.module.training
         self.module.eval()
         try:
-            with input_errors(name, x2, self.module, self.input_shape), torch.no_grad():
+            with (
+                input_errors(name, x2, self.module, self.input_shape),
+                torch.no_grad(),
+                engine_calls(),
+            ):
                 out = call_module(self.module, x2)
         finally:
             self.module.train(was_training)
@@ -334,6 +373,7 @@ class Trainer:
         They form a new parameter group with the compiled optimizer settings
         (unfreezing layers for fine-tuning), and their state is part of the run.
         """
+        freeze_marked(self.module)
         optimizer = engine.optimizer
         known = {id(p) for group in optimizer.param_groups for p in group["params"]}
         new = [p for p in self.module.parameters() if p.requires_grad and id(p) not in known]
@@ -476,6 +516,7 @@ class Trainer:
             checkpoint_steps=call.checkpoint_steps,
             saves_pending=[],
             resume=resume,
+            log_learning_rate=self.settings.logs_learning_rate,
         )
         assert plan.saves_pending is not None
         self._saves = plan.saves_pending
@@ -513,6 +554,34 @@ class Trainer:
         history.params = params
         return history
 
+    # -- single batches (train_on_batch, test_on_batch) -----------------------
+    def train_on_batch(
+        self, source: ArraySource, engine: loop.Engine, conform: bool
+    ) -> dict[str, float]:
+        """One training step of the run on all of ``source`` (one batch); returns its logs.
+
+        A step like those of ``fit``: the engine's training step, under the
+        run's random state, counted in ``run.step``; saved and resumed with the run.
+        """
+        self._resume_trajectory()
+        self._adopt_new_parameters(engine)
+        batch = next(iter(source.batches(source.n)))
+        with owned_rng(self.run, self.device):
+            return loop.train_batch(engine, self.run, batch, conform)
+
+    def test_on_batch(
+        self, source: ArraySource, engine: loop.Engine, conform: bool
+    ) -> dict[str, float]:
+        """Loss and metrics of all of ``source`` as one batch, in inference mode."""
+        return loop.evaluate(
+            engine,
+            source,
+            batch_size=source.n,
+            steps=None,
+            callbacks=CallbackList([]),
+            conform_targets=conform,
+        )
+
     def _callbacks(
         self, call: FitCall, params: dict[str, Any], context: CallbackContext
     ) -> CallbackList:
@@ -531,7 +600,8 @@ class Trainer:
         expected = ["loss", *(m.name for m in engine.train_metrics)]
         if call.val is not None:
             expected += [f"val_{k}" for k in expected]
-        expected.append("learning_rate")
+        if settings.logs_learning_rate:
+            expected.append("learning_rate")
         steps = (
             call.steps_per_epoch
             if call.steps_per_epoch is not None
@@ -768,6 +838,24 @@ class Trainer:
 
 
 # -- helpers ------------------------------------------------------------------
+def freeze_marked(module: nn.Module) -> None:
+    """Parameters of layers set ``trainable = False`` (Keras) are frozen, lazily built ones too."""
+    for sub in module.modules():
+        if sub.__dict__.get("_trainable") is False:
+            for p in sub.parameters():
+                if p.requires_grad:
+                    p.requires_grad_(False)
+
+
+def _engine_step(step: Any) -> Any:
+    """``step`` with its model calls marked as the engine's (see `epochal._calls`).
+
+    Models of `epochal.keras` then run as the loop set them (training mode in
+    a training step), not in the inference mode of a user's ``model(x)``.
+    """
+    return marked(step)
+
+
 def _saved(ckpt: Checkpoint) -> Saved:
     meta = ckpt.meta
     phase = meta.get("phase", "end")

@@ -87,6 +87,14 @@ class Model:
         #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
         self.stop_evaluating = False
         self.stop_predicting = False
+        # Set by epochal.keras for the models it builds: Keras's conventions
+        # (see docs/coming_from_keras.md), and the Keras model as callbacks' `model`.
+        self._keras_face = False
+        self._callback_model: Any = None
+
+    def _context(self) -> Any:
+        """What callbacks see as ``self.model``: this model, or the Keras model it trains."""
+        return self._callback_model if self._callback_model is not None else self
 
     # -- properties -----------------------------------------------------------
     @property
@@ -297,6 +305,7 @@ class Model:
             checked_precision,
             step_options,
             optimizer_impl,
+            keras_face=self._keras_face,
         )
         self._trainer = Trainer(self._module, self.device, settings)
 
@@ -442,7 +451,7 @@ class Model:
             keep_checkpoints=keep_checkpoints,
         )
         start = self.run.epoch
-        history = trainer.fit(call, self)
+        history = trainer.fit(call, self._context())
         backup.finish()
         if args.verbose and (self.run.epoch - start > 1 or self.run.stopped):
             self._print_verdict()
@@ -590,7 +599,14 @@ class Model:
         verbose_level = check_verbose(verbose)
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
-        source = make_source(x, y, sample_weight, device=self.device, batch_size=bs)
+        source = make_source(
+            x,
+            y,
+            sample_weight,
+            device=self.device,
+            batch_size=bs,
+            check_finite_values=not self._keras_face,
+        )
         prepare_inputs(self._module, [(source, "x")])
         warn_if_short(source, steps, bs, "x", "steps")
         engine, conform = trainer.prepare([source], "evaluate")
@@ -598,7 +614,7 @@ class Model:
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
         callback_list = CallbackList(cb_list)
-        callback_list.set_model(self)
+        callback_list.set_model(self._context())
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "evaluate"})
         callback_list.on_test_begin()
@@ -649,7 +665,7 @@ class Model:
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
         callback_list = CallbackList(cb_list)
-        callback_list.set_model(self)
+        callback_list.set_model(self._context())
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "predict"})
         callback_list.on_predict_begin()
@@ -664,6 +680,49 @@ class Model:
             target = leaf_device(x)
             return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)
         return tree_map(lambda t: t.cpu().numpy() if isinstance(t, torch.Tensor) else t, result)
+
+    # -- single batches -------------------------------------------------------
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Mapping[int, float] | None = None,
+        return_dict: bool = True,
+    ) -> dict[str, float] | list[float] | float:
+        """One training step on ``x``/``y`` as one batch: a step of the run (counted, saved, resumed).
+
+        Returns:
+            This batch's ``{"loss": ..., metric: ...}``; ``return_dict=False``
+            gives Keras's form (the loss alone, or ``[loss, *metrics]``).
+
+        Raises:
+            ArgumentError: ``x`` is not one batch of arrays, or both weights given.
+            NotCompiledError: before ``compile``.
+        """
+        from epochal import _on_batch
+
+        logs = _on_batch.train_on_batch(self, x, y, sample_weight, class_weight)
+        return logs if return_dict else self._flat(logs)
+
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = True
+    ) -> dict[str, float] | list[float] | float:
+        """Loss and metrics of ``x``/``y`` as one batch, in eval mode (as `train_on_batch` returns them)."""
+        from epochal import _on_batch
+
+        logs = _on_batch.test_on_batch(self, x, y, sample_weight)
+        return logs if return_dict else self._flat(logs)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The outputs for ``x`` as one batch, in eval mode (numpy in, numpy out)."""
+        from epochal import _on_batch
+
+        return _on_batch.predict_on_batch(self, x)
+
+    def _flat(self, logs: Mapping[str, float]) -> list[float] | float:
+        values = [logs[k] for k in self.metrics_names if k in logs]
+        return values[0] if len(values) == 1 else values
 
     def add(self, layer: nn.Module) -> None:
         """Append a layer to a `Sequential` model (Keras's ``model.add``)."""

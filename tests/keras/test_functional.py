@@ -292,7 +292,8 @@ def test_functional_model_trains_predicts_and_evaluates():
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], seed=0)
     history = model.fit(x, y, epochs=3, batch_size=16, verbose=0)
     assert len(history.history["loss"]) == 3
-    assert set(model.evaluate(x, y, verbose=0)) == {"loss", "accuracy"}
+    loss, accuracy = model.evaluate(x, y, verbose=0)  # Keras's form: [loss, *metrics]
+    assert model.evaluate(x, y, verbose=0, return_dict=True) == {"loss": loss, "accuracy": accuracy}
     assert model.predict(x[:5], verbose=0).shape == (5, 1)
 
 

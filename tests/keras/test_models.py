@@ -121,7 +121,12 @@ def test_subclass_default_name_and_call_receives_the_mode():
     model.eval()
     model(torch.zeros(1))
     model(torch.zeros(1), training=True)
-    assert model.seen == [True, False, True]
+    model(torch.zeros(1), training=False)
+    assert model.seen == [True, False, True, False]
+    assert model.training is False  # a call with training= leaves the mode as it was
+    fresh = RecordsTraining()
+    fresh(torch.zeros(1))  # Keras's default: inference mode
+    assert fresh.seen == [False]
 
 
 def test_subclass_without_call_says_so():

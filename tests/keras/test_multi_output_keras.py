@@ -211,3 +211,16 @@ def test_a_plain_function_given_alone_applies_to_every_named_output_as_in_keras(
     logs = model.evaluate(XA, [Y_PRICE, y2], batch_size=48, verbose=0, return_dict=True)
     assert {((48, 1), (48, 1)), ((48, 2), (48, 2))} <= set(seen)
     assert logs["loss"] == pytest.approx(logs["p_loss"] + logs["q_loss"], rel=1e-6)
+
+
+def test_train_and_test_on_batch_report_the_per_output_keys():
+    model = compiled(metrics={"kind": ["accuracy"]})
+    logs = model.train_on_batch([XA, XB], TARGETS, return_dict=True)
+    assert {"loss", "price_loss", "kind_loss", "flag_loss", "kind_accuracy"} <= set(logs)
+    assert model.run.step == 1
+    logs = model.test_on_batch([XA, XB], TARGETS, return_dict=True)
+    total = logs["price_loss"] + logs["kind_loss"] + logs["flag_loss"]
+    assert logs["loss"] == pytest.approx(total, rel=1e-5)
+    values = model.evaluate([XA, XB], TARGETS, verbose=0)
+    assert isinstance(values, list) and len(values) == len(model.metrics_names)
+    assert model.metrics_names[:2] == ["loss", "kind_accuracy"]  # Keras 3's order

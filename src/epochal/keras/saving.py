@@ -39,7 +39,9 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from epochal import model as native_model
+from epochal.checkpoint import save_checkpoint
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError
+from epochal.keras._face import adopt, keras_compile_args
 from epochal.keras._serialize import (
     custom_object_scope,
     decode,
@@ -136,7 +138,14 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
         run_files: list[Path] = []
         if trainer is not None and trainer._compiled is not None:
             run_dir = Path(scratch) / "run"
-            trainer.save(run_dir)
+            owner = trainer._trainer
+            if owner is not None and owner._saves is not None:
+                # Inside fit (a ModelCheckpoint to "x.keras"): the run as it stands
+                # now, with its live random state, so the archive loads compiled.
+                run_weights, state, meta = owner.capture(live_rng=True, phase="epoch")
+                save_checkpoint(run_dir, weights=run_weights, state=state, meta=meta)
+            else:
+                trainer.save(run_dir)
             run_files = sorted(p for p in run_dir.rglob("*") if p.is_file())
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
@@ -296,10 +305,9 @@ def load_model(
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(_read_member(archive, name))
                 compile_kwargs = _read_compile(archive, custom_objects)
-                trainer = native_model.Model.load(
-                    Path(scratch) / "run", module=model, **compile_kwargs
-                )
-            model.__dict__["_native"] = trainer
+                _, ordered = keras_compile_args((), compile_kwargs)  # the Keras face's order
+                trainer = native_model.Model.load(Path(scratch) / "run", module=model, **ordered)
+            model.__dict__["_native"] = adopt(trainer, model)
             if compile_kwargs:
                 model.__dict__["_compile_args"] = ((), compile_kwargs)
     return model

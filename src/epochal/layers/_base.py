@@ -129,6 +129,32 @@ class Layer(nn.Module):
         # Looked up at each call: torch.fx's tracer patches nn.Module.__call__ to keep layers whole.
         return nn.Module.__call__(self, *args, **kwargs)
 
+    @property
+    def trainable(self) -> bool:
+        """Whether the layer's weights train (Keras's ``layer.trainable``); False freezes them."""
+        return bool(self.__dict__.get("_trainable", True))
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        # Recorded, so weights a lazy layer builds later follow it at the next fit.
+        self.__dict__["_trainable"] = bool(value)
+        self.requires_grad_(bool(value))
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """Every weight of the layer (parameters, then buffers), as Keras's ``layer.weights``."""
+        return [*self.parameters(), *self.buffers()]
+
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer updates."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer leaves alone (frozen parameters and buffers)."""
+        return [*(p for p in self.parameters() if not p.requires_grad), *self.buffers()]
+
     output = SymbolicAttribute("output")
     input = SymbolicAttribute("input")
 
