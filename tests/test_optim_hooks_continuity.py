@@ -627,3 +627,74 @@ def test_train_on_batch_steps_inside_a_window_saved_loaded_and_fitted_on(tmp_pat
     loaded.fit(X, Y, epochs=2, batch_size=8, verbose=0)
     batch_steps(loaded, 2)
     assert_same(state(loaded), state(whole))
+
+
+# -- multi-output losses ------------------------------------------------------------
+class TwoHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.2))
+        self.reg = nn.Linear(8, 1)
+        self.cls = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.reg(h), self.cls(h)
+
+
+YC = np.digitize(X[:, 0], [-0.5, 0.5]).astype("int64")
+
+
+def multi(option: str) -> ep.Model:
+    torch.manual_seed(0)
+    model = ep.Model(TwoHeads(), device="cpu")
+    optimizer, extra = OPTIONS[option]
+    kwargs = {"learning_rate": 0.02} if extra else {}
+    model.compile(
+        optimizer=optimizer(),
+        loss=["mse", "sparse_categorical_crossentropy"],
+        loss_weights=[1.0, 0.5],
+        metrics=[["mae"], ["accuracy"]],
+        seed=5,
+        **kwargs,
+        **extra,
+    )
+    return model
+
+
+def multi_fit(model: ep.Model, epochs: int, ckdir=None, killer=None) -> None:
+    model.fit(
+        X,
+        [Y, YC],
+        epochs=epochs,
+        batch_size=8,
+        verbose=0,
+        validation_data=(XV, [YV, YC[:16]]),
+        callbacks=[killer] if killer is not None else [],
+        checkpoint_dir=ckdir,
+        checkpoint_steps=4 if ckdir is not None else None,
+    )
+
+
+@pytest.mark.parametrize("option", ["accumulation", "ema", "all", "native"])
+@pytest.mark.parametrize("kill", ["step:5", "step:13", "epoch:3"])
+def test_multi_output_losses_with_step_options_split_and_resumed(tmp_path, option, kill):
+    whole = multi(option)
+    for n in (3, 2):
+        multi_fit(whole, n)
+    split = multi(option)
+    for n in (1, 2, 2):
+        multi_fit(split, n)
+    assert_same(state(split), state(whole))
+    kind, _, at = kill.partition(":")
+    killer = KillAt(int(at)) if kind == "step" else KillAtEpochEnd(int(at))
+    killed = multi(option)
+    with pytest.raises(Killed):
+        for n in (3, 2):
+            multi_fit(killed, n, tmp_path, killer)
+    del killed
+    gc.collect()
+    resumed = multi(option)
+    for n in (3, 2):
+        multi_fit(resumed, n, tmp_path)
+    assert_same(state(resumed), state(whole))
