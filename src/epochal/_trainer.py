@@ -25,7 +25,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from epochal import loop
+from epochal import _dist_run, loop
+from epochal import distributed as dist_mod
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
@@ -33,7 +34,13 @@ from epochal._heads import loss_form
 from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
-from epochal._step import Precision, build_forward_loss, build_train_step, make_scaler
+from epochal._step import (
+    Precision,
+    build_forward_loss,
+    build_train_step,
+    make_scaler,
+    needs_closure,
+)
 from epochal._tree import call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
@@ -204,7 +211,38 @@ class Trainer:
         engine.train_step = build_train_step(engine, **options)  # type: ignore[arg-type]
         engine.train_step_conforming = build_train_step(conforming, **options)  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
+        if dist_mod.world().distributed:
+            self._distribute(engine)
         return engine
+
+    def _distribute(self, engine: loop.Engine) -> None:
+        """Train through DDP with each rank's loss scaled to its share (epochal._dist_run).
+
+        The step runs eagerly: DDP's gradient hooks do not run inside the one
+        compiled graph of ``compile=True`` (forward, loss and backward through
+        ``torch.func``), so on several processes ``compile`` is not applied.
+        """
+        settings = self.settings
+        if needs_closure(engine.optimizer):
+            raise ArgumentError(
+                f"{type(engine.optimizer).__name__} (an optimizer whose step takes a closure) "
+                "cannot train on several processes: each rank would evaluate its own loss in "
+                "the closure and the ranks would disagree. Use a first-order optimizer"
+            )
+        if settings.compile:
+            warnings.warn(
+                "compile=True is not applied on several processes: the training step runs "
+                "eagerly through DistributedDataParallel",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        train_engine, state = _dist_run.distributed_engine(engine, dist_mod.world())
+        options: dict[str, Any] = {"precision": settings.precision, "compile": False}
+        engine.train_step = build_train_step(train_engine, **options)
+        engine.train_step_conforming = build_train_step(
+            replace(train_engine, prepare_targets=engine.prepare_targets), **options
+        )
+        engine.dist = state
 
     def _sample_output(self, sample: Batch, name: str = "x") -> Any:
         """The module's output for two samples, to check targets against.
@@ -304,6 +342,13 @@ class Trainer:
     # -- fit ------------------------------------------------------------------
     def fit(self, call: FitCall, context: CallbackContext) -> History:
         """Run one ``fit`` call: train, replay, or finish an interrupted call."""
+        if dist_mod.world().distributed and not _dist_run.is_shardable(call.train):
+            raise ArgumentError(
+                "On several processes fit needs data it can cut into each rank's share of the "
+                "global batch: in-memory arrays/tensors or a map-style Dataset. Received "
+                f"x of type {type(getattr(call.train, 'origin', None)).__name__} (an iterable of batches): pass "
+                "its Dataset instead (epochal shards it), or run on one process"
+            )
         sources = [call.train] if call.val is None else [call.train, call.val]
         ckdir = None
         if call.checkpoint_dir is not None:
@@ -431,7 +476,7 @@ class Trainer:
                 self._stream = (stream.origin, stream.stream)
         run.calls.append(self._record(first, last, engine, ckdir))
         self._write_saves(plan.saves_pending, None, phase="end", live_rng=False)
-        if ckdir is not None:
+        if ckdir is not None and dist_mod.world().is_main:
             # After on_train_end (restored best weights, stop flag): the call's final state.
             weights, state, meta = self.capture(live_rng=False, phase="end")
             ckdir.save(f"epoch-{run.epoch:06d}", weights=weights, state=state, meta=meta)
@@ -445,7 +490,8 @@ class Trainer:
         cb_list = list(call.callbacks)
         if call.verbose:
             cb_list.append(ProgbarLogger(call.verbose))
-        callbacks = CallbackList(cb_list)
+        # On several processes only rank 0 prints and writes logs.
+        callbacks = CallbackList(_dist_run.rank_zero_only(cb_list))
         callbacks.set_model(context)
         callbacks.set_params(params)
         callbacks.load_states(self.run.callback_states)
@@ -498,7 +544,9 @@ class Trainer:
         name = digest = None
         if ckdir is not None:
             name = f"call-{len(run.calls):06d}.safetensors"
-            digest = _write_weights(ckdir.root / CALLS_DIR / name, self.module.state_dict())
+            if dist_mod.world().is_main:
+                digest = _write_weights(ckdir.root / CALLS_DIR / name, self.module.state_dict())
+            digest = dist_mod.broadcast_object(digest)
         lrs = tuple(_lr(group["lr"]) for group in engine.optimizer.param_groups)
         return CallRecord(first, last, run.epoch, run.step, run.stopped, lrs, name, digest)
 
@@ -523,6 +571,8 @@ class Trainer:
 
     def _recover_or_find(self, ckdir: CheckpointDir) -> None:
         """Make the newest checkpoint pending when it is ahead of the script."""
+        # Every rank reads the newest checkpoint only once rank 0 has finished writing.
+        dist_mod.barrier()
         if self._dirty:
             self._dirty = False
             if self._snapshot is not None:
@@ -590,6 +640,8 @@ class Trainer:
         if self._saves is not None:
             self._saves.append(("weights" if weights_only else "run", target))
             return target
+        if not dist_mod.world().is_main:  # on several processes rank 0 writes
+            return target
         if weights_only:
             return _save_weights_checkpoint(target, self.module)
         weights, state, meta = self.capture(live_rng=False, phase="end")
@@ -610,6 +662,8 @@ class Trainer:
             return
         todo = list(saves)
         saves.clear()
+        if not dist_mod.world().is_main:  # on several processes rank 0 writes
+            return
         for kind, path in todo:
             if kind == "weights":
                 _save_weights_checkpoint(path, self.module)
@@ -622,6 +676,8 @@ class Trainer:
     ) -> None:
         run = self.run
         callbacks.save_states(run.callback_states)
+        if not dist_mod.world().is_main:  # on several processes rank 0 writes
+            return
         phase = "epoch" if partial is None else "step"
         weights, state, meta = self.capture(live_rng=True, partial=partial, phase=phase)
         name = f"epoch-{run.epoch:06d}"

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from epochal import _config, loop
+from epochal import _config, distributed, loop
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
@@ -31,6 +31,7 @@ from epochal._args import (
     check_positive_int,
     check_verbose,
 )
+from epochal._dist_run import predict_shared, rank_zero_only
 from epochal._optim_hooks import check_step_options
 from epochal._runio import read_checkpoint
 from epochal._step import check_precision
@@ -41,7 +42,7 @@ from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import save_checkpoint
-from epochal.data import fit_sources, make_source
+from epochal.data import ArraySource, fit_sources, make_source
 from epochal.data._checks import check_predict_input, prepare_inputs, warn_if_short
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
 from epochal.run import RunState
@@ -52,7 +53,8 @@ Verbose = Literal[0, 1, 2, "auto"]
 
 
 def _default_device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    # Under torchrun: one CUDA device per LOCAL_RANK (the group is joined here, once).
+    return distributed.default_device(distributed.setup())
 
 
 class Model:
@@ -424,7 +426,11 @@ class Model:
         start = self.run.epoch
         history = trainer.fit(call, self)
         backup.finish()
-        if args.verbose and (self.run.epoch - start > 1 or self.run.stopped):
+        if (
+            args.verbose
+            and (self.run.epoch - start > 1 or self.run.stopped)
+            and distributed.world().is_main
+        ):
             self._print_verdict()
         return history
 
@@ -458,6 +464,8 @@ class Model:
         """Save only the module's weights, as a checkpoint directory (see `save`)."""
         if self._trainer is not None:
             return self._trainer.save(path, weights_only=True)
+        if not distributed.world().is_main:  # on several processes rank 0 writes
+            return Path(path)
         meta = {"kind": "epochal-weights"}
         return save_checkpoint(path, weights=self._module.state_dict(), state={}, meta=meta)
 
@@ -572,7 +580,7 @@ class Model:
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
-        callback_list = CallbackList(cb_list)
+        callback_list = CallbackList(rank_zero_only(cb_list))
         callback_list.set_model(self)
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "evaluate"})
@@ -617,18 +625,24 @@ class Model:
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
-        callback_list = CallbackList(cb_list)
+        callback_list = CallbackList(rank_zero_only(cb_list))
         callback_list.set_model(self)
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "predict"})
         callback_list.on_predict_begin()
-        outputs = loop.predict(
-            self._module, source, batch_size=bs, steps=steps, callbacks=callback_list
-        )
+        if distributed.world().distributed and isinstance(source, ArraySource):
+            # Each rank predicts its contiguous share; every rank gets all rows in order.
+            result = predict_shared(
+                self._module, source, batch_size=bs, steps=steps, callbacks=callback_list
+            )
+        else:
+            outputs = loop.predict(
+                self._module, source, batch_size=bs, steps=steps, callbacks=callback_list
+            )
+            if not outputs:
+                raise ArgumentError("predict received no data: `x` produced no batches")
+            result = concat_batches(outputs)
         callback_list.on_predict_end()
-        if not outputs:
-            raise ArgumentError("predict received no data: `x` produced no batches")
-        result = concat_batches(outputs)
         if all_tensors(x):
             target = leaf_device(x)
             return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)
