@@ -187,9 +187,14 @@ def partial_states(metrics: list[CompiledMetric]) -> list[dict[str, Any]]:
         if isinstance(m.metric, torchmetrics.Metric):
             m.metric.sync()
             try:
-                states.append(m.state())
+                state = m.state()
             finally:
                 m.metric.unsync()
+            # sync concatenates a list state (AUC's predictions) into one tensor
+            for name, default in m.metric._defaults.items():
+                if isinstance(default, list) and isinstance(state[name], torch.Tensor):
+                    state[name] = [state[name]]
+            states.append(state)
         else:
             states.append(m.state())
     sums = [m for m in metrics if isinstance(m.metric, SumMetric)]

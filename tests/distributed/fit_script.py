@@ -46,8 +46,12 @@ class StopOnRank1(ep.Callback):
 
 
 class FailOnRank1(ep.Callback):
+    """Rank 1 fails at the end of epoch 2, once (a marker file remembers it failed)."""
+
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 1 and d.world().rank == 1:
+        marker = out / "failed-once"
+        if epoch == 1 and d.world().rank == 1 and not marker.exists():
+            marker.write_text("x")
             if os.environ.get("FAIL_HOW") == "kill":
                 os._exit(9)
             raise RuntimeError("rank 1 failed on purpose")
@@ -69,19 +73,19 @@ elif scenario == "fail":
 elif scenario == "early":
     callbacks.append(ep.EarlyStopping(monitor="val_loss", patience=1, min_delta=0.05))
 if scenario in ("checkpointed", "fail"):
-    kwargs = {"checkpoint_dir": str(out / "ckpt")}
-if scenario == "steps":
     kwargs = {"checkpoint_dir": str(out / "ckpt"), "checkpoint_steps": 4}
-history = model.fit(
-    x,
-    y,
-    epochs=epochs,
-    batch_size=8,
-    validation_data=(x[:21], y[:21]),
-    callbacks=callbacks,
-    verbose=2,
-    **kwargs,
-)
+calls = [1] * epochs if scenario == "split" else [epochs]
+for n in calls:
+    model.fit(
+        x,
+        y,
+        epochs=n,
+        batch_size=8,
+        validation_data=(x[:21], y[:21]),
+        callbacks=callbacks,
+        verbose=2,
+        **kwargs,
+    )
 result = {
     "rank": d.world().rank,
     "size": d.world().size,
