@@ -60,10 +60,18 @@ def reference(tmp_path_factory) -> dict:
     return _results(out, 1)[0]
 
 
-def test_two_processes_train_like_one(tmp_path, reference):
-    done = torchrun(SCRIPT, str(tmp_path), "basic")
+@pytest.fixture(scope="module")
+def two(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The same script on 2 processes under torchrun (3 epochs in one fit call)."""
+    out = tmp_path_factory.mktemp("two")
+    done = torchrun(SCRIPT, str(out), "basic")
     assert done.returncode == 0, done.stderr[-3000:]
-    results = _results(tmp_path, 2)
+    return out, done
+
+
+def test_two_processes_train_like_one(two, reference):
+    out, done = two
+    results = _results(out, 2)
     for result in results:
         assert result["size"] == 2
         _same_run(result, reference)
@@ -76,7 +84,7 @@ def test_two_processes_train_like_one(tmp_path, reference):
     # rank 0 alone prints progress and the verdict, and writes the CSV log
     assert done.stdout.count("Epoch 1/3") == 1, done.stdout
     assert done.stdout.count("val_loss is") <= 1
-    lines = (tmp_path / "log.csv").read_text().strip().splitlines()
+    lines = (out / "log.csv").read_text().strip().splitlines()
     assert len(lines) == 4  # header + 3 epochs, written once
 
 
@@ -93,14 +101,11 @@ def test_a_stop_on_one_rank_stops_every_rank_at_the_same_step(tmp_path, scenario
     assert a["weights"] == b["weights"]
 
 
-def test_split_calls_on_two_processes_end_with_the_same_bits(tmp_path):
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    whole.mkdir()
-    split.mkdir()
-    for out, scenario in ((whole, "basic"), (split, "split")):
-        done = torchrun(SCRIPT, str(out), scenario)
-        assert done.returncode == 0, done.stderr[-3000:]
-    _same_run(_results(whole, 2)[0], _results(split, 2)[0], exact=True)
+def test_split_calls_on_two_processes_end_with_the_same_bits(tmp_path, two):
+    done = torchrun(SCRIPT, str(tmp_path), "split")  # fit(epochs=1) three times
+    assert done.returncode == 0, done.stderr[-3000:]
+    for whole, split in zip(_results(two[0], 2), _results(tmp_path, 2), strict=True):
+        _same_run(whole, split, exact=True)
 
 
 def test_a_killed_rank_ends_the_run_and_one_process_resumes_it(tmp_path, reference):
@@ -116,7 +121,7 @@ def test_a_killed_rank_ends_the_run_and_one_process_resumes_it(tmp_path, referen
 
 
 def test_a_failing_rank_restarted_by_torchrun_resumes_from_the_checkpoint(tmp_path, reference):
-    done = torchrun(SCRIPT, str(tmp_path), "fail", extra=["--max-restarts=1"])
+    done = torchrun(SCRIPT, str(tmp_path), "fail", extra=["--max-restarts=1"], timeout=480)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "failed-once").exists()
     assert "rank 1 failed on purpose" in done.stderr
