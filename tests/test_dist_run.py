@@ -82,3 +82,22 @@ def test_fit_on_several_processes_refuses_an_iterable_of_batches(monkeypatch):
     with pytest.raises(ArgumentError, match="map-style Dataset"):
         model.fit(batches, epochs=1, verbose=0)
     assert model.run.step == 0
+
+
+def test_sync_batchnorm_converts_the_module_and_keeps_its_keys():
+    module = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    keys = list(module.state_dict())
+    model = ep.Model(module, device="cpu", sync_batchnorm=True)
+    assert isinstance(model.module[1], nn.SyncBatchNorm)
+    assert list(model.module.state_dict()) == keys
+    model.compile(optimizer="sgd", loss="mse", seed=0)
+    model.fit(torch.randn(16, 3), torch.randn(16, 1), epochs=1, batch_size=8, verbose=0)
+    assert model.run.step == 2
+
+
+def test_sync_batchnorm_on_several_cpu_processes_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(d, "world", lambda: d.World(rank=0, size=2))
+    with pytest.raises(ArgumentError, match="needs CUDA"):
+        ep.Model(nn.BatchNorm1d(3), device="cpu", sync_batchnorm=True)
+    with pytest.raises(ep.errors.ArgumentTypeError, match="sync_batchnorm"):
+        ep.Model(nn.BatchNorm1d(3), device="cpu", sync_batchnorm="yes")

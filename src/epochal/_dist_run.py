@@ -51,6 +51,7 @@ __all__ = [
     "predict_shared",
     "rank_zero_only",
     "shard_batches",
+    "sync_batchnorm_module",
 ]
 
 
@@ -273,3 +274,20 @@ def predict_shared(
         lambda t: dist_mod.all_gather_rows(t.contiguous()) if isinstance(t, torch.Tensor) else t,
         local,
     )
+
+
+def sync_batchnorm_module(module: nn.Module, device: torch.device) -> nn.Module:
+    """``module`` with its BatchNorm layers converted to ``torch.nn.SyncBatchNorm``.
+
+    Raises:
+        ArgumentError: several processes on the CPU, where torch's SyncBatchNorm
+            does not run (it needs CUDA).
+    """
+    if device.type != "cuda" and dist_mod.world().distributed:
+        raise ArgumentError(
+            "sync_batchnorm=True needs CUDA devices: torch's SyncBatchNorm does not run on "
+            f"the CPU (gloo). Received device={str(device)!r} on "
+            f"{dist_mod.world().size} processes; leave sync_batchnorm off (each rank then "
+            "normalizes with its own share's statistics)"
+        )
+    return nn.SyncBatchNorm.convert_sync_batchnorm(module)

@@ -31,7 +31,7 @@ from epochal._args import (
     check_positive_int,
     check_verbose,
 )
-from epochal._dist_run import predict_shared, rank_zero_only
+from epochal._dist_run import predict_shared, rank_zero_only, sync_batchnorm_module
 from epochal._optim_hooks import check_step_options
 from epochal._runio import read_checkpoint
 from epochal._step import check_precision
@@ -67,7 +67,11 @@ class Model:
     Args:
         module: any ``torch.nn.Module``. Multi-input data given as a tuple is
             passed positionally, a dict as keyword arguments.
-        device: where to train; defaults to CUDA when available, else CPU.
+        device: where to train; defaults to CUDA when available, else CPU
+            (under torchrun: the CUDA device of the process's ``LOCAL_RANK``).
+        sync_batchnorm: convert every ``BatchNorm*d`` layer to
+            ``torch.nn.SyncBatchNorm``, so batch statistics are computed over
+            the global batch on several processes (CUDA only; see docs/distributed.md).
 
     Example:
         >>> model = Model(nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1)))
@@ -75,12 +79,25 @@ class Model:
         >>> history = model.fit(x, y, epochs=10, validation_split=0.2)
     """
 
-    def __init__(self, module: nn.Module, *, device: str | torch.device | None = None) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        device: str | torch.device | None = None,
+        sync_batchnorm: bool = False,
+    ) -> None:
         if not isinstance(module, nn.Module):
             raise ArgumentTypeError(
                 f"Expected `module` to be a torch.nn.Module. Received: {type(module).__name__}"
             )
+        if not isinstance(sync_batchnorm, bool):
+            raise ArgumentTypeError(
+                "Expected `sync_batchnorm` to be a bool. "
+                f"Received: sync_batchnorm={sync_batchnorm!r}"
+            )
         self.device = torch.device(device) if device is not None else _default_device()
+        if sync_batchnorm:
+            module = sync_batchnorm_module(module, self.device)
         self._module = module.to(self.device)
         self._trainer: Trainer | None = None
         #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
