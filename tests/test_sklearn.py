@@ -24,7 +24,9 @@ from epochal.sklearn import Classifier, Regressor
 
 
 @pytest.mark.slow
-@parametrize_with_checks([Classifier(random_state=0), Regressor(random_state=0)])
+@parametrize_with_checks(
+    [Classifier(epochs=50, random_state=0), Regressor(epochs=50, random_state=0)]
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

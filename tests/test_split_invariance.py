@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -203,6 +204,7 @@ def _compiled(seed: int) -> ep.Model:
     return model
 
 
+@pytest.mark.slow  # DataLoader workers start processes every epoch
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     chunks=splits(5),
@@ -237,3 +239,19 @@ def test_any_split_equals_one_fit_for_every_input_kind(
     assert whole.history.history == split.history.history
     if declared:
         assert cbs[0].state_dict() == whole_cb.state_dict()
+
+
+@pytest.mark.parametrize("kind", ["numpy", "arrays-steps", "loader-workers"])
+def test_a_split_and_reloaded_run_equals_one_fit(tmp_path, kind):
+    """One fixed case of the property test above, fast enough for every run of the suite."""
+    data, options = _data(kind)
+    whole = _compiled(7)
+    whole.fit(**data, epochs=3, verbose=0, callbacks=[HalveOnce()], **options)
+    split = _compiled(7)
+    split.fit(**data, epochs=2, verbose=0, callbacks=[HalveOnce()], **options)
+    split.save(tmp_path / "m")
+    loaded = ep.Model.load(tmp_path / "m", module=_module(8))
+    data, options = _data(kind)
+    loaded.fit(**data, epochs=1, verbose=0, callbacks=[HalveOnce()], **options)
+    assert state_equal(whole.module.state_dict(), loaded.module.state_dict())
+    assert whole.history.history == loaded.history.history

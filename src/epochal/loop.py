@@ -325,7 +325,7 @@ def _walk(plan: Plan, run: RunState, device: torch.device, start: int) -> Iterat
     As in Keras, with ``steps_per_epoch`` the walk over the data goes on across
     epochs (and fit calls): each pass over the data has its own order, a pure
     function of (seed, pass); `RunState.data_position` says where the walk
-    stood when the epoch began.
+    stood when the epoch began. An epoch takes at most one pass's batches.
     """
     source = plan.train
     assert plan.steps_per_epoch is not None
@@ -334,7 +334,8 @@ def _walk(plan: Plan, run: RunState, device: torch.device, start: int) -> Iterat
     assert per_pass is not None
     where = device if isinstance(source, ArraySource) else torch.device("cpu")
     done, batch = advance(run.data_position or (0, 0), start, per_pass)
-    remaining = plan.steps_per_epoch - start
+    # More steps than the data holds: an epoch is one pass (with a warning, see fit).
+    remaining = min(plan.steps_per_epoch, per_pass) - start
     while remaining > 0:
         take = min(remaining, per_pass - batch)
         order = run.epoch_order(done, n, where) if plan.shuffle else None

@@ -622,3 +622,9 @@ def test_image_resize_is_channels_last():
         AttributeError, match=r"keras\.ops\.image\.affine_transform is not available"
     ):
         ops.image.affine_transform  # noqa: B018
+
+
+def test_keras_sub_namespaces_name_the_same_ops():
+    assert ops.numpy.mean is ops.mean and ops.nn.relu is ops.relu
+    assert ops.linalg.inv is ops.inv and ops.math.logsumexp is ops.logsumexp
+    assert ops.core.cond is ops.cond

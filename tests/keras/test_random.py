@@ -209,3 +209,9 @@ def test_inside_a_layer_call_new_tensors_follow_the_inputs_device():
     out = Sampling()([torch.zeros(3, 2, device="meta"), torch.zeros(3, 2, device="meta")])
     assert out.device.type == "meta" and out.shape == (3, 2)
     assert ops.zeros((2,)).device == torch.get_default_device()
+
+
+def test_random_exports_are_sorted_and_there():
+    assert krandom.__all__ == sorted(krandom.__all__)
+    for name in krandom.__all__:
+        assert callable(getattr(krandom, name)), name

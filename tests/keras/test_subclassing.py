@@ -664,3 +664,76 @@ def test_fit_applies_a_custom_layers_constraint_after_each_step():
     model.compile(optimizer="adam", loss="mse", learning_rate=0.1, seed=0)
     model.fit(X, Y, epochs=2, batch_size=16, verbose=0)
     assert float(model.layers[0].kernel.detach().min()) >= 0.0
+
+
+def test_masks_reach_call_and_pass_on_with_supports_masking():
+    class MaskedMean(keras.layers.Layer):
+        def call(self, inputs, mask=None):
+            weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
+            return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    class Double(keras.layers.Layer):
+        supports_masking = True
+
+        def call(self, inputs):
+            return inputs * 2
+
+    class Drops(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs + 1.0
+
+    ids = torch.tensor([[1, 2, 0, 0], [3, 0, 0, 0]])
+    embedded = layers.Embedding(10, 3, mask_zero=True)(ids)
+    doubled = Double()(embedded)
+    assert doubled._keras_mask.tolist() == [[True, True, False, False], [True, False, False, False]]
+    assert getattr(Drops()(embedded), "_keras_mask", None) is None
+    means = MaskedMean()(doubled)
+    torch.testing.assert_close(means[0], 2 * embedded[0, :2].mean(0))
+    torch.testing.assert_close(means[1], 2 * embedded[1, 0])
+    explicit = MaskedMean()(embedded, mask=torch.ones(2, 4, dtype=torch.bool))
+    torch.testing.assert_close(explicit, embedded.mean(1))
+
+
+def test_adding_weights_before_super_init_is_named():
+    class Early(keras.layers.Layer):
+        def __init__(self):
+            self.w = self.add_weight(shape=(2,))
+            super().__init__()
+
+    class EarlyMetric(keras.metrics.Metric):
+        def __init__(self):
+            self.v = self.add_variable(shape=())
+            super().__init__()
+
+    with pytest.raises(ArgumentError, match=r"super\(\)\.__init__"):
+        Early()
+    with pytest.raises(ArgumentError, match=r"super\(\)\.__init__"):
+        EarlyMetric()
+    with pytest.raises(ArgumentTypeError, match="shape"):
+        TruePositiveRate().add_variable(shape=(-1,), initializer="zeros")
+
+
+def test_custom_layers_inside_a_keras_model_subclass_split_bit_for_bit():
+    class Net(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.noisy = NoisyLinear(10)
+            self.block = Block(3)
+            self.head = layers.Dense(1, activation="sigmoid")
+
+        def call(self, inputs, training=None):
+            h = self.noisy(inputs, training=training)
+            return self.head(ops.concatenate([h, self.block(h, training=training)], axis=-1))
+
+    def run(chunks: list[int]) -> keras.Model:
+        keras.utils.set_random_seed(0)
+        model = Net()
+        model.compile(optimizer="adam", loss=WeightedBCE(), metrics=[TruePositiveRate()], seed=3)
+        for n in chunks:
+            model.fit(X, Y, epochs=n, **FIT)
+        return model
+
+    whole, split = run([3]), run([1, 2])
+    assert state_equal(whole.state_dict(), split.state_dict())
+    assert whole.history.history == split.history.history
+    assert "noisy.steps" in whole.state_dict() and "val_tp_rate" in whole.history.history

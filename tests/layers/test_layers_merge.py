@@ -74,3 +74,12 @@ def test_dot_normalize_gives_cosine_similarity():
 def test_dot_size_mismatch_is_a_data_error():
     with pytest.raises(DataError, match="equal size"):
         layers.Dot(axes=1)([torch.zeros(2, 3), torch.zeros(2, 4)])
+
+
+def test_mismatched_shapes_and_separate_arguments_are_data_errors():
+    with pytest.raises(DataError, match=r"Received shapes: \(2, 3\), \(2, 4\)"):
+        layers.Add()([torch.zeros(2, 3), torch.zeros(2, 4)])
+    with pytest.raises(DataError, match="one list of tensors"):
+        layers.Multiply()(A, B)
+    # Broadcasting as torch broadcasts: a (1, T, D) positional table added to (N, T, D).
+    assert layers.Add()([torch.zeros(4, 3, 2), torch.ones(1, 3, 2)]).shape == (4, 3, 2)

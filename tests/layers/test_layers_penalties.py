@@ -174,3 +174,25 @@ def test_batch_normalization_gamma_and_beta_penalties():
         bn.bias.fill_(-1.0)
     apply_constraints(bn)
     assert bn.bias.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.slow
+def test_compiled_step_adds_the_same_penalty_as_eager():
+    import epochal as ep
+
+    x, y = _data()
+
+    def run(compile_step: bool):
+        torch.manual_seed(0)
+        net = layers.SequentialModule(
+            [
+                layers.Dense(4, input_shape=(4,), kernel_regularizer=regularizers.l2(0.5)),
+                layers.Dense(1),
+            ]
+        )
+        model = ep.Model(net, device="cpu")
+        model.compile(optimizer="sgd", loss="mse", seed=0, compile=compile_step)
+        model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+        return model.history.history["loss"][0]
+
+    assert run(True) == pytest.approx(run(False), rel=1e-5)

@@ -158,3 +158,12 @@ def test_masks_pass_through_dense_dropout_normalization_and_merges():
         assert torch.equal(layer(x)._keras_mask, expected), type(layer).__name__
     assert torch.equal(layers.Add()([x, x])._keras_mask, expected)
     assert not hasattr(layers.Dense(3)(torch.zeros(2, 4)), "_keras_mask")
+
+
+def test_lambda_mask_argument_and_max_pooling_ignores_masks_as_keras():
+    x = torch.ones(1, 3, 2)
+    out = layers.Lambda(lambda t: t * 2, mask=lambda t, m: t[..., 0] > 0)(x)
+    assert out._keras_mask.tolist() == [[True, True, True]]
+    emb = layers.Embedding(5, 2, mask_zero=True)
+    seq = emb(torch.tensor([[1, 0]]))
+    assert torch.equal(layers.GlobalMaxPooling1D()(seq), seq.amax(dim=1))

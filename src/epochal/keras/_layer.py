@@ -31,10 +31,11 @@ from torch import Tensor, nn
 from epochal import initializers
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError
 from epochal.keras._variable import Variable
-from epochal.keras.ops._convert import creating_on, dtype_name, to_dtype
+from epochal.keras.ops._convert import CALL_DEVICE, dtype_name, to_dtype
 from epochal.layers import _base
 from epochal.layers._base import Layer as _BaseLayer
 from epochal.layers._base import snake_case
+from epochal.layers._masking import MASK_ATTRIBUTE, get_mask, set_mask
 
 _KERAS_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
 
@@ -48,6 +49,16 @@ def _shape_of(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _shape_of(v) for k, v in value.items()}
     return None
+
+
+def _masks_of(value: Any) -> Any:
+    """The Keras mask(s) carried by a call's first argument: one, a list (None for unmasked), or None."""
+    if type(value) is Tensor:
+        return value.__dict__.get(MASK_ATTRIBUTE) if value.__dict__ else None
+    if isinstance(value, (list, tuple)):
+        masks = [get_mask(v) for v in value]
+        return masks if any(m is not None for m in masks) else None
+    return get_mask(value)
 
 
 def _first_tensor(value: Any) -> Tensor | None:
@@ -118,8 +129,14 @@ class Layer(_BaseLayer):
             cls._call_takes_training = "training" in params or any(
                 p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
             )
+            cls._call_takes_mask = "mask" in params
+        cls._own_compute_mask = cls.compute_mask is not Layer.compute_mask
 
     _call_takes_training = False
+    _call_takes_mask = False
+    _own_compute_mask = False
+    #: Keras's flag: the input's mask passes to the output unchanged (see `compute_mask`).
+    supports_masking = False
 
     def __init__(
         self,
@@ -207,6 +224,10 @@ class Layer(_BaseLayer):
             ArgumentTypeError: a shape that is not a tuple of ints, or an unusable initializer.
         """
         owner = f"{type(self).__name__}.add_weight"
+        if "_auto_names" not in self.__dict__:
+            raise ArgumentError(
+                f"{owner}: call super().__init__(**kwargs) in __init__ before add_weight()"
+            )
         sizes = _weight_shape(owner, shape)
         device, default = self._build_target or (torch.device("cpu"), torch.get_default_dtype())
         target = to_dtype(dtype, "add_weight") or self._weight_dtype or default
@@ -375,27 +396,58 @@ class Layer(_BaseLayer):
     # -- calling ------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Builds on the first call, then runs ``call`` (with ``training`` from the module's mode)."""
-        if args:
-            args = (_as_tensors(args[0]), *args[1:])
-        first = _first_tensor(args[0]) if args else _first_tensor(list(kwargs.values()))
+        # The common call -- one tensor in, built, no keyword -- takes the short path: a
+        # custom layer should cost little more than the torch code in its call().
+        inputs = args[0] if args else None
+        if type(inputs) is Tensor:
+            first: Tensor | None = inputs
+        else:
+            if args:
+                inputs = _as_tensors(inputs)
+                args = (inputs, *args[1:])
+            first = _first_tensor(inputs) if args else _first_tensor(list(kwargs.values()))
         if not self.built:
-            self._build_for(args[0] if args else next(iter(kwargs.values()), None), first)
-        training = kwargs.get("training")
+            self._build_for(inputs if args else next(iter(kwargs.values()), None), first)
+        training = kwargs.get("training") if kwargs else None
         if training is not None and bool(training) != self.training:
             # An explicit `training=` reaches the sublayers too, as in Keras.
             return _base.call_in_mode(self, bool(training), args, kwargs)
-        if self._call_takes_training and training is None:
-            kwargs["training"] = self.training
-        elif not self._call_takes_training:
+        if self._call_takes_training:
+            if training is None:
+                kwargs["training"] = self.training
+        elif kwargs:
             kwargs.pop("training", None)
-        self._last_losses = []
-        if first is not None and first.device.type == "meta":
+        state = self.__dict__
+        if state["_last_losses"]:
+            state["_last_losses"] = []
+        device = None if first is None else first.device
+        if device is not None and device.type == "meta":
             self._meta_variables()
-        with creating_on(first.device if first is not None else None):
+        mask = kwargs.get("mask") if kwargs else None
+        if mask is None and args:
+            mask = _masks_of(inputs)
+            if mask is not None and self._call_takes_mask:
+                kwargs["mask"] = mask  # Keras hands call() the inputs' mask
+        token = CALL_DEVICE.set(device)
+        try:
             outputs = self.call(*args, **kwargs)
-        if self.activity_regularizer is not None and self.training and torch.is_grad_enabled():
+        finally:
+            CALL_DEVICE.reset(token)
+        if mask is not None or self._own_compute_mask:
+            out_mask = self.compute_mask(inputs, mask)
+            if out_mask is not None and isinstance(outputs, Tensor):
+                set_mask(outputs, out_mask)
+        if (
+            state.get("activity_regularizer") is not None
+            and self.training
+            and torch.is_grad_enabled()
+        ):
             self.add_loss(self.activity_regularizer(outputs))
         return outputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The output's mask: the input's when `supports_masking` is True, else None (Keras's default)."""
+        return mask if self.supports_masking else None
 
     def _meta_variables(self) -> None:
         # A functional model infers shapes by running the layer with meta tensors in place of

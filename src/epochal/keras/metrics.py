@@ -131,6 +131,10 @@ class Metric:
             ArgumentTypeError: a shape that is not a tuple of ints, or an unusable initializer.
         """
         owner = f"{type(self).__name__}.add_variable"
+        if "_variables" not in self.__dict__:
+            raise ArgumentError(
+                f"{owner}: call super().__init__() in __init__ before add_variable()"
+            )
         sizes = _layer._weight_shape(owner, shape)
         target = (
             to_dtype(dtype if dtype is not None else self.dtype, "add_variable") or torch.float32

@@ -47,9 +47,24 @@ class _Merge(Layer):
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name, input_shape=None, owner=type(self).__name__)
 
-    def forward(self, inputs: Sequence[Tensor]) -> Tensor:
-        items = _tensors(type(self).__name__, inputs, exactly=self._exactly)
-        out = self._merge(items)
+    def forward(self, inputs: Sequence[Tensor], *more: Tensor) -> Tensor:
+        owner = type(self).__name__
+        if more:
+            raise DataError(
+                f"{owner}: expected one list of tensors, e.g. {owner}()([a, b]). "
+                f"Received: {1 + len(more)} separate arguments"
+            )
+        items = _tensors(owner, inputs, exactly=self._exactly)
+        try:
+            out = self._merge(items)
+        except RuntimeError as error:
+            if isinstance(self, Concatenate):
+                raise
+            shapes = ", ".join(str(tuple(t.shape)) for t in items)
+            raise DataError(
+                f"{owner}: expected inputs of the same (or broadcastable) shapes. "
+                f"Received shapes: {shapes}"
+            ) from error
         masks = [get_mask(t) for t in items]
         if any(m is not None for m in masks) and not isinstance(self, (Concatenate, Dot)):
             # Keras: the output's mask is the logical and of the inputs' masks.

@@ -206,10 +206,14 @@ def apply_constraints(module: nn.Module) -> None:
 
 
 def _parameter(layer: nn.Module, path: str) -> Tensor | None:
-    try:
-        return layer.get_parameter(path)
-    except AttributeError:  # a lazy layer not built yet, or a parameter turned off
-        return None
+    # Attribute lookup, not get_parameter: under torch.func.functional_call (the compiled
+    # whole step) the parameters are swapped for plain tensors, which must be penalized too.
+    value: Any = layer
+    for part in path.split("."):
+        value = getattr(value, part, None)
+        if value is None:  # a lazy layer not built yet, or a weight turned off
+            return None
+    return value if isinstance(value, Tensor) else None
 
 
 def install_constraints(optimizer: torch.optim.Optimizer, module: nn.Module) -> None:

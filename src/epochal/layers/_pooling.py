@@ -147,12 +147,10 @@ class _GlobalPooling(Layer):
         self._dims = tuple(range(1, self.rank + 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        mask = get_mask(x) if self.rank == 1 else None
-        if mask is not None:  # Keras: masked steps take no part
+        # Keras's GlobalAveragePooling1D leaves masked steps out (its max pooling ignores masks).
+        mask = get_mask(x) if self.rank == 1 and not self._max else None
+        if mask is not None:
             weights = mask.to(x.dtype).unsqueeze(-1)
-            if self._max:
-                masked = x.masked_fill(weights == 0, float("-inf"))
-                return masked.amax(dim=1, keepdim=self.keepdims)
             total = (x * weights).sum(dim=1, keepdim=self.keepdims)
             count = weights.sum(dim=1, keepdim=self.keepdims).clamp(min=1.0)
             return total / count

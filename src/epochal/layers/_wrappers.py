@@ -25,7 +25,8 @@ class Lambda(Layer):
     Args:
         function: a callable.
         output_shape: accepted for Keras compatibility (shapes are inferred).
-        mask: accepted for Keras compatibility; the output keeps the input's mask.
+        mask: the output's Keras mask: a function ``(inputs, input_mask) -> mask`` or a
+            tensor; by default an output with the input's steps keeps the input's mask.
         arguments: keyword arguments passed to ``function``.
         name: the layer's name.
 
@@ -61,7 +62,13 @@ class Lambda(Layer):
 
     def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         out = self.function(x, *args, **self.arguments, **kwargs)
-        if isinstance(out, Tensor) and isinstance(x, Tensor) and out.shape[:2] == x.shape[:2]:
+        if not isinstance(out, Tensor):
+            return out
+        if callable(self.mask):  # Keras: mask(inputs, previous_mask) gives the output's mask
+            return set_mask(out, self.mask(x, get_mask(x)))
+        if isinstance(self.mask, Tensor):
+            return set_mask(out, self.mask)
+        if isinstance(x, Tensor) and out.shape[:2] == x.shape[:2]:
             pass_mask(x, out)
         return out
 

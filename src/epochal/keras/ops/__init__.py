@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import sys as _sys
+
 from epochal.keras._unavailable import unavailable
 from epochal.keras.ops import image
 from epochal.keras.ops._control import cond, fori_loop, map, scan, vectorized_map, while_loop
@@ -250,6 +252,10 @@ __all__ = [
     "tri", "tril", "triu", "true_divide", "trunc", "unstack", "var", "vectorized_map", "vstack",
     "where", "while_loop", "zeros", "zeros_like",
 ]  # fmt: skip
+
+# Keras's sub-namespaces (keras.ops.numpy.mean, keras.ops.nn.relu, keras.ops.linalg.inv, ...)
+# name the same ops.
+numpy = nn = linalg = math = core = _sys.modules[__name__]
 
 _ADVICE = (
     "write it with torch functions, which take these tensors (and, inside a functional model, "

@@ -8,9 +8,8 @@ recorded into the graph); everything else becomes a torch tensor first.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -54,25 +53,16 @@ _NAMES: dict[torch.dtype, str] = {
 
 
 # The device of the inputs of the keras.layers.Layer call being run (meta while a functional
-# model infers shapes), for tensors an op or a sampler makes from nothing (zeros, normal, ...).
-_CALL_DEVICE: contextvars.ContextVar[torch.device | None] = contextvars.ContextVar(
+# model infers shapes), for tensors an op or a sampler makes from nothing (zeros, normal, ...);
+# set by the layer's forward.
+CALL_DEVICE: contextvars.ContextVar[torch.device | None] = contextvars.ContextVar(
     "epochal_keras_call_device", default=None
 )
 
 
-@contextlib.contextmanager
-def creating_on(device: torch.device | None) -> Iterator[None]:
-    """Tensors made from nothing inside the block go to ``device`` (a layer call's inputs' device)."""
-    token = _CALL_DEVICE.set(device)
-    try:
-        yield
-    finally:
-        _CALL_DEVICE.reset(token)
-
-
 def creation_device() -> torch.device:
     """Where a new tensor goes: the current layer call's device, else torch's default device."""
-    return _CALL_DEVICE.get() or torch.get_default_device()
+    return CALL_DEVICE.get() or torch.get_default_device()
 
 
 def to_dtype(dtype: Any, owner: str = "cast") -> torch.dtype | None:
