@@ -96,4 +96,16 @@ result = {
     "evaluate": model.evaluate(x[:13], y[:13], batch_size=4, verbose=0),
     "predict": model.predict(x[:7], batch_size=2, verbose=0).tolist(),
 }
+if scenario == "basic":
+    # A map-style Dataset is sharded like arrays; a DataLoader is evaluated whole by every rank.
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(d.world().rank + 100)
+    other = ep.Model(nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()))
+    other.compile(optimizer="sgd", loss="bce", metrics=["accuracy"], learning_rate=0.1, seed=3)
+    other.fit(TensorDataset(x, y), epochs=2, batch_size=7, verbose=0)
+    result["dataset_history"] = other.history.history
+    result["dataset_weights"] = {k: v.tolist() for k, v in other.module.state_dict().items()}
+    loader = DataLoader(TensorDataset(x[:13], y[:13]), batch_size=4)
+    result["evaluate_loader"] = model.evaluate(loader, verbose=0)
 (out / f"result-{d.world().rank}.json").write_text(json.dumps(result))

@@ -79,6 +79,23 @@ def test_two_processes_train_like_one(two, reference):
         for key, value in reference["evaluate"].items():
             assert result["evaluate"][key] == pytest.approx(value, rel=1e-6)
         np.testing.assert_allclose(result["predict"], reference["predict"], rtol=1e-5, atol=1e-6)
+        # a map-style Dataset: the same run; a DataLoader evaluated whole on every rank
+        _same_run(
+            {
+                "epochs": 2,
+                "step": 0,
+                "history": result["dataset_history"],
+                "weights": result["dataset_weights"],
+            },
+            {
+                "epochs": 2,
+                "step": 0,
+                "history": reference["dataset_history"],
+                "weights": reference["dataset_weights"],
+            },
+        )
+        for key, value in reference["evaluate_loader"].items():
+            assert result["evaluate_loader"][key] == pytest.approx(value, rel=1e-6)
     # identical logs on both ranks, bit for bit: every rank decides alike
     assert results[0]["history"] == results[1]["history"]
     # rank 0 alone prints progress and the verdict, and writes the CSV log
