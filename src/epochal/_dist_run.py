@@ -48,6 +48,8 @@ __all__ = [
     "local_metric_value",
     "local_rows",
     "partial_states",
+    "presharded",
+    "scale_by_global_count",
     "predict_shared",
     "rank_zero_only",
     "shard_batches",
@@ -133,6 +135,34 @@ def shard_batches(batches: Iterator[Batch], state: DistStep) -> Iterator[Batch]:
         else:
             state.scale = 0.0
             yield Batch(_rows(x, 0, 1), _rows(y, 0, 1), _rows(sw, 0, 1), 0)
+
+
+def presharded(source: Source) -> bool:
+    """Whether ``source`` is a DataLoader whose sampler is a ``DistributedSampler``.
+
+    Such a loader already gives each rank its own batches (its share of the
+    data, padded by the sampler so that every rank has as many batches).
+    """
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    data = getattr(source, "data", None)
+    return isinstance(data, DataLoader) and isinstance(data.sampler, DistributedSampler)
+
+
+def set_sampler_epoch(source: Source, epoch: int) -> None:
+    """Give a DistributedSampler the run's epoch, so each epoch has its own shuffle."""
+    if presharded(source):
+        source.data.sampler.set_epoch(epoch)  # type: ignore[union-attr]
+
+
+def scale_by_global_count(batches: Iterator[Batch], state: DistStep) -> Iterator[Batch]:
+    """Each rank's own batches (a DistributedSampler's); the scale from the summed row count."""
+    size = state.world.size
+    for batch in batches:
+        count = torch.tensor([float(batch.size)], dtype=torch.float64)
+        total = float(dist_mod.all_reduce_sum(count).item())
+        state.scale = batch.size * size / total if total else 0.0
+        yield batch
 
 
 def is_shardable(source: Source) -> bool:

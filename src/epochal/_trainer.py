@@ -342,12 +342,17 @@ class Trainer:
     # -- fit ------------------------------------------------------------------
     def fit(self, call: FitCall, context: CallbackContext) -> History:
         """Run one ``fit`` call: train, replay, or finish an interrupted call."""
-        if dist_mod.world().distributed and not _dist_run.is_shardable(call.train):
+        if (
+            dist_mod.world().distributed
+            and not _dist_run.is_shardable(call.train)
+            and not _dist_run.presharded(call.train)
+        ):
+            kind = type(getattr(call.train, "origin", None)).__name__
             raise ArgumentError(
                 "On several processes fit needs data it can cut into each rank's share of the "
-                "global batch: in-memory arrays/tensors or a map-style Dataset. Received "
-                f"x of type {type(getattr(call.train, 'origin', None)).__name__} (an iterable of batches): pass "
-                "its Dataset instead (epochal shards it), or run on one process"
+                "global batch (in-memory arrays/tensors or a map-style Dataset), or a DataLoader "
+                f"whose sampler is a DistributedSampler. Received x of type {kind}: pass its "
+                "Dataset instead (epochal shards it), or give the DataLoader a DistributedSampler"
             )
         sources = [call.train] if call.val is None else [call.train, call.val]
         ckdir = None

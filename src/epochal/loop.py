@@ -226,12 +226,17 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
     every = plan.checkpoint_steps if plan.checkpoint is not None else None
     pending = plan.saves_pending
     train_step = train_step_of(engine, plan.conform_targets)
+    _dist_run.set_sampler_epoch(plan.train, epoch)
     batches = _epoch_batches(plan, run, epoch, engine.device, start)
     # Several processes: each takes its share of the global batch; a stop asked
     # for by a batch hook on any rank stops every rank at the same step.
     agree = False
     if engine.dist is not None:
-        batches = _dist_run.shard_batches(batches, engine.dist)
+        batches = (
+            _dist_run.scale_by_global_count(batches, engine.dist)
+            if _dist_run.presharded(plan.train)
+            else _dist_run.shard_batches(batches, engine.dist)
+        )
         agree = dist_mod.any_rank(wants_begin or wants_end)
 
     i = start - 1
@@ -362,8 +367,9 @@ def evaluate(
     """
     forward_loss = forward_loss_of(engine, conform_targets)
     batches: Iterator[Any] = source.batches(batch_size, limit=steps)
-    sharded = dist_mod.world().distributed and _dist_run.is_shardable(source)
-    if sharded:
+    presharded = _dist_run.presharded(source)  # each rank reads its own batches already
+    sharded = dist_mod.world().distributed and (presharded or _dist_run.is_shardable(source))
+    if sharded and not presharded:
         if isinstance(source, ArraySource):
             batches = _dist_run.local_rows(source, steps, batch_size).batches(batch_size)
         else:

@@ -108,4 +108,15 @@ if scenario == "basic":
     result["dataset_weights"] = {k: v.tolist() for k, v in other.module.state_dict().items()}
     loader = DataLoader(TensorDataset(x[:13], y[:13]), batch_size=4)
     result["evaluate_loader"] = model.evaluate(loader, verbose=0)
+    if d.world().distributed:  # each rank reads its own batches through a DistributedSampler
+        from torch.utils.data import DistributedSampler
+
+        ds = TensorDataset(x, y)
+        sampled = DataLoader(ds, batch_size=4, sampler=DistributedSampler(ds, seed=5))
+        third = ep.Model(nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()))
+        third.compile(optimizer="sgd", loss="bce", metrics=["accuracy"], seed=4)
+        third.fit(sampled, epochs=2, verbose=0)
+        result["sampler_history"] = third.history.history
+        result["sampler_weights"] = {k: v.tolist() for k, v in third.module.state_dict().items()}
+        result["sampler_evaluate"] = third.evaluate(sampled, verbose=0)
 (out / f"result-{d.world().rank}.json").write_text(json.dumps(result))

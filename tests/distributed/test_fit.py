@@ -96,6 +96,11 @@ def test_two_processes_train_like_one(two, reference):
         )
         for key, value in reference["evaluate_loader"].items():
             assert result["evaluate_loader"][key] == pytest.approx(value, rel=1e-6)
+    # a DataLoader with a DistributedSampler: each rank its own batches, one run
+    a, b = results
+    assert a["sampler_history"] == b["sampler_history"] and len(a["sampler_history"]["loss"]) == 2
+    assert a["sampler_weights"] == b["sampler_weights"]
+    assert a["sampler_evaluate"] == b["sampler_evaluate"]
     # identical logs on both ranks, bit for bit: every rank decides alike
     assert results[0]["history"] == results[1]["history"]
     # rank 0 alone prints progress and the verdict, and writes the CSV log
