@@ -442,7 +442,8 @@ class Model:
         )
         start = self.run.epoch
         history = trainer.fit(call, self)
-        backup.finish()
+        if distributed.world().is_main:  # rank 0 wrote the backups; it alone deletes them
+            backup.finish()
         if (
             args.verbose
             and (self.run.epoch - start > 1 or self.run.stopped)
