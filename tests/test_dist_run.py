@@ -101,3 +101,12 @@ def test_sync_batchnorm_on_several_cpu_processes_is_a_clear_error(monkeypatch):
         ep.Model(nn.BatchNorm1d(3), device="cpu", sync_batchnorm=True)
     with pytest.raises(ep.errors.ArgumentTypeError, match="sync_batchnorm"):
         ep.Model(nn.BatchNorm1d(3), device="cpu", sync_batchnorm="yes")
+
+
+def test_a_bare_cuda_device_under_torchrun_is_the_local_rank_gpu(monkeypatch):
+    from epochal import model as model_mod
+
+    monkeypatch.setattr(d, "setup", lambda: d.World(rank=3, size=4, local_rank=1))
+    assert model_mod._device("cuda") == torch.device("cuda", 1)
+    assert model_mod._device("cuda:0") == torch.device("cuda", 0)
+    assert model_mod._device("cpu") == torch.device("cpu")

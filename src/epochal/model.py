@@ -52,9 +52,15 @@ __all__ = ["Model"]
 Verbose = Literal[0, 1, 2, "auto"]
 
 
-def _default_device() -> torch.device:
-    # Under torchrun: one CUDA device per LOCAL_RANK (the group is joined here, once).
-    return distributed.default_device(distributed.setup())
+def _device(device: str | torch.device | None) -> torch.device:
+    """The training device; under torchrun a bare ``"cuda"`` is the process's ``LOCAL_RANK`` GPU."""
+    world = distributed.setup()  # join torchrun's group whatever the device
+    if device is None:
+        return distributed.default_device(world)
+    chosen = torch.device(device)
+    if chosen.type == "cuda" and chosen.index is None and world.distributed:
+        return torch.device("cuda", world.local_rank)
+    return chosen
 
 
 class Model:
@@ -95,7 +101,7 @@ class Model:
                 "Expected `sync_batchnorm` to be a bool. "
                 f"Received: sync_batchnorm={sync_batchnorm!r}"
             )
-        self.device = torch.device(device) if device is not None else _default_device()
+        self.device = _device(device)
         if sync_batchnorm:
             module = sync_batchnorm_module(module, self.device)
         self._module = module.to(self.device)
