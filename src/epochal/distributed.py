@@ -19,7 +19,7 @@ import atexit
 import datetime
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,17 +125,8 @@ def setup() -> World:
 
 
 def _teardown() -> None:
-    """Destroy the group epochal made, once every rank got here (bounded wait).
-
-    A rank that destroyed its group and exited while a peer still tore its
-    own down made gloo abort that peer; a peer that is gone already (a
-    failed run) ends the wait after a few seconds.
-    """
     global _made_group
     if _made_group and dist.is_initialized():
-        if dist.get_backend() == "gloo":
-            with suppress(Exception):
-                dist.monitored_barrier(timeout=datetime.timedelta(seconds=10))
         dist.destroy_process_group()
     _made_group = False
 
