@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from epochal import checkpoint
 from epochal.checkpoint import (
+    FORMAT_VERSION,
     Checkpoint,
     CheckpointDir,
     load_checkpoint,
@@ -220,7 +221,7 @@ def test_meta_round_trips_nonfinite_floats_as_strict_json(tmp_path: Path) -> Non
         raise AssertionError(f"meta.json is not strict JSON: {constant}")
 
     raw = json.loads((tmp_path / "ckpt" / "meta.json").read_text(), parse_constant=reject)
-    assert raw["format_version"] == 1
+    assert raw["format_version"] == FORMAT_VERSION
     assert raw["history"]["loss"][1] == {"$float": "nan"}
     loaded = load_checkpoint(tmp_path / "ckpt").meta
     assert same_tree(meta, loaded)
@@ -428,9 +429,9 @@ def test_latest_warns_and_returns_none_when_all_are_damaged(tmp_path: Path) -> N
 def test_newer_format_version_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "ckpt")
     manifest = json.loads((path / "manifest.json").read_text())
-    manifest["format_version"] = 2
+    manifest["format_version"] = FORMAT_VERSION + 1
     (path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(CheckpointError, match=r"format_version 2, newer.*Upgrade epochal"):
+    with pytest.raises(CheckpointError, match=r"format_version \d+, newer.*Upgrade epochal"):
         load_checkpoint(path)
 
 
@@ -439,8 +440,9 @@ def test_latest_skips_a_newer_format_checkpoint_with_a_warning(tmp_path: Path) -
     _save(ckpts, "epoch-000001", 1)
     newer = _save(ckpts, "epoch-000002", 2)
     manifest = json.loads((newer / "manifest.json").read_text())
-    (newer / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
-    with pytest.warns(RuntimeWarning, match=r"epoch-000002.*format_version 2, newer.*epoch-000001"):
+    newest = {**manifest, "format_version": FORMAT_VERSION + 1}
+    (newer / "manifest.json").write_text(json.dumps(newest))
+    with pytest.warns(RuntimeWarning, match=r"epoch-000002.*format_version \d+, newer.*000001"):
         found = ckpts.latest()
     assert found is not None and found.meta == {"epoch": 1}
 
@@ -498,7 +500,10 @@ def test_keep_last_prunes_oldest_and_keeps_newest(tmp_path: Path) -> None:
     for epoch in range(1, 6):
         _save(ckpts, f"epoch-{epoch:06d}", epoch)
     assert [p.name for p in ckpts.list()] == ["epoch-000004", "epoch-000005"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-000004", "epoch-000005"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
+        "epoch-000004",
+        "epoch-000005",
+    ]
     latest = ckpts.latest()
     assert latest is not None and latest.meta == {"epoch": 5}
 
@@ -649,3 +654,65 @@ def test_random_trees_round_trip_exactly(state: dict[Any, Any], meta: dict[str, 
         loaded = load_checkpoint(path)
     assert same_tree(state, loaded.state)
     assert same_tree(meta, loaded.meta)
+
+
+# -- temporary directories of dead writers (issue 9, break 10) -----------------
+def _dead_write(parent: Path, name: str) -> Path:
+    """What a save killed mid-write (SIGKILL: no cleanup ran) leaves behind."""
+    leftover = parent / f".{name}.tmp-{os.urandom(8).hex()}"
+    leftover.mkdir(parents=True)
+    (leftover / "weights.safetensors").write_bytes(b"partial")
+    return leftover
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+@pytest.mark.parametrize("other_name", [False, True])
+def test_a_dead_writers_temp_dir_is_removed_by_the_next_save(
+    tmp_path: Path, other_name: bool
+) -> None:
+    leftover = _dead_write(tmp_path, "best")
+    write(tmp_path / ("epoch02" if other_name else "best"))
+    assert not leftover.exists()
+    assert hidden_entries(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_a_dead_writers_temp_dir_is_removed_by_a_load(tmp_path: Path) -> None:
+    path = write(tmp_path / "best")
+    leftover = _dead_write(tmp_path, "best")
+    load_checkpoint(path)
+    assert not leftover.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_a_live_writers_temp_dir_is_left_alone(tmp_path: Path) -> None:
+    import fcntl
+
+    live = _dead_write(tmp_path, "other")
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process, still writing
+    try:
+        write(tmp_path / "best")
+        assert live.exists()
+    finally:
+        os.close(fd)
+    write(tmp_path / "best")
+    assert not live.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_model_checkpoint_folder_is_cleaned_of_a_killed_save(tmp_path: Path) -> None:
+    import numpy as np
+    from torch import nn
+
+    import epochal as ep
+
+    leftover = _dead_write(tmp_path / "ckpts", "epoch01")
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = ep.Model(nn.Sequential(nn.Linear(3, 1), nn.Sigmoid()), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    saver = ep.callbacks.ModelCheckpoint(str(tmp_path / "ckpts" / "epoch{epoch:02d}"))
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[saver])
+    assert not leftover.exists()
+    assert sorted(p.name for p in (tmp_path / "ckpts").iterdir()) == ["epoch01", "epoch02"]

@@ -547,3 +547,20 @@ def test_constant_targets_train_and_return_their_history(binary_data):
     model = compiled()
     history = model.fit(x, np.zeros(len(x), dtype=np.float32), epochs=3, verbose=2)
     assert len(history.history["loss"]) == 3
+
+
+def test_predict_probes_the_input_shape_once_per_kind_of_input():
+    from epochal.errors import EpochalError
+
+    calls = []
+    module = nn.Sequential(nn.Linear(3, 2))
+    module.register_forward_pre_hook(lambda m, args: calls.append(args[0].shape[0]))
+    model = ep.Model(module, device="cpu")
+    x = np.zeros((10, 3), dtype="float32")
+    model.predict(x, batch_size=5, verbose=0)
+    assert calls == [2, 5, 5]  # the probe, then the batches
+    calls.clear()
+    model.predict(x, batch_size=5, verbose=0)
+    assert calls == [5, 5]  # the same kind of input: no second probe
+    with pytest.raises(EpochalError, match="x"):
+        model.predict(np.zeros((4, 7), dtype="float32"), verbose=0)  # a new shape is probed

@@ -180,7 +180,7 @@ def test_checkpoint_from_another_seed_is_refused(tmp_path):
     other = ep.Model(module(), device="cpu")
     other.compile(optimizer="adam", loss="bce", seed=6)
     with pytest.raises(
-        CheckpointError, match=r"belongs to a run with seed 5.*this model's run has seed 6"
+        CheckpointError, match=r"holds a run with other settings.*seed: 5 in the directory, 6 now"
     ):
         other.fit(X, Y, epochs=1, verbose=0, checkpoint_dir=tmp_path / "r")
 

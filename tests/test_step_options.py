@@ -255,15 +255,41 @@ def test_compiled_step_with_dropout_split_fits_equal_one_fit(tmp_path):
     for a, b in zip(_weights(split), _weights(whole), strict=True):
         assert torch.equal(a, b)
     assert split.history.history["loss"] == whole.history.history["loss"]
-    # resumed from a checkpoint by a new model (its own freshly compiled step)
+    # killed mid-epoch, then the script run again by a new model (its own
+    # freshly compiled step) resumes from the checkpoint
+
+    class Kill(ep.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.run.step == 20:
+                raise KeyboardInterrupt("killed")
+
+    ckdir = tmp_path / "run"
     first = _dropout_model()
-    first.fit(x, y, batch_size=32, epochs=3, verbose=0, checkpoint_dir=tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(
+            x,
+            y,
+            batch_size=32,
+            epochs=5,
+            verbose=0,
+            callbacks=[Kill()],
+            checkpoint_dir=ckdir,
+            checkpoint_steps=3,
+        )
     resumed = _dropout_model()
-    resumed.fit(x, y, batch_size=32, epochs=5, verbose=0, checkpoint_dir=tmp_path / "run")
+    resumed.fit(x, y, batch_size=32, epochs=5, verbose=0, checkpoint_dir=ckdir, checkpoint_steps=3)
     for a, b in zip(_weights(resumed), _weights(whole), strict=True):
         assert torch.equal(a, b)
-    # dropout did draw: an eager run of the same model trains to other weights
-    assert not all(torch.equal(a, b) for a, b in zip(_weights(whole), _weights(first), strict=True))
+    assert resumed.history.history["loss"] == whole.history.history["loss"]
+    # dropout did draw: with another run seed, other weights
+    other = ep.Model(mlp(hidden=32, dropout=0.3, seed=6), device="cpu")
+    other.compile(optimizer="adam", loss="bce", seed=2, compile=True)
+    other.fit(x, y, batch_size=32, epochs=5, shuffle=False, verbose=0)
+    unshuffled = _dropout_model()
+    unshuffled.fit(x, y, batch_size=32, epochs=5, shuffle=False, verbose=0)
+    assert not all(
+        torch.equal(a, b) for a, b in zip(_weights(other), _weights(unshuffled), strict=True)
+    )
 
 
 @pytest.mark.slow
@@ -278,17 +304,17 @@ def test_compiled_step_compiles_the_last_batch_once_not_every_epoch():
 
 
 @pytest.mark.slow
-def test_many_compiled_models_in_one_process_stay_compiled(recwarn, monkeypatch):
+def test_many_compiled_models_in_one_process_stay_compiled(recwarn):
     """More models than torch's recompile limit, each of another width: all compiled."""
     from torch._dynamo.utils import counters
 
     limit = 2  # torch's is 8; the same rule, fewer models to compile
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", limit)
     before = counters["stats"]["unique_graphs"]
-    for width in range(4, 4 + limit + 2):
-        model = ep.Model(mlp(hidden=width, seed=width), device="cpu")
-        model.compile(optimizer="sgd", loss="bce", seed=0, compile=True)
-        model.fit(X[:64], Y[:64], batch_size=32, epochs=1, verbose=0)
+    with torch._dynamo.config.patch(recompile_limit=limit):
+        for width in range(4, 4 + limit + 2):
+            model = ep.Model(mlp(hidden=width, seed=width), device="cpu")
+            model.compile(optimizer="sgd", loss="bce", seed=0, compile=True)
+            model.fit(X[:64], Y[:64], batch_size=32, epochs=1, verbose=0)
     assert counters["stats"]["unique_graphs"] - before >= limit + 2
     assert [str(w.message) for w in recwarn if "could not compile" in str(w.message)] == []
 
@@ -364,3 +390,20 @@ def test_an_error_of_the_model_itself_is_raised_as_it_is_under_compile(monkeypat
     model.compile(optimizer="sgd", loss="bce", seed=0, compile=True)
     with pytest.raises(ValueError, match="the model's own bug"):
         model.fit(X, Y, epochs=1, verbose=0)
+
+
+def test_in_memory_targets_are_not_conformed_again_at_every_step(monkeypatch):
+    from epochal import losses
+
+    calls = []
+    original = losses.prepare_targets
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(losses, "prepare_targets", counting)
+    model = ep.Model(mlp(seed=2), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    model.fit(X, Y, batch_size=16, epochs=2, verbose=0)  # 32 steps
+    assert len(calls) <= 2  # once per fit call, for the whole array, not per batch

@@ -7,13 +7,21 @@ What a run checkpoint holds (see `epochal.checkpoint` for the file format):
   every callback's state, the run's own trajectory when the model shows
   restored best weights, and for a checkpoint taken inside an epoch the
   epoch's partial sums (loss sum, samples seen, metric states, next batch);
-- meta: epoch, step, seed, stopped flag, history (with the baseline loss
-  and the diagnosis events), one record per finished ``fit`` call, where a
-  ``steps_per_epoch`` walk stands, and a description of the compile settings.
+- meta: epoch, step, seed, stopped flag, the history's baseline loss and
+  diagnosis events, one record per finished ``fit`` call, where a
+  ``steps_per_epoch`` walk stands, and a description of the compile settings;
+- history: the run's `History` and end-of-call records, as the checkpoint's
+  append-only history log (the save is given ``history=run.history,
+  calls=run.calls``).
+
+Reading checks the whole checkpoint against the format and the module
+(`epochal._ckpt_run`) before any of it is assigned: a refused checkpoint
+changes nothing.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from epochal import _ckpt_run
+from epochal.callbacks.history import History
 from epochal.checkpoint import Checkpoint, CheckpointDir, load_checkpoint
 from epochal.errors import CheckpointError
 from epochal.run import CallRecord, RunState, live_rng_states
@@ -114,8 +124,10 @@ def capture(
         "step": run.step,
         "seed": run.seed,
         "stopped": run.stopped,
-        "history": run.history.to_dict(),
-        "calls": [record.to_dict() for record in run.calls],
+        "baseline_loss": run.history.baseline_loss,
+        "events": dict(run.history.events),
+        # The records themselves go to the history log (the save's ``calls=run.calls``).
+        "calls_count": len(run.calls),
         "data_position": list(run.data_position) if run.data_position is not None else None,
         "compile": description,
     }
@@ -124,11 +136,8 @@ def capture(
 
 def check_run_checkpoint(ckpt: Checkpoint, seed: int) -> None:
     """Raise `CheckpointError` unless ``ckpt`` is a run checkpoint of a run with ``seed``."""
+    _ckpt_run.check_run_meta(ckpt)
     meta = ckpt.meta
-    if meta.get("kind") != "epochal-run":
-        raise CheckpointError(
-            f"{ckpt.path} is not an epochal run checkpoint (it has no run metadata)"
-        )
     if int(meta["seed"]) != seed:
         raise CheckpointError(
             f"The checkpoint {ckpt.path} belongs to a run with seed {meta['seed']}, but this model's "
@@ -144,21 +153,26 @@ def restore(
 
     Engine state (optimizer, scheduler, scaler) is loaded only when ``engine``
     is given; the caller loads it with `load_engine_state` once it is built.
+    Everything is checked first (`epochal._ckpt_run.check_run_checkpoint`).
     """
+    optimizer = engine.optimizer if engine is not None else None
+    _ckpt_run.check_run_checkpoint(ckpt, module, optimizer)
     check_run_checkpoint(ckpt, run.seed)
     meta, state = ckpt.meta, ckpt.state
-    module.load_state_dict({k: v.to(device) for k, v in ckpt.weights.items()})
+    history = ckpt.history or History()
+    weights = {k: v.to(device) for k, v in ckpt.weights.items()}
     if engine is not None:
-        load_engine_state(engine, state)
+        _load_engine_checked(ckpt, engine, state)
+    module.load_state_dict(weights)
     run.epoch = int(meta["epoch"])
     run.step = int(meta["step"])
     run.stopped = bool(meta["stopped"])
-    run.history.load_dict(meta["history"])
-    if "baseline_loss" in meta and run.history.baseline_loss is None:  # older checkpoints
+    run.history.load_dict(history.to_dict())
+    if "baseline_loss" in meta:
         run.history.baseline_loss = meta["baseline_loss"]
-    if "events" in meta and not run.history.events:
+    if "events" in meta:
         run.history.events = dict(meta["events"] or {})
-    run.calls = [CallRecord.from_dict(r) for r in meta.get("calls") or []]
+    run.calls = [CallRecord.from_dict(r) for r in ckpt.calls or []]
     position = meta.get("data_position")
     run.data_position = (int(position[0]), int(position[1])) if position else None
     rng = state["rng"]
@@ -178,6 +192,26 @@ def restore(
         run.shown_versions = None
     partial = state.get("partial")
     return Partial.from_state(partial) if partial is not None else None
+
+
+def _load_engine_checked(ckpt: Checkpoint, engine: Engine, state: dict[str, Any]) -> None:
+    """`load_engine_state`, undone if it fails half-way (a torch error becomes a CheckpointError)."""
+    scheduler, scaler = engine.scheduler, engine.scaler
+    saved = copy.deepcopy(
+        {
+            "optimizer": engine.optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": scaler.state_dict() if scaler is not None else None,
+        }
+    )
+    try:
+        load_engine_state(engine, state)
+    except Exception as exc:
+        load_engine_state(engine, saved)
+        raise CheckpointError(
+            f"Checkpoint '{ckpt.path}' is refused: its optimizer or scheduler state does not "
+            f"fit this model's ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _group_names(module: nn.Module, optimizer: torch.optim.Optimizer) -> list[list[str]]:
@@ -219,11 +253,21 @@ def load_engine_state(engine: Engine, state: dict[str, Any]) -> None:
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """A checkpoint directory, or the newest intact one in a ``checkpoint_dir``."""
+    """A checkpoint directory, or the run's newest intact one in a ``checkpoint_dir``.
+
+    Raises:
+        CheckpointError: nothing intact there (the message says why).
+    """
     root = Path(path)
-    if (root / "manifest.json").exists():
+    if os.path.lexists(root / "manifest.json"):
         return load_checkpoint(root)
-    latest = CheckpointDir(root).latest() if root.is_dir() else None
+    latest = None
+    if root.is_dir():
+        # The run's own checkpoints first; else any (a folder of model.save directories).
+        ckdir = CheckpointDir(root)
+        latest = ckdir.latest(check=_ckpt_run.check_run_meta)
+        if latest is None and ckdir.run_id is None:
+            latest = ckdir.latest(check=_ckpt_run.check_run_meta, any_run=True)
     if latest is None:
         raise CheckpointError(f"No intact epochal checkpoint at {root}")
     return latest

@@ -154,15 +154,19 @@ def build_forward_loss(engine: Engine, *, precision: Precision, compile: bool) -
     # Keras's layer regularizers and constraints (epochal.layers._penalties); None when unused.
     penalty = penalty_fn(engine.module)
     install_constraints(engine.optimizer, engine.module)
+    # Read once: whether this forward-loss conforms batch targets is decided
+    # when it is built (the engine may gain a `prepare_targets` later for
+    # other uses; in-memory targets are conformed up front, not per step).
+    prepare, forward, loss_fn = engine.prepare_targets, engine.forward, engine.loss_fn
 
     def forward_loss(
         x: Any, y: Any, sample_weight: torch.Tensor | None
     ) -> tuple[Any, Any, torch.Tensor]:
         with autocast():
-            out = engine.forward(x)
-            if engine.prepare_targets is not None:
-                y = engine.prepare_targets(y, out)
-            loss = engine.loss_fn(out, y, sample_weight)
+            out = forward(x)
+            if prepare is not None:
+                y = prepare(y, out)
+            loss = loss_fn(out, y, sample_weight)
             if penalty is not None:
                 loss = loss + penalty()
         return out, y, loss
@@ -183,7 +187,8 @@ def _eager_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:
     def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
         out, y, loss = forward_loss(x, y, sample_weight)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss.requires_grad:  # a fully frozen model (Keras face) trains nothing, no error
+            loss.backward()
         optimizer.step()
         return _detach(out), y, loss.detach()
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from epochal import _dist_run, loop
@@ -30,6 +30,10 @@ from epochal import distributed as dist_mod
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
+from epochal._calls import engine_calls, marked
+from epochal._ckpt_io import read_bytes
+from epochal._ckpt_run import check_run_checkpoint as check_full_checkpoint
+from epochal._ckpt_run import run_settings
 from epochal._heads import loss_form
 from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._resume import Action, Decision, Saved, decide
@@ -41,20 +45,21 @@ from epochal._step import (
     make_scaler,
     needs_closure,
 )
-from epochal._tree import call_module, first_leaf, leaves, tree_map
+from epochal._tree import call_module, first_leaf, tree_map
 from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
 from epochal.data import ArraySource, Batch, IterableSource, Source
 from epochal.data._checks import install_batch_checks, target_name
-from epochal.data._features import input_errors, structure_key, unbuilt_on_failure
+from epochal.data._features import input_errors, input_signature, unbuilt_on_failure
 from epochal.errors import ArgumentError, CheckpointError
 from epochal.run import CallRecord, RunState, derive_seed, owned_rng, preserved_rng, seeded_rng
 
 __all__ = ["FitCall", "Settings", "Trainer"]
 
 CALLS_DIR = "calls"  # end-of-call weights, beside the checkpoints of a checkpoint_dir
+MAX_CALL_WEIGHTS_BYTES = 1 << 40
 
 
 @dataclass
@@ -72,6 +77,18 @@ class Settings:
     precision: Precision = "32"
     step_options: StepOptions = field(default_factory=StepOptions)
     optimizer_impl: optimizers_mod.OptimizerImpl = "auto"
+    # The Keras face (what epochal.keras builds): Keras's conventions where they differ.
+    keras_face: bool = False
+
+    @property
+    def logs_learning_rate(self) -> bool:
+        """Whether epoch logs carry ``learning_rate``: always natively, as Keras in its face.
+
+        Keras logs it where a schedule moves it (an LR callback adds it itself).
+        """
+        if not self.keras_face:
+            return True
+        return self.scheduler is not None or getattr(self.optimizer, "schedule", None) is not None
 
     def description(self) -> dict[str, Any]:
         """The settings as JSON, with whether ``Model.load`` can rebuild them by name."""
@@ -168,6 +185,7 @@ class Trainer:
                 input_errors(name, x2, self.module),
                 seeded_rng(derive_seed(settings.seed, "build")),
                 torch.enable_grad(),
+                engine_calls(),
             ):
                 out = call_module(self.module, x2)
         finally:
@@ -176,9 +194,8 @@ class Trainer:
 
         form = loss_form(self.module, out, settings.loss)
         loss_fn = losses_mod.build_loss(settings.loss, logits=form.logits)
-        optimizer = optimizers_mod.build(
-            settings.optimizer, self.module, settings.learning_rate, settings.optimizer_impl
-        )
+        freeze_marked(self.module)  # layers built by the probe above included
+        optimizer = self._build_optimizer()
         install(optimizer, settings.step_options)
         train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
         if form.metric_input is not None:
@@ -206,10 +223,10 @@ class Trainer:
             ),
         )
         options = {"precision": settings.precision, "compile": settings.compile}
-        engine.forward_loss = build_forward_loss(engine, **options)  # type: ignore[arg-type]
-        engine.forward_loss_conforming = build_forward_loss(conforming, **options)  # type: ignore[arg-type]
-        engine.train_step = build_train_step(engine, **options)  # type: ignore[arg-type]
-        engine.train_step_conforming = build_train_step(conforming, **options)  # type: ignore[arg-type]
+        engine.forward_loss = _engine_step(build_forward_loss(engine, **options))  # type: ignore[arg-type]
+        engine.forward_loss_conforming = _engine_step(build_forward_loss(conforming, **options))  # type: ignore[arg-type]
+        engine.train_step = _engine_step(build_train_step(engine, **options))  # type: ignore[arg-type]
+        engine.train_step_conforming = _engine_step(build_train_step(conforming, **options))  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
         if dist_mod.world().distributed:
             self._distribute(engine)
@@ -244,6 +261,28 @@ class Trainer:
         )
         engine.dist = state
 
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        """The compiled optimizer over the trainable parameters.
+
+        In the Keras face a fully frozen model fits with no update, as in
+        Keras: the optimizer then holds the frozen parameters (they get no
+        gradient, so it changes nothing until they are unfrozen).
+        """
+        settings = self.settings
+        params = list(self.module.parameters())
+        frozen = settings.keras_face and bool(params) and not any(p.requires_grad for p in params)
+        if frozen:
+            for p in params:
+                p.requires_grad_(True)
+        try:
+            return optimizers_mod.build(
+                settings.optimizer, self.module, settings.learning_rate, settings.optimizer_impl
+            )
+        finally:
+            if frozen:
+                for p in params:
+                    p.requires_grad_(False)
+
     def _sample_output(self, sample: Batch, name: str = "x") -> Any:
         """The module's output for two samples, to check targets against.
 
@@ -251,10 +290,7 @@ class Trainer:
         shaped like ones seen before an empty tensor of the remembered shape
         stands in, sparing a forward pass in every call of a fit(epochs=1) loop.
         """
-        signature = (
-            structure_key(sample.x),
-            *((tuple(t.shape[1:]), t.dtype) for t in leaves(sample.x)),
-        )
+        signature = input_signature(sample.x)
         known = self._output_shapes.get(signature)
         if known is not None:
             shape, dtype = known
@@ -263,7 +299,11 @@ class Trainer:
         was_training = self.module.training
         self.module.eval()
         try:
-            with input_errors(name, x2, self.module, self.input_shape), torch.no_grad():
+            with (
+                input_errors(name, x2, self.module, self.input_shape),
+                torch.no_grad(),
+                engine_calls(),
+            ):
                 out = call_module(self.module, x2)
         finally:
             self.module.train(was_training)
@@ -333,6 +373,7 @@ class Trainer:
         They form a new parameter group with the compiled optimizer settings
         (unfreezing layers for fine-tuning), and their state is part of the run.
         """
+        freeze_marked(self.module)
         optimizer = engine.optimizer
         known = {id(p) for group in optimizer.param_groups for p in group["params"]}
         new = [p for p in self.module.parameters() if p.requires_grad and id(p) not in known]
@@ -341,7 +382,12 @@ class Trainer:
 
     # -- fit ------------------------------------------------------------------
     def fit(self, call: FitCall, context: CallbackContext) -> History:
-        """Run one ``fit`` call: train, replay, or finish an interrupted call."""
+        """Run one ``fit`` call: train, replay, or finish an interrupted call.
+
+        A ``checkpoint_dir`` is claimed for the call (locked, its run's
+        settings compared; see `epochal._ckpt_dir`) before anything changes,
+        and released when the call ends, however it ends.
+        """
         if (
             dist_mod.world().distributed
             and not _dist_run.is_shardable(call.train)
@@ -355,10 +401,29 @@ class Trainer:
                 "Dataset instead (epochal shards it), or give the DataLoader a DistributedSampler"
             )
         sources = [call.train] if call.val is None else [call.train, call.val]
+        engine, conform = self.prepare(sources, "fit")
         ckdir = None
         if call.checkpoint_dir is not None:
-            ckdir = CheckpointDir(call.checkpoint_dir, keep_last=call.keep_checkpoints)
-        engine, conform = self.prepare(sources, "fit")
+            settings = run_settings(self.module, self.settings.description(), self.settings.seed)
+            ckdir = CheckpointDir(
+                call.checkpoint_dir, keep_last=call.keep_checkpoints, settings=settings
+            )
+            _claim(ckdir)
+        try:
+            return self._fit(call, context, engine, conform, ckdir)
+        finally:
+            if ckdir is not None:
+                ckdir.release()
+
+    def _fit(
+        self,
+        call: FitCall,
+        context: CallbackContext,
+        engine: loop.Engine,
+        conform: bool,
+        ckdir: CheckpointDir | None,
+    ) -> History:
+        run = self.run
         if ckdir is not None:
             self._recover_or_find(ckdir)
         run = self.run
@@ -435,6 +500,8 @@ class Trainer:
             stream.continue_stream(self._stream[1])
         start, last = decision.start, decision.last
         params = self._params(call, engine, start, last)
+        # The checkpoint_dir run's id: files callbacks write are tied to the run by it.
+        params["run_id"] = ckdir.run_id if ckdir is not None else None
         callbacks = self._callbacks(call, params, context)
         plan = loop.Plan(
             train=call.train,
@@ -459,6 +526,7 @@ class Trainer:
             checkpoint_steps=call.checkpoint_steps,
             saves_pending=[],
             resume=resume,
+            log_learning_rate=self.settings.logs_learning_rate,
         )
         assert plan.saves_pending is not None
         self._saves = plan.saves_pending
@@ -484,10 +552,45 @@ class Trainer:
         if ckdir is not None and dist_mod.world().is_main:
             # After on_train_end (restored best weights, stop flag): the call's final state.
             weights, state, meta = self.capture(live_rng=False, phase="end")
-            ckdir.save(f"epoch-{run.epoch:06d}", weights=weights, state=state, meta=meta)
+            ckdir.save(
+                f"epoch-{run.epoch:06d}",
+                weights=weights,
+                state=state,
+                meta=meta,
+                history=run.history,
+                calls=run.calls,
+            )
         history = run.history.slice(first, last)
         history.params = params
         return history
+
+    # -- single batches (train_on_batch, test_on_batch) -----------------------
+    def train_on_batch(
+        self, source: ArraySource, engine: loop.Engine, conform: bool
+    ) -> dict[str, float]:
+        """One training step of the run on all of ``source`` (one batch); returns its logs.
+
+        A step like those of ``fit``: the engine's training step, under the
+        run's random state, counted in ``run.step``; saved and resumed with the run.
+        """
+        self._resume_trajectory()
+        self._adopt_new_parameters(engine)
+        batch = next(iter(source.batches(source.n)))
+        with owned_rng(self.run, self.device):
+            return loop.train_batch(engine, self.run, batch, conform)
+
+    def test_on_batch(
+        self, source: ArraySource, engine: loop.Engine, conform: bool
+    ) -> dict[str, float]:
+        """Loss and metrics of all of ``source`` as one batch, in inference mode."""
+        return loop.evaluate(
+            engine,
+            source,
+            batch_size=source.n,
+            steps=None,
+            callbacks=CallbackList([]),
+            conform_targets=conform,
+        )
 
     def _callbacks(
         self, call: FitCall, params: dict[str, Any], context: CallbackContext
@@ -508,7 +611,8 @@ class Trainer:
         expected = ["loss", *(m.name for m in engine.train_metrics)]
         if call.val is not None:
             expected += [f"val_{k}" for k in expected]
-        expected.append("learning_rate")
+        if settings.logs_learning_rate:
+            expected.append("learning_rate")
         steps = (
             call.steps_per_epoch
             if call.steps_per_epoch is not None
@@ -559,16 +663,18 @@ class Trainer:
         """Show what the uninterrupted script saw at the end of call ``index``; train nothing."""
         assert self._pending is not None and self.engine is not None
         meta = self._pending.meta
-        records = [CallRecord.from_dict(r) for r in meta["calls"][: index + 1]]
+        records = [CallRecord.from_dict(r) for r in (self._pending.calls or [])[: index + 1]]
         record = records[index]
         run = self.run
-        whole = History.from_dict(meta["history"])
+        whole = self._pending.history or History()
         run.history.load_dict(whole.slice(0, record.epoch).to_dict())
+        run.history.baseline_loss = meta.get("baseline_loss")
+        run.history.events = dict(meta.get("events") or {})
         run.epoch, run.step, run.stopped = record.epoch, record.step, record.stopped
         run.calls = records
         run.trajectory = run.shown_versions = None
         if record.weights is not None:
-            weights = _read_weights(ckdir.root / CALLS_DIR / record.weights, record.digest)
+            weights = _read_weights(ckdir.root / CALLS_DIR, record.weights, record.digest)
             self.module.load_state_dict({k: v.to(self.device) for k, v in weights.items()})
         for group, lr in zip(self.engine.optimizer.param_groups, record.lrs, strict=False):
             group["lr"] = lr
@@ -585,14 +691,26 @@ class Trainer:
             self._pending = None
         if self._pending is not None:
             return
-        latest = ckdir.latest()
-        if latest is None:
-            return
-        check_run_checkpoint(latest, self.run.seed)
-        saved = _saved(latest)
-        done = len(self.run.calls)
-        if saved.calls > done or (saved.calls == done and saved.phase != "end"):
+        latest = ckdir.latest(check=self._check_resumable)
+        if latest is not None and self._ahead(latest):
             self._pending = latest
+
+    def _ahead(self, ckpt: Checkpoint) -> bool:
+        """Whether ``ckpt`` holds more of the run than the script has reached."""
+        saved = _saved(ckpt)
+        done = len(self.run.calls)
+        return saved.calls > done or (saved.calls == done and saved.phase != "end")
+
+    def _check_resumable(self, ckpt: Checkpoint) -> None:
+        """Refuse (so that ``latest`` skips it) a checkpoint the run cannot resume from.
+
+        One the script is not behind is not resumed from: only its metadata
+        is checked, so a fit loop does not re-read the run's history every call.
+        """
+        check_run_checkpoint(ckpt, self.run.seed)
+        if self._ahead(ckpt):
+            optimizer = self.engine.optimizer if self.engine is not None else None
+            check_full_checkpoint(ckpt, self.module, optimizer)
 
     def _apply_pending(self) -> Partial | None:
         """Take over the pending checkpoint's run."""
@@ -605,7 +723,7 @@ class Trainer:
         return _Snapshot(
             weights={k: v.detach().clone() for k, v in self.module.state_dict().items()},
             engine_state=copy.deepcopy(_engine_state(self.engine)),
-            run=copy.deepcopy(self.run),
+            run=_copy_run(self.run),
         )
 
     def _restore_snapshot(self, snapshot: _Snapshot) -> None:
@@ -650,7 +768,10 @@ class Trainer:
         if weights_only:
             return _save_weights_checkpoint(target, self.module)
         weights, state, meta = self.capture(live_rng=False, phase="end")
-        return save_checkpoint(target, weights=weights, state=state, meta=meta)
+        run = self.run
+        return save_checkpoint(
+            target, weights=weights, state=state, meta=meta, history=run.history, calls=run.calls
+        )
 
     def _flush_saves(self, callbacks: CallbackList, partial: Partial | None) -> None:
         saves = self._saves
@@ -674,7 +795,15 @@ class Trainer:
                 _save_weights_checkpoint(path, self.module)
             else:
                 weights, state, meta = self.capture(live_rng=live_rng, partial=partial, phase=phase)
-                save_checkpoint(path, weights=weights, state=state, meta=meta)
+                run = self.run
+                save_checkpoint(
+                    path,
+                    weights=weights,
+                    state=state,
+                    meta=meta,
+                    history=run.history,
+                    calls=run.calls,
+                )
 
     def _checkpoint(
         self, ckdir: CheckpointDir, callbacks: CallbackList, partial: Partial | None
@@ -688,7 +817,9 @@ class Trainer:
         name = f"epoch-{run.epoch:06d}"
         if partial is not None:
             name += f"-step-{run.step:09d}"
-        ckdir.save(name, weights=weights, state=state, meta=meta)
+        ckdir.save(
+            name, weights=weights, state=state, meta=meta, history=run.history, calls=run.calls
+        )
 
     # -- loading --------------------------------------------------------------
     def load(self, ckpt: Checkpoint) -> None:
@@ -726,19 +857,78 @@ class Trainer:
 
 
 # -- helpers ------------------------------------------------------------------
+def _claim(ckdir: CheckpointDir) -> None:
+    """Claim ``ckdir`` for this call; on several processes rank 0 claims it for all.
+
+    Rank 0 holds the lock and writes; the other ranks learn the outcome (the
+    run's id, or rank 0's error, raised on every rank) without locking.
+    """
+    world = dist_mod.world()
+    if not world.distributed:
+        ckdir.claim()
+        return
+    error: CheckpointError | None = None
+    if world.is_main:
+        try:
+            ckdir.claim()
+        except CheckpointError as exc:
+            error = exc
+    message, run_id = dist_mod.broadcast_object(
+        (None if error is None else str(error), ckdir.run_id)
+    )
+    if error is not None:
+        raise error
+    if message is not None:
+        raise CheckpointError(message)
+    ckdir._run_id = run_id  # the run rank 0 claimed
+
+
+def freeze_marked(module: nn.Module) -> None:
+    """Parameters of layers set ``trainable = False`` (Keras) are frozen, lazily built ones too."""
+    for sub in module.modules():
+        if sub.__dict__.get("_trainable") is False:
+            for p in sub.parameters():
+                if p.requires_grad:
+                    p.requires_grad_(False)
+
+
+def _engine_step(step: Any) -> Any:
+    """``step`` with its model calls marked as the engine's (see `epochal._calls`).
+
+    Models of `epochal.keras` then run as the loop set them (training mode in
+    a training step), not in the inference mode of a user's ``model(x)``.
+    """
+    return marked(step)
+
+
 def _saved(ckpt: Checkpoint) -> Saved:
     meta = ckpt.meta
     phase = meta.get("phase", "end")
     if phase not in ("step", "epoch", "end"):
         raise CheckpointError(f"{ckpt.path}: unknown checkpoint phase {phase!r}")
-    calls = meta.get("calls")
+    count = meta.get("calls_count")
+    if count is None:  # checkpoints holding the records in meta.json
+        count = len(meta.get("calls") or [])
     return Saved(
-        calls=len(calls) if calls is not None else 0,
+        calls=int(count),
         phase=phase,
         epoch=int(meta["epoch"]),
         stopped=bool(meta.get("stopped", False)),
         partial=ckpt.state.get("partial") is not None,
     )
+
+
+def _copy_run(run: RunState) -> RunState:
+    """A deep copy of ``run`` whose cost does not grow with the run.
+
+    The history and the call records only grow, and call records are frozen:
+    list copies (C speed) stand in for a Python walk over every value.
+    """
+    memo: dict[int, Any] = {
+        id(run.history): run.history.slice(0, 2**62),
+        id(run.calls): list(run.calls),
+    }
+    return copy.deepcopy(run, memo)
 
 
 def _non_indexable(call: FitCall) -> IterableSource | None:
@@ -790,14 +980,18 @@ def _write_weights(path: Path, weights: Mapping[str, torch.Tensor]) -> str:
     return digest
 
 
-def _read_weights(path: Path, digest: str | None) -> dict[str, torch.Tensor]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
+def _read_weights(folder: Path, name: str, digest: str | None) -> dict[str, torch.Tensor]:
+    path = folder / name
+    try:  # a regular file inside the folder only (never a link, FIFO or device), bounded
+        data = read_bytes(folder, name, max_bytes=MAX_CALL_WEIGHTS_BYTES)
+    except CheckpointError as exc:
         raise CheckpointError(
-            f"The end-of-call weights {path} are missing ({exc}); the resumed script cannot "
+            f"The end-of-call weights {path} cannot be read ({exc}); the resumed script cannot "
             "replay that call"
         ) from exc
     if digest is not None and hashlib.sha256(data).hexdigest() != digest:
         raise CheckpointError(f"The end-of-call weights {path} are damaged (checksum mismatch)")
-    return load_file(str(path))
+    try:
+        return load(data)
+    except Exception as exc:
+        raise CheckpointError(f"The end-of-call weights {path} are damaged ({exc})") from exc

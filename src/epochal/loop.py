@@ -25,6 +25,7 @@ from torch import nn
 
 from epochal import _dist_run
 from epochal import distributed as dist_mod
+from epochal._calls import engine_calls
 from epochal._runio import Partial
 from epochal._step import ForwardLoss, TrainStep
 from epochal._tree import call_module
@@ -41,6 +42,7 @@ __all__ = [
     "fit_loop",
     "forward_loss_of",
     "predict",
+    "train_batch",
     "train_epoch",
     "train_step_of",
 ]
@@ -107,6 +109,8 @@ class Plan:
     checkpoint: Callable[[Partial | None], None] | None = None
     checkpoint_steps: int | None = None
     resume: Partial | None = None
+    # Epoch logs carry ``learning_rate`` (natively always; in the Keras face as Keras does).
+    log_learning_rate: bool = True
 
     def flush(self, partial: Partial | None = None) -> None:
         """Write the saves callbacks asked for, if any."""
@@ -291,6 +295,30 @@ def _partial(
     return Partial(epoch, batch, packed[0].to(loss_sum.dtype), round(float(packed[1])), states)
 
 
+def train_batch(
+    engine: Engine, run: RunState, batch: tuple[Any, Any, Any, int], conform_targets: bool
+) -> dict[str, float]:
+    """One training step of the run on ``batch`` (``train_on_batch``); returns its logs.
+
+    The engine's training step, counted in ``run.step`` (and a per-step
+    scheduler moved on) exactly as a step of `train_epoch`; the metrics are
+    this batch's alone, as Keras's ``train_on_batch`` reports them.
+    """
+    x, y, sw, _n = batch
+    if engine.dist is not None:  # each rank's own batch, averaged by DDP as it comes
+        engine.dist.scale = 1.0
+    engine.module.train()
+    metrics = engine.train_metrics
+    for metric in metrics:
+        metric.reset()
+    out, y, loss = train_step_of(engine, conform_targets)(x, y, sw)
+    _update_metrics(engine, metrics, out, y)
+    run.step += 1
+    if engine.scheduler is not None and engine.scheduler_per_step:
+        engine.scheduler.step()
+    return _final_logs(loss, 1, metrics)  # the batch mean loss, as the step computed it
+
+
 def _epoch_batches(
     plan: Plan, run: RunState, epoch: int, device: torch.device, start: int
 ) -> Iterator[Any]:
@@ -432,7 +460,8 @@ def predict(
             for i, (x, _y, _sw, _n) in enumerate(source.batches(batch_size, limit=steps)):
                 if wants_begin:
                     callbacks.batch_hook("on_predict_batch_begin", i, None)
-                outputs.append(call_module(module, x))
+                with engine_calls():  # the module runs as set here (see epochal._calls)
+                    outputs.append(call_module(module, x))
                 if wants_end:
                     callbacks.batch_hook("on_predict_batch_end", i, {"outputs": outputs[-1]})
                 if (wants_begin or wants_end) and callbacks.stop_requested("predicting"):
@@ -488,7 +517,8 @@ def fit_loop(engine: Engine, run: RunState, plan: Plan) -> dict[str, float]:
             )
             callbacks.on_test_end(val_logs)
             logs.update({f"val_{k}": v for k, v in val_logs.items()})
-        logs["learning_rate"] = current_lr(engine.optimizer)
+        if plan.log_learning_rate:
+            logs["learning_rate"] = current_lr(engine.optimizer)
         if engine.scheduler is not None and not engine.scheduler_per_step:
             _step_scheduler(engine.scheduler, plan.scheduler_monitor, logs)
         run.epoch = epoch + 1

@@ -31,6 +31,7 @@ from epochal._args import (
     check_positive_int,
     check_verbose,
 )
+from epochal._ckpt_run import check_run_meta, check_weights
 from epochal._dist_run import predict_shared, rank_zero_only, sync_batchnorm_module
 from epochal._optim_hooks import check_step_options
 from epochal._runio import read_checkpoint
@@ -44,7 +45,8 @@ from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import save_checkpoint
 from epochal.data import ArraySource, fit_sources, make_source
 from epochal.data._checks import check_predict_input, prepare_inputs, warn_if_short
-from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError, NotCompiledError
+from epochal.data._features import input_signature
+from epochal.errors import ArgumentError, ArgumentTypeError, NotCompiledError
 from epochal.run import RunState
 
 __all__ = ["Model"]
@@ -106,9 +108,19 @@ class Model:
             module = sync_batchnorm_module(module, self.device)
         self._module = module.to(self.device)
         self._trainer: Trainer | None = None
+        # Input signatures (structure, shapes, dtypes) the module ran on in predict.
+        self._fitting_inputs: set[Any] = set()
         #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
         self.stop_evaluating = False
         self.stop_predicting = False
+        # Set by epochal.keras for the models it builds: Keras's conventions
+        # (see docs/coming_from_keras.md), and the Keras model as callbacks' `model`.
+        self._keras_face = False
+        self._callback_model: Any = None
+
+    def _context(self) -> Any:
+        """What callbacks see as ``self.model``: this model, or the Keras model it trains."""
+        return self._callback_model if self._callback_model is not None else self
 
     # -- properties -----------------------------------------------------------
     @property
@@ -302,6 +314,7 @@ class Model:
             checked_precision,
             step_options,
             optimizer_impl,
+            keras_face=self._keras_face,
         )
         self._trainer = Trainer(self._module, self.device, settings)
 
@@ -447,7 +460,7 @@ class Model:
             keep_checkpoints=keep_checkpoints,
         )
         start = self.run.epoch
-        history = trainer.fit(call, self)
+        history = trainer.fit(call, self._context())
         if distributed.world().is_main:  # rank 0 wrote the backups; it alone deletes them
             backup.finish()
         if (
@@ -494,14 +507,15 @@ class Model:
         return save_checkpoint(path, weights=self._module.state_dict(), state={}, meta=meta)
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
-        """Load weights saved by `save_weights` or `save` (checksums verified first)."""
+        """Load weights saved by `save_weights` or `save` (checksums verified first).
+
+        Raises:
+            CheckpointError: no intact checkpoint at ``path``, or its tensor
+                names or shapes do not match the module (nothing is changed).
+        """
         ckpt = read_checkpoint(path)
-        try:
-            self._module.load_state_dict({k: v.to(self.device) for k, v in ckpt.weights.items()})
-        except RuntimeError as exc:
-            raise CheckpointError(
-                f"The weights at {ckpt.path} do not fit this module: {exc}"
-            ) from exc
+        check_weights(ckpt, self._module)
+        self._module.load_state_dict({k: v.to(self.device) for k, v in ckpt.weights.items()})
 
     @classmethod
     def load(
@@ -521,9 +535,13 @@ class Model:
         saved. Loading verifies checksums and never unpickles arbitrary objects.
 
         Raises:
-            CheckpointError: no intact checkpoint at ``path``.
+            CheckpointError: no intact run checkpoint at ``path`` (a `save_weights`
+                directory is refused: use `load_weights`), or it does not fit
+                ``module``; ``module`` is left unchanged.
         """
         ckpt = read_checkpoint(path)
+        check_run_meta(ckpt)
+        check_weights(ckpt, module)
         model = cls(module, device=device)
         description = ckpt.meta.get("compile") or {}
         if compile_kwargs:
@@ -597,7 +615,14 @@ class Model:
         verbose_level = check_verbose(verbose)
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
-        source = make_source(x, y, sample_weight, device=self.device, batch_size=bs)
+        source = make_source(
+            x,
+            y,
+            sample_weight,
+            device=self.device,
+            batch_size=bs,
+            check_finite_values=not self._keras_face,
+        )
         prepare_inputs(self._module, [(source, "x")])
         warn_if_short(source, steps, bs, "x", "steps")
         engine, conform = trainer.prepare([source], "evaluate")
@@ -605,7 +630,7 @@ class Model:
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
         callback_list = CallbackList(rank_zero_only(cb_list))
-        callback_list.set_model(self)
+        callback_list.set_model(self._context())
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "evaluate"})
         callback_list.on_test_begin()
@@ -644,13 +669,19 @@ class Model:
         bs = batch_size or 32
         source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
         prepare_inputs(self._module, [(source, "x")])
-        seen = self._trainer.input_shape if self._trainer is not None else None
-        check_predict_input(self._module, source, seen)
+        # The shape probe runs once per kind of input: a loop of predict calls on
+        # arrays shaped like ones that fitted before pays for no extra forward.
+        signature = input_signature(source.x) if isinstance(source, ArraySource) else None
+        if signature is None or signature not in self._fitting_inputs:
+            seen = self._trainer.input_shape if self._trainer is not None else None
+            check_predict_input(self._module, source, seen)
+            if signature is not None:
+                self._fitting_inputs.add(signature)
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
         callback_list = CallbackList(rank_zero_only(cb_list))
-        callback_list.set_model(self)
+        callback_list.set_model(self._context())
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "predict"})
         callback_list.on_predict_begin()
@@ -672,6 +703,49 @@ class Model:
             return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)
         return tree_map(lambda t: t.cpu().numpy() if isinstance(t, torch.Tensor) else t, result)
 
+    # -- single batches -------------------------------------------------------
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Mapping[int, float] | None = None,
+        return_dict: bool = True,
+    ) -> dict[str, float] | list[float] | float:
+        """One training step on ``x``/``y`` as one batch: a step of the run (counted, saved, resumed).
+
+        Returns:
+            This batch's ``{"loss": ..., metric: ...}``; ``return_dict=False``
+            gives Keras's form (the loss alone, or ``[loss, *metrics]``).
+
+        Raises:
+            ArgumentError: ``x`` is not one batch of arrays, or both weights given.
+            NotCompiledError: before ``compile``.
+        """
+        from epochal import _on_batch
+
+        logs = _on_batch.train_on_batch(self, x, y, sample_weight, class_weight)
+        return logs if return_dict else self._flat(logs)
+
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = True
+    ) -> dict[str, float] | list[float] | float:
+        """Loss and metrics of ``x``/``y`` as one batch, in eval mode (as `train_on_batch` returns them)."""
+        from epochal import _on_batch
+
+        logs = _on_batch.test_on_batch(self, x, y, sample_weight)
+        return logs if return_dict else self._flat(logs)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The outputs for ``x`` as one batch, in eval mode (numpy in, numpy out)."""
+        from epochal import _on_batch
+
+        return _on_batch.predict_on_batch(self, x)
+
+    def _flat(self, logs: Mapping[str, float]) -> list[float] | float:
+        values = [logs[k] for k in self.metrics_names if k in logs]
+        return values[0] if len(values) == 1 else values
+
     def add(self, layer: nn.Module) -> None:
         """Append a layer to a `Sequential` model (Keras's ``model.add``)."""
         add = getattr(self._module, "add", None)
@@ -687,6 +761,7 @@ class Model:
             )
         add(layer)
         self._module.to(self.device)
+        self._fitting_inputs.clear()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the module directly (no batching, no mode change)."""

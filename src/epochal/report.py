@@ -402,7 +402,11 @@ def report_checkpoint(
     root = Path(run_dir)
     ckpt = read_checkpoint(root)
     meta = ckpt.meta
-    history = History.from_dict(meta.get("history") or {})
+    history = ckpt.history or History()  # checked when read: a bad log is a CheckpointError
+    if "baseline_loss" in meta:
+        history.baseline_loss = meta["baseline_loss"]
+    if "events" in meta:
+        history.events = dict(meta["events"] or {})
     used = sorted({str(k).split("#")[0] for k in (ckpt.state.get("callbacks") or {})})
     diagnosis = diagnose(
         history.history,

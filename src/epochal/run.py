@@ -102,7 +102,9 @@ class RunState:
         history: the whole run's `History` (``model.history``).
         rng_state: the CPU generator state module randomness draws from during ``fit``.
         numpy_rng_state, python_rng_state: numpy's and Python's global
-            generator states during ``fit`` (as JSON-compatible values).
+            generator states during ``fit`` (read and set as JSON-compatible
+            values; kept in their native form, converted only when read, so a
+            ``fit`` call does not pay for the conversion).
         callback_states: each callback's saved state, by its key.
         stopped: the run was stopped (early stopping, NaN loss, ``model.stop_training``).
         trajectory: weights the run continues from when the model is showing
@@ -118,8 +120,8 @@ class RunState:
     step: int = 0
     rng_state: torch.Tensor | None = None
     cuda_rng_state: torch.Tensor | None = None
-    numpy_rng_state: dict[str, Any] | None = None
-    python_rng_state: list[Any] | None = None
+    numpy_native: Any = field(default=None, repr=False)
+    python_native: tuple[Any, ...] | None = field(default=None, repr=False)
     callback_states: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopped: bool = False
     trajectory: dict[str, torch.Tensor] | None = None
@@ -130,13 +132,31 @@ class RunState:
     def __post_init__(self) -> None:
         if self.rng_state is None:
             self.rng_state = _generator_state(derive_seed(self.seed, "module-rng"))
-        if self.numpy_rng_state is None:
+        if self.numpy_native is None:
             seed = derive_seed(self.seed, "numpy-rng") % 2**32
-            self.numpy_rng_state = _numpy_state_to_json(np.random.RandomState(seed).get_state())
-        if self.python_rng_state is None:
-            self.python_rng_state = _python_state_to_json(
-                random.Random(derive_seed(self.seed, "python-rng")).getstate()
-            )
+            self.numpy_native = np.random.RandomState(seed).get_state()
+        if self.python_native is None:
+            self.python_native = random.Random(derive_seed(self.seed, "python-rng")).getstate()
+
+    @property
+    def numpy_rng_state(self) -> dict[str, Any]:
+        """numpy's global generator state of the run, as JSON-compatible values."""
+        assert self.numpy_native is not None
+        return _numpy_state_to_json(self.numpy_native)
+
+    @numpy_rng_state.setter
+    def numpy_rng_state(self, value: dict[str, Any]) -> None:
+        self.numpy_native = _numpy_state_from_json(value)
+
+    @property
+    def python_rng_state(self) -> list[Any]:
+        """Python's ``random`` state of the run, as JSON-compatible values."""
+        assert self.python_native is not None
+        return _python_state_to_json(self.python_native)
+
+    @python_rng_state.setter
+    def python_rng_state(self, value: list[Any]) -> None:
+        self.python_native = _python_state_from_json(value)
 
     @property
     def events(self) -> dict[str, Any]:
@@ -206,10 +226,10 @@ def owned_rng(run: RunState, device: torch.device) -> Iterator[None]:
     cuda = device.type == "cuda"
     user_cuda = torch.cuda.get_rng_state(device) if cuda else None
     assert run.rng_state is not None
-    assert run.numpy_rng_state is not None and run.python_rng_state is not None
+    assert run.numpy_native is not None and run.python_native is not None
     torch.set_rng_state(run.rng_state)
-    np.random.set_state(_numpy_state_from_json(run.numpy_rng_state))
-    random.setstate(_python_state_from_json(run.python_rng_state))
+    np.random.set_state(run.numpy_native)
+    random.setstate(run.python_native)
     if cuda:
         if run.cuda_rng_state is None:
             torch.cuda.manual_seed(derive_seed(run.seed, "cuda-rng"))
@@ -219,7 +239,7 @@ def owned_rng(run: RunState, device: torch.device) -> Iterator[None]:
         yield
     finally:
         run.rng_state = torch.get_rng_state()
-        run.numpy_rng_state, run.python_rng_state = live_rng_states()
+        run.numpy_native, run.python_native = np.random.get_state(), random.getstate()
         torch.set_rng_state(user_cpu)
         np.random.set_state(user_numpy)
         random.setstate(user_python)

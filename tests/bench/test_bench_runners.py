@@ -190,3 +190,52 @@ def test_cuda_device_is_refused_without_cuda(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit):
         main(["--device", "cuda", "--quick"])
     assert "no CUDA device is available" in capsys.readouterr().err
+
+
+def test_fixed_costs_sides_train_the_same_weights() -> None:
+    from bench.fixed_costs import train
+
+    workload = workloads(quick=True)["a"]
+    data = workload.make_data(SEED)
+    one = train(workload, data, epochs=3, calls=1, seed=SEED)
+    loop = train(workload, data, epochs=3, calls=3, seed=SEED)
+    for a, b in zip(
+        one.module.state_dict().values(), loop.module.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)
+    assert one.history.history["loss"] == loop.history.history["loss"]
+
+
+@pytest.mark.parametrize("key", ["b", "c"])
+def test_inference_sides_compute_the_same(key: str) -> None:
+    from bench.inference import (
+        _inference_data,
+        _model,
+        epochal_evaluate,
+        epochal_predict,
+        hand_evaluate,
+        hand_predict,
+    )
+
+    workload = workloads(quick=True)[key]
+    x, y = _inference_data(workload, SEED)
+    model = _model(workload, build_module(workload, with_head=True, seed=SEED, device=CPU))
+    plain = build_module(workload, with_head=False, seed=SEED, device=CPU)
+    ours, hand = epochal_evaluate(model, workload, x, y), hand_evaluate(workload, plain, x, y)
+    assert ours["loss"] == pytest.approx(hand["loss"], rel=1e-5)
+    assert ours["accuracy"] == pytest.approx(hand["accuracy"])
+    logits = hand_predict(workload, plain, x)
+    expected = torch.sigmoid(logits) if workload.task == "binary" else logits
+    torch.testing.assert_close(epochal_predict(model, workload, x), expected)
+
+
+def test_cpu_clock_run_names_its_clock(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.runners import CLOCKS, clock, set_clock
+
+    assert (
+        main(["--quick", "--workloads", "a", "--repeats", "1", "--device", "cpu", "--clock", "cpu"])
+        == 0
+    )
+    assert "clock: cpu" in capsys.readouterr().out
+    set_clock("wall")
+    assert CLOCKS["wall"] is not None and clock() > 0

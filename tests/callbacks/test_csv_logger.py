@@ -217,3 +217,71 @@ def test_keras_signature(tmp_path):
 def test_invalid_arguments(kwargs, error, message):
     with pytest.raises(error, match=f"^CSVLogger: expected {message}"):
         CSVLogger(**kwargs)
+
+
+# -- a run killed and restarted (issue 9, break 10) ---------------------------
+def _real_fit(path, root, epochs=3, **kwargs):
+    """A fit with a CSVLogger and a checkpoint_dir; a kill leaves its file as a dead process would."""
+    logger = CSVLogger(path, **kwargs)
+    try:
+        _fit_with(logger, root, epochs)
+    finally:
+        logger._close()  # the test process lives on; a killed one closes by dying
+
+
+def _fit_with(logger, root, epochs):
+    import numpy as np
+    import torch
+    from torch import nn
+
+    import epochal as ep
+
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    torch.manual_seed(0)
+    model = ep.Model(nn.Sequential(nn.Linear(3, 1), nn.Sigmoid()), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    model.fit(x, y, epochs=epochs, verbose=0, callbacks=[logger], checkpoint_dir=root)
+
+
+def _die_at_write(monkeypatch, number):
+    import epochal.checkpoint as checkpoint_mod
+
+    real = checkpoint_mod._write_bytes
+    calls = {"n": 0}
+
+    def dying(file, data):
+        calls["n"] += 1
+        if calls["n"] == number:
+            raise KeyboardInterrupt("killed while writing a checkpoint")
+        real(file, data)
+
+    monkeypatch.setattr(checkpoint_mod, "_write_bytes", dying)
+
+
+@pytest.mark.parametrize("append", [True, False])
+@pytest.mark.parametrize("die_at", [1, 2, 3, 5])  # inside the first or a later checkpoint
+def test_a_run_killed_while_checkpointing_logs_each_epoch_once(
+    tmp_path, monkeypatch, append, die_at
+):
+    reference = tmp_path / "reference.csv"
+    _real_fit(reference, tmp_path / "ref-run", append=append)
+    path = tmp_path / "log.csv"
+    _die_at_write(monkeypatch, die_at)
+    with pytest.raises(KeyboardInterrupt):
+        _real_fit(path, tmp_path / "run", append=append)
+    monkeypatch.undo()
+    _real_fit(path, tmp_path / "run", append=append)  # the script, run again
+    assert [r.split(",")[0] for r in rows(path)] == ["epoch", "0", "1", "2"]
+    assert rows(path) == rows(reference)
+
+
+def test_append_keeps_another_runs_rows_when_a_run_restarts(tmp_path, monkeypatch):
+    path = tmp_path / "log.csv"
+    _real_fit(path, tmp_path / "first", epochs=2, append=True)
+    _die_at_write(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        _real_fit(path, tmp_path / "second", append=True)
+    monkeypatch.undo()
+    _real_fit(path, tmp_path / "second", append=True)
+    assert [r.split(",")[0] for r in rows(path)] == ["epoch", "0", "1", "0", "1", "2"]

@@ -192,3 +192,77 @@ def test_missing_tensorboard_package_says_how_to_install_it(monkeypatch):
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'epochal\[tensorboard\]'") as info:
         TensorBoard("logs")
     assert info.value.name == "tensorboard"
+
+
+# -- a run killed and resumed (issue 9, break 10) -----------------------------
+def _points(log_dir):
+    """Every scalar point in the event files, as (folder, tag, step, value), in file order."""
+    from tensorboard.compat.proto import event_pb2
+
+    from epochal.callbacks.tensorboard import _records
+
+    found = []
+    for folder in ("train", "validation"):
+        path = log_dir / folder
+        for name in sorted(p.name for p in path.iterdir()) if path.exists() else []:
+            for _, payload in _records((path / name).read_bytes()):
+                event = event_pb2.Event.FromString(payload)
+                for value in event.summary.value:
+                    found.append((folder, value.tag, event.step, value.simple_value))
+    return found
+
+
+def _tb_fit(log_dir, root, **kwargs):
+    import numpy as np
+    import torch
+    from torch import nn
+
+    import epochal as ep
+
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    torch.manual_seed(0)
+    model = ep.Model(nn.Sequential(nn.Linear(3, 1), nn.Sigmoid()), device="cpu")
+    model.compile(optimizer="adam", loss="bce", seed=0)
+    callback = TensorBoard(log_dir, update_freq=2)
+    try:
+        model.fit(
+            x,
+            y,
+            epochs=4,
+            batch_size=8,
+            verbose=0,
+            validation_split=0.25,
+            callbacks=[callback],
+            checkpoint_dir=root,
+            **kwargs,
+        )
+    finally:
+        callback._close_writers()  # a killed process closes them by dying
+
+
+@pytest.mark.parametrize("die_at", [1, 4, 7, 12])  # the first checkpoint, later ones
+@pytest.mark.parametrize("checkpoint_steps", [None, 3])
+def test_a_resumed_run_writes_each_point_once(tmp_path, monkeypatch, die_at, checkpoint_steps):
+    pytest.importorskip("tensorboard")
+    import epochal.checkpoint as checkpoint_mod
+
+    _tb_fit(tmp_path / "reference", tmp_path / "ref-run", checkpoint_steps=checkpoint_steps)
+    real, calls = checkpoint_mod._write_bytes, {"n": 0}
+
+    def dying(file, data):
+        calls["n"] += 1
+        if calls["n"] == die_at:
+            raise KeyboardInterrupt("killed while writing a checkpoint")
+        real(file, data)
+
+    monkeypatch.setattr(checkpoint_mod, "_write_bytes", dying)
+    with pytest.raises(KeyboardInterrupt):
+        _tb_fit(tmp_path / "logs", tmp_path / "run", checkpoint_steps=checkpoint_steps)
+    monkeypatch.undo()
+    _tb_fit(tmp_path / "logs", tmp_path / "run", checkpoint_steps=checkpoint_steps)
+
+    got = _points(tmp_path / "logs")
+    keys = [(folder, tag, step) for folder, tag, step, _ in got]
+    assert len(keys) == len(set(keys)), "a point was written twice"
+    assert sorted(got) == sorted(_points(tmp_path / "reference"))

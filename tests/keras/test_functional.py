@@ -292,7 +292,8 @@ def test_functional_model_trains_predicts_and_evaluates():
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], seed=0)
     history = model.fit(x, y, epochs=3, batch_size=16, verbose=0)
     assert len(history.history["loss"]) == 3
-    assert set(model.evaluate(x, y, verbose=0)) == {"loss", "accuracy"}
+    loss, accuracy = model.evaluate(x, y, verbose=0)  # Keras's form: [loss, *metrics]
+    assert model.evaluate(x, y, verbose=0, return_dict=True) == {"loss": loss, "accuracy": accuracy}
     assert model.predict(x[:5], verbose=0).shape == (5, 1)
 
 
@@ -320,3 +321,86 @@ def test_multi_input_data_by_name_and_by_position_trains_the_same():
         return model.fit(data, y, epochs=2, batch_size=8, verbose=0).history["loss"]
 
     assert run((xa, xb)) == run({"a": xa, "b": xb})
+
+
+def test_deepcopy_and_pickle_give_independent_working_models():
+    import copy
+    import io
+
+    x = keras.Input(shape=(4,), name="x")
+    model = keras.Model(x, layers.Dense(2)(layers.Dense(3)(x) + torch.ones(3)))
+    data = torch.randn(2, 4)
+    clone = copy.deepcopy(model)
+    assert torch.equal(clone(data), model(data)) and clone.get_layer(
+        "dense"
+    ) is not model.get_layer("dense")
+    with torch.no_grad():
+        clone.get_layer("dense").weight.zero_()
+    assert not torch.equal(clone(data), model(data))
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    assert torch.equal(torch.load(buffer, weights_only=False)(data), model(data))
+
+
+def test_an_identity_model_and_integer_inputs():
+    x = keras.Input(shape=(4,))
+    data = torch.randn(2, 4)
+    assert keras.Model(x, x)(data) is data
+    ids = keras.Input(shape=(None,), dtype="int32")
+    out = layers.Dense(1)(layers.LSTM(4)(layers.Embedding(50, 8)(ids)))
+    model = keras.Model(ids, out)
+    assert model(torch.randint(0, 50, (3, 7))).shape == (3, 1)
+
+
+def test_layers_may_still_name_their_own_attributes_output_and_input():
+    from epochal.layers._base import Layer
+
+    class Block(Layer):
+        def __init__(self):
+            super().__init__(name=None, input_shape=None, owner="Block")
+            self.output = layers.Dense(2)
+            self.input = "plain value"
+
+        def forward(self, x):
+            return self.output(x)
+
+    block = Block()
+    assert isinstance(block.output, layers.Dense) and block.input == "plain value"
+    assert block(torch.zeros(1, 3)).shape == (1, 2)
+
+
+def test_training_argument_of_a_layer_call_is_kept_in_the_graph():
+    dropout = layers.Dropout(0.5)
+    data = torch.ones(4, 50)
+    dropout.eval()
+    assert not torch.equal(dropout(data, training=True), data) and not dropout.training
+    x = keras.Input(shape=(50,))
+    always = keras.Model(x, layers.Dropout(0.5)(x, training=True))
+    always.eval()
+    assert "training = True" in always.module.code
+    assert not torch.equal(always(data), data)
+    frozen = keras.Model(x, layers.BatchNormalization()(x, training=False))
+    frozen.train()
+    before = [b.clone() for b in frozen.buffers()]
+    frozen(torch.randn(8, 50) + 3)  # inference mode: the moving statistics stay
+    assert all(torch.equal(a, b) for a, b in zip(before, frozen.buffers(), strict=True))
+
+
+class Residual(keras.Model):
+    def __init__(self, units=4, name=None):
+        super().__init__(name=name)
+        self.inner = layers.Dense(units)
+
+    def call(self, inputs):
+        return inputs + self.inner(inputs)
+
+
+def test_a_subclassed_model_is_a_layer_of_a_functional_model():
+    x = keras.Input(shape=(4,))
+    block = Residual()
+    model = keras.Model(x, layers.Dense(1)(block(x)))
+    assert block.built and block.output.shape == (None, 4)
+    data = torch.randn(3, 4)
+    assert torch.equal(model(data), model.get_layer("dense")(data + block.inner(data)))
+    assert [name for name, _ in model.named_children()] == ["residual", "dense"]

@@ -95,7 +95,9 @@ def test_restore_best_weights_shows_the_best_but_the_run_continues_its_trajector
     assert split.history.history == whole.history.history
     assert _same_weights(split, whole)
     best_val = min(split.history.history["val_loss"])
-    assert split.evaluate(X_VAL, Y_VAL, verbose=0)["loss"] == pytest.approx(best_val)
+    assert split.evaluate(X_VAL, Y_VAL, verbose=0, return_dict=True)["loss"] == pytest.approx(
+        best_val
+    )
 
 
 def test_compile_starts_a_new_run_and_keeps_the_weights():
@@ -112,7 +114,7 @@ def _same_weights_list(a, b) -> bool:
     return all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
 
 
-def test_plain_custom_losses_are_called_in_torch_order():
+def test_plain_custom_losses_are_called_in_keras_order():
     seen = []
 
     def loss(first, second):
@@ -122,14 +124,15 @@ def test_plain_custom_losses_are_called_in_torch_order():
     model = keras.Sequential([layers.Dense(1, input_shape=(10,))])
     model.compile(optimizer="sgd", loss=loss)
     model.fit(X_TRAIN, Y_TRAIN[:, None], epochs=1, batch_size=150, verbose=0)
-    assert seen[-1][2] is True, "the first argument is the prediction"
+    assert seen[-1][2] is False, "the first argument is the target (y_true), as in Keras"
+    assert seen[-1][1][1] == 1
 
 
-def test_evaluate_returns_a_dict_unless_return_dict_is_false():
+def test_evaluate_returns_keras_list_unless_return_dict_is_true():
     model = _model()
-    logs = model.evaluate(X_VAL, Y_VAL, verbose=0)
+    logs = model.evaluate(X_VAL, Y_VAL, verbose=0, return_dict=True)
     assert set(logs) == {"loss", "accuracy"}
-    assert model.evaluate(X_VAL, Y_VAL, verbose=0, return_dict=False) == [
+    assert model.evaluate(X_VAL, Y_VAL, verbose=0) == [
         logs["loss"],
         logs["accuracy"],
     ]
@@ -143,7 +146,7 @@ def test_an_unknown_mode_raises_instead_of_falling_back():
 def test_string_crossentropy_on_a_logits_model_uses_the_logits_and_metrics_see_probabilities():
     model = _model(final=None, lr=0.001)
     logits = model.predict(X_VAL, verbose=0)[:, 0]
-    logs = model.evaluate(X_VAL, Y_VAL, verbose=0)
+    logs = model.evaluate(X_VAL, Y_VAL, verbose=0, return_dict=True)
     expected_loss = torch.nn.functional.binary_cross_entropy_with_logits(
         torch.as_tensor(logits), torch.as_tensor(Y_VAL)
     )

@@ -201,7 +201,7 @@ def test_sigmoid_model_with_default_binary_crossentropy_is_not_activated_twice()
         optimizer=keras.optimizers.Adam(learning_rate=0.01), loss=loss, metrics=["accuracy"]
     )
     model.fit(x, y, epochs=15, verbose=0)
-    logs = model.evaluate(x, y, verbose=0)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
     probabilities = model.predict(x, verbose=0)
     assert probabilities.min() >= 0.0 and probabilities.max() <= 1.0
     manual = -np.mean(
@@ -226,7 +226,7 @@ def test_logits_model_with_from_logits_true_trains():
     history = model.fit(x, y, epochs=15, verbose=0)
     logits = model.predict(x, verbose=0)
     assert logits.min() < 0.0 < logits.max(), "the model outputs logits"
-    logs = model.evaluate(x, y, verbose=0)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
     assert logs["loss"] == pytest.approx(float(loss(y, logits)), rel=1e-3)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert logs["accuracy"] > 0.9
@@ -246,7 +246,7 @@ def test_softmax_model_with_sparse_categorical_crossentropy_trains():
         optimizer=keras.optimizers.Adam(learning_rate=0.01), loss=loss, metrics=["accuracy"]
     )
     model.fit(x, y, epochs=20, verbose=0)
-    logs = model.evaluate(x, y, verbose=0)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
     assert logs["loss"] == pytest.approx(float(loss(y, model.predict(x, verbose=0))), rel=1e-3)
     assert logs["accuracy"] > 0.85
 
@@ -266,7 +266,7 @@ def test_keras_order_custom_losses_compile_in_keras_order():
         keras.utils.set_random_seed(0)
         model = keras.Sequential([layers.Dense(1, input_shape=(3,))])
         model.compile(optimizer="sgd", loss=loss)
-        logs = model.evaluate(x, y, verbose=0)
+        logs = model.evaluate(x, y, verbose=0, return_dict=True)
         prediction = torch.as_tensor(model.predict(x, verbose=0))
         expected = under_prediction(torch.as_tensor(y), prediction).mean()
         assert logs["loss"] == pytest.approx(float(expected), rel=1e-5)

@@ -66,7 +66,6 @@ def test_classification_metrics_log_under_their_names():
     assert set(history.history) == {
         "loss",
         "val_loss",
-        "learning_rate",
         *names,
         *(f"val_{n}" for n in names),
     }

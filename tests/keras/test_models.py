@@ -121,7 +121,12 @@ def test_subclass_default_name_and_call_receives_the_mode():
     model.eval()
     model(torch.zeros(1))
     model(torch.zeros(1), training=True)
-    assert model.seen == [True, False, True]
+    model(torch.zeros(1), training=False)
+    assert model.seen == [True, False, True, False]
+    assert model.training is False  # a call with training= leaves the mode as it was
+    fresh = RecordsTraining()
+    fresh(torch.zeros(1))  # Keras's default: inference mode
+    assert fresh.seen == [False]
 
 
 def test_subclass_without_call_says_so():
@@ -206,3 +211,39 @@ def test_sequential_and_subclass_summaries(capsys):
 def test_layer_output_without_a_symbolic_call_is_a_clear_error():
     with pytest.raises(ArgumentError, match=r"not called on a keras.Input"):
         layers.Dense(2).output  # noqa: B018
+
+
+def test_sequential_with_a_known_input_has_a_symbolic_graph():
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(6,)),
+            layers.Dense(4, activation="relu", name="hidden"),
+            layers.Dense(1),
+        ]
+    )
+    assert model.inputs[0].shape == (None, 6) and model.output.shape == (None, 1)
+    assert model.output_shape == (None, 1)
+    features = keras.Model(model.inputs, model.get_layer("hidden").output)
+    data = torch.randn(3, 6)
+    assert torch.equal(features(data), model.get_layer("hidden")(data))
+    model.add(layers.Dense(2))
+    assert model.output.shape == (None, 2)
+    model.pop()
+    assert model.output.shape == (None, 1)
+
+
+def test_sequential_graph_after_fit_and_its_absence_before():
+    x, y = data()
+    model = keras.Sequential([layers.Dense(3), layers.Dense(1)])
+    with pytest.raises(ArgumentError, match="no defined inputs"):
+        model.inputs  # noqa: B018
+    model.compile(optimizer="adam", loss="mse", seed=0)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.inputs[0].shape == (None, 5) and model.layers[0].output.shape == (None, 3)
+
+
+def test_sequential_with_a_plain_torch_module_works_without_a_graph():
+    model = keras.Sequential([keras.Input(shape=(4,)), nn.Linear(4, 2)])
+    assert model(torch.zeros(1, 4)).shape == (1, 2)
+    with pytest.raises(ArgumentError, match="no defined inputs"):
+        model.inputs  # noqa: B018

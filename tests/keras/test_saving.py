@@ -316,3 +316,105 @@ def test_an_oversized_member_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.saving, "MAX_JSON_BYTES", 10)
     with pytest.raises(CheckpointError, match="at most 10 are read"):
         keras.models.load_model(path)
+
+
+def test_keras_objects_in_compile_come_back_and_the_run_continues(tmp_path):
+    x, y = data()
+
+    def make():
+        torch.manual_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(5,)),
+                layers.Dense(6, activation="relu"),
+                layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+        model.compile(
+            keras.optimizers.Adam(learning_rate=0.01),
+            loss=keras.losses.BinaryCrossentropy(),
+            metrics=[keras.metrics.BinaryAccuracy(name="acc")],
+            seed=5,
+        )
+        return model
+
+    straight = make()
+    straight.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    first = make()
+    first.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    first.save(tmp_path / "objects.keras")
+    with zipfile.ZipFile(tmp_path / "objects.keras") as archive:
+        assert "compile.json" in archive.namelist()
+    resumed = keras.models.load_model(tmp_path / "objects.keras")
+    resumed.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert resumed.history.history == straight.history.history
+    assert "acc" in resumed.history.history
+
+
+def test_a_callable_loss_loads_the_weights_and_warns(tmp_path):
+    x, y = data()
+    model = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(1)])
+    model.compile(
+        optimizer="sgd", loss=lambda y_pred, y_true: ((y_pred - y_true) ** 2).mean(), seed=0
+    )
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "callable.keras")
+    with pytest.warns(RuntimeWarning, match="cannot be restored by name"):
+        restored = keras.models.load_model(tmp_path / "callable.keras")
+    assert torch.equal(restored.layers[0].weight, model.layers[0].weight.cpu())
+
+
+class HalfMSE(keras.losses.Loss):
+    def call(self, y_true, y_pred):
+        return 0.5 * ((y_true - y_pred) ** 2).mean(dim=-1)
+
+
+def test_compile_settings_of_unknown_classes_warn_and_the_model_still_loads(tmp_path):
+    x, y = data()
+    model = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss=HalfMSE(), seed=0)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "loss.keras")
+    with pytest.warns(RuntimeWarning) as caught:  # then the run's own: weights only
+        restored = keras.models.load_model(tmp_path / "loss.keras")
+    assert "compile settings cannot be rebuilt" in str(caught[0].message)
+    assert torch.equal(restored.layers[0].weight, model.layers[0].weight.cpu())
+    resumed = keras.models.load_model(tmp_path / "loss.keras", custom_objects={"HalfMSE": HalfMSE})
+    model.fit(x, y, epochs=1, verbose=0)
+    resumed.fit(x, y, epochs=1, verbose=0)
+    assert resumed.history.history["loss"] == model.history.history["loss"]
+
+
+SWEEP = {
+    "merge": ((5,), None, lambda i: layers.add([layers.Dense(5)(i), i])),
+    "concatenate": ((5,), None, lambda i: layers.Concatenate()([layers.Dense(3)(i), i])),
+    "bidirectional": ((6, 4), None, lambda i: layers.Bidirectional(layers.LSTM(3))(i)),
+    "attention": ((6, 4), None, lambda i: layers.MultiHeadAttention(num_heads=2, key_dim=2)(i, i)),
+    "lstm_state": ((6, 4), None, lambda i: layers.LSTM(3, return_state=True)(i)[1]),
+    "embedding": (
+        (6,),
+        "int64",
+        lambda i: layers.GlobalAveragePooling1D()(layers.Embedding(10, 4)(i)),
+    ),
+    "conv_transpose": ((8, 8, 3), None, lambda i: layers.Conv2DTranspose(4, 3, strides=2)(i)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SWEEP))
+def test_functional_models_of_keras_layers_load_without_their_code(tmp_path, case):
+    shape, dtype, body = SWEEP[case]
+    inputs = keras.Input(shape=shape, dtype=dtype)
+    model = keras.Model(inputs, body(inputs))
+    model.eval()
+    restored = keras.models.load_model(model.save(tmp_path / "m.keras"))
+    restored.eval()
+    data = torch.randint(0, 10, (2, *shape)) if dtype else torch.randn(2, *shape)
+    assert torch.allclose(restored(data), model(data))
+
+
+def test_a_lambda_layer_is_named_as_what_cannot_be_saved(tmp_path):
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, layers.Lambda(lambda t: t * 2)(inputs))
+    with pytest.raises(ArgumentError, match=r"layer 'lambda'.*cannot be saved by name"):
+        model.save(tmp_path / "lambda.keras")
+    assert not (tmp_path / "lambda.keras").exists()

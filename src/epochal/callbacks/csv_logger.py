@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
+import stat
 import warnings
 from collections.abc import Mapping
 from typing import IO, Any
@@ -32,7 +34,13 @@ class CSVLogger(Callback):
     calls of the same run add rows to it under the same header. Where rows
     are present for epochs the run is about to train again (the process was
     killed after the run's last checkpoint and resumed from it), those rows
-    are dropped first, so the file holds each epoch once.
+    are dropped first, so the file holds each epoch once. The same holds
+    when the process was killed before the run's first checkpoint (with
+    ``append=True`` the restarted script would otherwise add its epochs
+    again): in a ``fit(checkpoint_dir=...)`` run a small ``.<name>.epochal``
+    file beside the CSV records which run wrote the rows from where, and a
+    run starting over in the same checkpoint directory replaces its own
+    earlier rows. The rows of other runs are never touched.
 
     Args:
         filename: the CSV file, e.g. ``"runs/exp1/log.csv"``; its folder is
@@ -81,6 +89,7 @@ class CSVLogger(Callback):
         self._needs_header = False
         self._trim_pending = False
         self._warned: set[str] = set()
+        self._marked = False
         self.reset_state()
 
     # -- run-owned state ------------------------------------------------------
@@ -112,10 +121,14 @@ class CSVLogger(Callback):
             if has_content:
                 self._keys = self._existing_columns()
                 self._start = os.path.getsize(self.filename)
+                orphan = self._own_rows_start()
+                if orphan is not None:  # this run's rows from an attempt no checkpoint kept
+                    self._start, self._trim_pending = orphan, True
         else:
             mode = "w"
             has_content = False
         self._needs_header = not has_content
+        self._marked = False
         folder = os.path.dirname(self.filename)
         if folder:
             os.makedirs(folder, exist_ok=True)
@@ -138,12 +151,48 @@ class CSVLogger(Callback):
             self._file.flush()
             self._start = os.path.getsize(self.filename)
             self._needs_header = False
+        if not self._marked:
+            self._write_marker()
         self._warn_unrecorded(logs)
         self._writer.writerow([epoch, *(logs.get(key, MISSING) for key in self._keys)])
         self._file.flush()
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         self._close()
+
+    # -- the marker: which checkpointed run wrote the rows from where ---------
+    def _marker_path(self) -> str:
+        folder, name = os.path.split(self.filename)
+        return os.path.join(folder, f".{name}.epochal")
+
+    def _write_marker(self) -> None:
+        self._marked = True
+        run = self.params.get("run_id")
+        if not isinstance(run, str):
+            return  # no checkpoint_dir: the run cannot be restarted, nothing to mark
+        try:
+            with open(self._marker_path(), "w", encoding="utf-8") as file:
+                file.write(json.dumps({"run": run, "start": self._start}))
+        except OSError:  # best effort: without it, a killed first attempt's rows stay
+            pass
+
+    def _own_rows_start(self) -> int | None:
+        """Where this run's rows from an earlier, killed attempt begin (per the marker)."""
+        run = self.params.get("run_id")
+        path = self._marker_path()
+        if not isinstance(run, str):
+            return None
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode) or os.path.getsize(path) > 4096:
+                return None
+            with open(path, encoding="utf-8") as file:
+                marker = json.loads(file.read())
+        except (OSError, ValueError):
+            return None
+        start = marker.get("start") if isinstance(marker, dict) else None
+        if marker.get("run") != run or not isinstance(start, int) or isinstance(start, bool):
+            return None
+        return start if 0 <= start <= os.path.getsize(self.filename) else None
 
     # -- helpers --------------------------------------------------------------
     def _close(self) -> None:

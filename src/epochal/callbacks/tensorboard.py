@@ -9,6 +9,7 @@ callback is created, not when epochal is imported.
 from __future__ import annotations
 
 import os
+import struct
 import time
 import warnings
 from collections.abc import Mapping
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["TensorBoard"]
 
 _TRAIN, _VALIDATION = "train", "validation"
+# Where this process left each (log_dir, run id)'s event files: (epoch, batch).
+# A fit starting there has nothing of its own to drop; any other start is a
+# resume (or a restart) and scans the run's files once.
+_LEFT_AT: dict[tuple[str, str], tuple[int, int]] = {}
 
 
 def _summary_writer_class() -> type[SummaryWriter]:
@@ -186,9 +191,24 @@ class TensorBoard(Callback):
     # -- hooks ----------------------------------------------------------------
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._close_writers()
+        run_id, epoch = self._run_id(), self._run_epoch()
+        if run_id is None or epoch is None:
+            return
+        key = (os.path.realpath(self.log_dir), run_id)
+        if _LEFT_AT.get(key) != (epoch, self.global_batch):
+            # A resumed or restarted run: points it wrote at or after where it
+            # now stands were written after its checkpoint and come again.
+            for name in (_TRAIN, _VALIDATION):
+                _drop_points_from(
+                    os.path.join(self.log_dir, name), run_id, epoch, self.global_batch
+                )
+        _LEFT_AT.pop(key, None)
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         self._close_writers()
+        run_id, epoch = self._run_id(), self._run_epoch()
+        if run_id is not None and epoch is not None:
+            _LEFT_AT[(os.path.realpath(self.log_dir), run_id)] = (epoch, self.global_batch)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._epoch_start = time.perf_counter()
@@ -230,11 +250,76 @@ class TensorBoard(Callback):
         # Made on first use, so a fit without validation makes no validation folder.
         writer = self._writers.get(name)
         if writer is None:
-            writer = self._writer_class(os.path.join(self.log_dir, name))
+            run_id = self._run_id()
+            suffix = f".{run_id}" if run_id is not None else ""
+            writer = self._writer_class(os.path.join(self.log_dir, name), filename_suffix=suffix)
             self._writers[name] = writer
         return writer
+
+    def _run_id(self) -> str | None:
+        """The checkpoint_dir run's id (event files are named with it), if any."""
+        run_id = self.params.get("run_id") if isinstance(self.params, dict) else None
+        return run_id if isinstance(run_id, str) and run_id.isalnum() else None
+
+    def _run_epoch(self) -> int | None:
+        run = getattr(self.model, "run", None)
+        epoch = getattr(run, "epoch", None)
+        return epoch if isinstance(epoch, int) else None
 
     def _close_writers(self) -> None:
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
+
+
+def _drop_points_from(folder: str, run_id: str, epoch: int, batch: int) -> None:
+    """Rewrite the run's event files in ``folder`` without epoch points >= ``epoch``
+    and batch points > ``batch`` (a torn last record goes too)."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith("events.out.tfevents.") and name.endswith(f".{run_id}")):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError:
+            continue
+        records = list(_records(data))
+        kept = [raw for raw, payload in records if _keep(payload, epoch, batch)]
+        if len(kept) == len(records) and sum(map(len, kept)) == len(data):
+            continue
+        tmp = f"{path}.tmp"
+        with open(tmp, "wb") as file:
+            file.write(b"".join(kept))
+        os.replace(tmp, path)
+
+
+def _records(data: bytes) -> Any:
+    """(raw record, payload) of each complete TFRecord in an event file."""
+    pos = 0
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack_from("<Q", data, pos)
+        end = pos + 12 + length + 4
+        if end > len(data):
+            return
+        yield data[pos:end], data[pos + 12 : pos + 12 + length]
+        pos = end
+
+
+def _keep(payload: bytes, epoch: int, batch: int) -> bool:
+    from tensorboard.compat.proto import event_pb2
+
+    try:
+        event = event_pb2.Event.FromString(payload)
+    except Exception:  # not ours to judge: keep it
+        return True
+    for value in event.summary.value:
+        if value.tag.startswith("epoch_") and event.step >= epoch:
+            return False
+        if value.tag.startswith("batch_") and event.step > batch:
+            return False
+    return True

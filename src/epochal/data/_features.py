@@ -40,6 +40,7 @@ __all__ = [
     "describe",
     "expected_input",
     "input_errors",
+    "input_signature",
     "structure_key",
     "unbuilt_on_failure",
 ]
@@ -99,6 +100,15 @@ def structure_key(x: Tree) -> Any:
     if isinstance(x, (tuple, list)):
         return ("tuple", *(structure_key(v) for v in x))
     return "leaf"
+
+
+def input_signature(x: Tree) -> Any:
+    """What a forward pass's success depends on: the structure, and each leaf's
+    per-sample shape and dtype (hashable)."""
+    return (
+        structure_key(x),
+        *((tuple(t.shape[1:]), t.dtype) for t in leaves(x) if isinstance(t, Tensor)),
+    )
 
 
 def describe(x: Tree) -> str:

@@ -96,7 +96,7 @@ KERAS_NAMES: dict[str, tuple[frozenset[str], str]] = {
             "sparse_categorical_crossentropy sparse_top_k_categorical_accuracy squared_hinge "
             f"top_k_categorical_accuracy {_SERIALIZE}"
         ),
-        "pass a torchmetrics.Metric or a function (y_pred, y_true) -> value, or subclass "
+        "pass a torchmetrics.Metric or a function (y_true, y_pred) -> value, or subclass "
         "keras.metrics.Metric",
     ),
     "keras.models": (

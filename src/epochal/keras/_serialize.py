@@ -25,7 +25,7 @@ from torch.utils import _pytree as pytree
 
 from epochal import activations
 from epochal.errors import ArgumentError, ArgumentTypeError
-from epochal.keras._symbolic import DTYPES, Input, KerasTensor
+from epochal.keras._symbolic import DTYPES, Input, KerasTensor, Node
 from epochal.layers._dryrun import preserved_rng
 
 __all__ = [
@@ -356,6 +356,10 @@ _OBJECT_MODULES = (
     "epochal.initializers",
     "epochal.keras.regularizers",
     "epochal.keras.constraints",
+    "epochal.keras.optimizers",
+    "epochal.keras.optimizers.schedules",
+    "epochal.keras.losses",
+    "epochal.keras.metrics",
 )
 
 
@@ -510,12 +514,12 @@ def sequential_from_config(
 
 def functional_config(model: Any) -> dict[str, Any]:
     """A functional model's config: inputs, layers, the calls in order, the outputs."""
-    index: dict[int, int] = {}
+    index: dict[Node, int] = {}
     inputs = []
     for position, (tensor, key) in enumerate(
         zip(model._input_list, model._input_keys, strict=True)
     ):
-        index[id(tensor._node)] = position
+        index[tensor._node] = position
         inputs.append(
             {
                 "key": key,
@@ -525,17 +529,17 @@ def functional_config(model: Any) -> dict[str, Any]:
             }
         )
     layers: list[dict[str, Any]] = []
-    layer_index: dict[int, int] = {}
+    layer_index: dict[nn.Module, int] = {}
     nodes: list[dict[str, Any]] = []
-    constants: dict[int, str] = model.__dict__.get("_constants", {})
+    constants: dict[Tensor, str] = model.__dict__.get("_constants", {})
 
     def tensor_ref(leaf: Any) -> Any:
         if isinstance(leaf, KerasTensor):
-            return {"__keras_tensor__": [index[id(leaf._node)], list(leaf._path)]}
+            return {"__keras_tensor__": [index[leaf._node], list(leaf._path)]}
         if isinstance(leaf, Tensor):
             return {
                 "__constant__": {
-                    "key": constants[id(leaf)],
+                    "key": constants[leaf],
                     "shape": list(leaf.shape),
                     "dtype": str(leaf.dtype).removeprefix("torch."),
                 }
@@ -550,16 +554,16 @@ def functional_config(model: Any) -> dict[str, Any]:
             "kwargs": _encode_refs(kwargs),
         }
         if node.kind == "module":
-            if id(node.target) not in layer_index:
-                layer_index[id(node.target)] = len(layers)
-                layers.append(layer_entry(node.target, model._display_names[id(node.target)]))
-            entry["layer"] = layer_index[id(node.target)]
+            if node.target not in layer_index:
+                layer_index[node.target] = len(layers)
+                layers.append(layer_entry(node.target, model._display_names[node.target]))
+            entry["layer"] = layer_index[node.target]
         elif node.kind == "method":
             entry["target"] = node.target
         else:
             entry["target"] = _function_name(node.target, f"the call {node.target!r}")
         nodes.append(entry)
-        index[id(node)] = position
+        index[node] = position
     structure = model._inputs_structure
     input_form = (
         "dict"

@@ -60,8 +60,8 @@ class Functional(Model):
     _input_keys: list[str]
     _graph_nodes: list[Node]
     _input_layers: list[nn.Module]
-    _node_names: dict[int, str]
-    _display_names: dict[int, str]
+    _node_names: dict[nn.Module, str]
+    _display_names: dict[nn.Module, str]
     _graph_module: fx.GraphModule
     _preactivation_module: fx.GraphModule | None
 
@@ -88,23 +88,24 @@ class Functional(Model):
         self.__dict__["_node_names"] = names
         self.__dict__["_graph_module"] = self._emit(nodes, outputs, preactivation=False)
         self.__dict__["_preactivation_module"] = self._preactivation_graph(nodes, outputs)
+        self._mirror_attributes()
         if not trainable:
             self.requires_grad_(False)
 
     # -- layers and names ----------------------------------------------------------------
-    def _register_layers(self, nodes: list[Node]) -> dict[int, str]:
+    def _register_layers(self, nodes: list[Node]) -> dict[nn.Module, str]:
         """Registers each called module as a child named as Keras names it; returns id -> key."""
         taken: dict[str, nn.Module] = {}
-        display: dict[int, str] = {}
-        keys: dict[int, str] = {}
+        display: dict[nn.Module, str] = {}
+        keys: dict[nn.Module, str] = {}
         for tensor, key in zip(self._input_list, self._input_keys, strict=True):
             layer = tensor._node.target
             name = layer.name or key
-            display[id(layer)] = name
+            display[layer] = name
             taken[name] = layer
         for node in nodes:
             module = node.target
-            if node.kind != "module" or id(module) in display:
+            if node.kind != "module" or module in display:
                 continue
             explicit = getattr(module, "name", None)
             if isinstance(explicit, str) and (
@@ -123,10 +124,10 @@ class Functional(Model):
                     count += 1
                     name = f"{base}_{count}"
             taken[name] = module
-            display[id(module)] = name
+            display[module] = name
             key = self._attribute_key(name)
             self.add_module(key, module)
-            keys[id(module)] = key
+            keys[module] = key
         self.__dict__["_display_names"] = display
         return keys
 
@@ -141,14 +142,14 @@ class Functional(Model):
     @property
     def layers(self) -> list[nn.Module]:
         """The layers in call order, the ``InputLayer``s first (as Keras lists them)."""
-        seen: dict[int, nn.Module] = {id(layer): layer for layer in self._input_layers}
+        seen: dict[nn.Module, nn.Module] = {layer: layer for layer in self._input_layers}
         for node in self._graph_nodes:
             if node.kind == "module":
-                seen.setdefault(id(node.target), node.target)
+                seen.setdefault(node.target, node.target)
         return list(seen.values())
 
     def _layer_names(self) -> list[str]:
-        return [self._display_names[id(layer)] for layer in self.layers]
+        return [self._display_names[layer] for layer in self.layers]
 
     @property
     def inputs(self) -> list[KerasTensor]:
@@ -189,15 +190,15 @@ class Functional(Model):
     # -- code generation -----------------------------------------------------------------
     def _emit(self, nodes: list[Node], outputs: Any, *, preactivation: bool) -> fx.GraphModule:
         graph = fx.Graph()
-        values: dict[int, Any] = {}
-        getitems: dict[tuple[int, tuple[Any, ...]], Any] = {}
+        values: dict[Node, Any] = {}
+        getitems: dict[tuple[Node, tuple[Any, ...]], Any] = {}
         for tensor, key in zip(self._input_list, self._input_keys, strict=True):
-            values[id(tensor._node)] = graph.placeholder(_identifier(key))
+            values[tensor._node] = graph.placeholder(_identifier(key))
 
         def value_of(tensor: KerasTensor) -> Any:
-            value = values[id(tensor._node)]
+            value = values[tensor._node]
             for depth in range(len(tensor._path)):
-                prefix = (id(tensor._node), tensor._path[: depth + 1])
+                prefix = (tensor._node, tensor._path[: depth + 1])
                 if prefix not in getitems:
                     getitems[prefix] = graph.call_function(_getitem, (value, tensor._path[depth]))
                 value = getitems[prefix]
@@ -214,7 +215,7 @@ class Functional(Model):
         for node in nodes:
             args, kwargs = pytree.tree_map(lower, (node.args, node.kwargs))
             if node.kind == "module":
-                key = self._node_names[id(node.target)]
+                key = self._node_names[node.target]
                 if node is last:
                     layer = graph.get_attr(key)
                     value = graph.call_method("forward_preactivation", (layer, *args), kwargs)
@@ -226,19 +227,19 @@ class Functional(Model):
                 value = graph.call_function(node.target, (args[1], args[0]), kwargs)
             else:
                 value = graph.call_method(node.target, tuple(args), kwargs)
-            values[id(node)] = value
+            values[node] = value
         graph.output(pytree.tree_map(lower, outputs))
         graph.lint()
         return fx.GraphModule(self, graph, class_name=_identifier(self.name))
 
     def _constant(self, tensor: Tensor) -> str:
         """The buffer holding a constant tensor the graph reads (registered once)."""
-        constants: dict[int, str] = self.__dict__.setdefault("_constants", {})
-        if id(tensor) not in constants:
+        constants: dict[Tensor, str] = self.__dict__.setdefault("_constants", {})
+        if tensor not in constants:
             key = f"_constant_{len(constants)}"
             self.register_buffer(key, tensor.detach().clone())
-            constants[id(tensor)] = key
-        return constants[id(tensor)]
+            constants[tensor] = key
+        return constants[tensor]
 
     def _preactivation_graph(self, nodes: list[Node], outputs: Any) -> fx.GraphModule | None:
         last = _output_node(outputs)
@@ -252,6 +253,36 @@ class Functional(Model):
         return self._emit(nodes, outputs, preactivation=True)
 
     # -- running -------------------------------------------------------------------------
+    def _mirror_attributes(self) -> None:
+        """Puts the graph's layers and constants in ``__dict__`` too: ``self.dense`` is then a
+        plain attribute read in the generated code, not ``nn.Module.__getattr__``'s search.
+
+        ``nn.Module.__setattr__`` drops a mirrored name from ``__dict__`` when the
+        attribute is set again, and `_apply` refreshes the constants (``.to()`` replaces them).
+        """
+        for key in self._node_names.values():
+            self.__dict__[key] = self._modules[key]
+        for key in self.__dict__.get("_constants", {}).values():
+            self.__dict__[key] = self._buffers[key]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The generated modules are code: pickled and copied models make them again.
+        state = super().__getstate__()
+        state = {k: v for k, v in state.items() if k not in _GENERATED}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        nodes, outputs = self._graph_nodes, self._outputs_structure
+        self.__dict__["_graph_module"] = self._emit(nodes, outputs, preactivation=False)
+        self.__dict__["_preactivation_module"] = self._preactivation_graph(nodes, outputs)
+        self._mirror_attributes()
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        result = super()._apply(fn, recurse)
+        self._mirror_attributes()
+        return result
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != len(self._input_list):
             training = kwargs.pop("training", None)
@@ -314,30 +345,28 @@ class Functional(Model):
         rows: list[tuple[str, str, int, list[str]]] = []
         for layer in self._input_layers:
             tensor = layer.__dict__["_keras_calls"][0].outputs
-            rows.append(
-                (f"{self._display_names[id(layer)]} (InputLayer)", str(tensor.shape), 0, [])
-            )
-        row_of: dict[int, int] = {}  # a shared layer is one row, connected to each call
+            rows.append((f"{self._display_names[layer]} (InputLayer)", str(tensor.shape), 0, []))
+        row_of: dict[nn.Module, int] = {}  # a shared layer is one row, connected to each call
         for node in self._graph_nodes:
             inbound = [self._inbound_label(t) for t in node.parents()]
-            if node.kind == "module" and id(node.target) in row_of:
-                rows[row_of[id(node.target)]][3].extend(inbound)
+            if node.kind == "module" and node.target in row_of:
+                rows[row_of[node.target]][3].extend(inbound)
                 continue
             out = [t for t in pytree.tree_leaves(node.outputs) if isinstance(t, KerasTensor)]
             shape = ", ".join(str(t.shape) for t in out)
             shape = f"[{shape}]" if len(out) > 1 else shape
             params = 0
             if node.kind == "module":
-                row_of[id(node.target)] = len(rows)
+                row_of[node.target] = len(rows)
                 params = sum(p.numel() for p in node.target.parameters())
             rows.append((self._node_label(node), shape, params, inbound))
         text = connected_table(self, self.name, rows, line_length=line_length or 100)
         (print_fn or print)(text)
         return text
 
-    def _op_names(self) -> dict[int, str]:
+    def _op_names(self) -> dict[Node, str]:
         """Unique names of the recorded operations: ``add``, ``add_1``, ..."""
-        names: dict[int, str] = self.__dict__.get("_op_name_cache") or {}
+        names: dict[Node, str] = self.__dict__.get("_op_name_cache") or {}
         if not names:
             counts: dict[str, int] = {}
             for node in self._graph_nodes:
@@ -350,23 +379,23 @@ class Functional(Model):
                 )
                 count = counts.get(base, 0)
                 counts[base] = count + 1
-                names[id(node)] = base if count == 0 else f"{base}_{count}"
+                names[node] = base if count == 0 else f"{base}_{count}"
             self.__dict__["_op_name_cache"] = names
         return names
 
     def _node_label(self, node: Node) -> str:
         if node.kind == "module":
-            return f"{self._display_names[id(node.target)]} ({type(node.target).__name__})"
-        return f"{self._op_names()[id(node)]} (Operation)"
+            return f"{self._display_names[node.target]} ({type(node.target).__name__})"
+        return f"{self._op_names()[node]} (Operation)"
 
     def _inbound_label(self, tensor: KerasTensor) -> str:
         node = tensor._node
         if node.kind in ("module", "input"):
-            name = self._display_names[id(node.target)]
+            name = self._display_names[node.target]
             calls = [n for n in self._graph_nodes if n.target is node.target]
             index = calls.index(node) if node in calls else 0
         else:
-            name, index = self._op_names()[id(node)], 0
+            name, index = self._op_names()[node], 0
         position = tensor._path[0] if tensor._path and isinstance(tensor._path[0], int) else 0
         return f"{name}[{index}][{position}]"
 
@@ -375,6 +404,9 @@ class Functional(Model):
         from epochal.keras import _serialize
 
         return _serialize.functional_config(self)
+
+
+_GENERATED = ("_graph_module", "_preactivation_module", "_op_name_cache")
 
 
 def _getitem(value: Any, key: Any) -> Any:
@@ -457,12 +489,12 @@ def _check_outputs(outputs: Any) -> None:
 
 def _nodes_between(inputs: Sequence[KerasTensor], outputs: Any) -> list[Node]:
     """The calls from ``inputs`` to ``outputs`` in the order they were made (inputs excluded)."""
-    input_nodes = {id(t._node) for t in inputs}
-    found: dict[int, Node] = {}
+    input_nodes = {t._node for t in inputs}
+    found: dict[Node, Node] = {}
     stack = [leaf._node for leaf in pytree.tree_leaves(outputs)]
     while stack:
         node = stack.pop()
-        if id(node) in found or id(node) in input_nodes:
+        if node in found or node in input_nodes:
             continue
         if node.kind == "input":
             layer = node.target
@@ -470,7 +502,7 @@ def _nodes_between(inputs: Sequence[KerasTensor], outputs: Any) -> list[Node]:
                 "keras.Model: the outputs depend on an Input that is not in `inputs`: "
                 f"{node.outputs!r}" + (f" ({layer.name})" if layer.name else "")
             )
-        found[id(node)] = node
+        found[node] = node
         stack.extend(parent._node for parent in node.parents())
     return sorted(found.values(), key=lambda n: n.serial)
 

@@ -8,9 +8,10 @@ reduced loss as Keras does (``reduction="sum_over_batch_size"`` by default).
 
 The functions (``binary_crossentropy(y_true, y_pred)``, ...) return one loss
 per sample (the mean over the last axis), as Keras's do, and take Keras's
-argument order, unlike epochal's custom-loss protocol ``loss(y_pred, y_true)``.
+argument order (as plain functions given to a Keras model's ``compile`` are
+called; the native `epochal.Model` calls them ``loss(y_pred, y_true)``).
 Subclass `Loss` and implement ``call(y_true, y_pred)``, or wrap a function
-with `LossFunctionWrapper`, to pass a Keras-order custom loss to ``compile``.
+with `LossFunctionWrapper`, to pass a Keras-order custom loss to either face.
 
 Example:
     >>> from epochal.keras import losses
@@ -403,8 +404,10 @@ class Loss:
 class LossFunctionWrapper(Loss):
     """A loss from a function ``fn(y_true, y_pred, **kwargs)`` in Keras's order.
 
-    Use it to give ``compile`` a Keras-style custom loss function: plain
-    callables given to ``compile`` are called ``loss(y_pred, y_true)``.
+    Use it to give ``compile`` a Keras-style custom loss function with
+    keyword arguments, or a named one: a Keras model's ``compile`` calls plain
+    functions in this order too; the native `epochal.Model` calls them
+    ``loss(y_pred, y_true)``.
 
     Args:
         fn: returns one loss per sample (or a scalar).

@@ -21,30 +21,33 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
 from epochal import model as native_model
+from epochal._calls import call_marked, in_engine
+from epochal._tree import leaves, tree_map
 from epochal.callbacks.history import History
 from epochal.errors import ArgumentError, ArgumentTypeError
-from epochal.keras._symbolic import KerasTensor, is_symbolic, symbolic_call
+from epochal.keras import _face
+from epochal.keras._symbolic import Input, KerasTensor, is_symbolic, symbolic_call
 from epochal.layers import _checks as checks
-from epochal.layers._base import snake_case, symbolic_node
+from epochal.layers._base import SymbolicAttribute, snake_case
 from epochal.layers._config import init_args, record_init_args
 from epochal.layers._dryrun import eval_forward, is_built
 from epochal.layers._sequential import SequentialModule
 from epochal.run import RunState
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
-
-_module_call = nn.Module.__call__
 
 
 class Model(nn.Module):
@@ -111,7 +114,71 @@ class Model(nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if (not args or type(args[0]) is not Tensor) and is_symbolic(args, kwargs):
             return symbolic_call(self, args, kwargs)
-        return _module_call(self, *args, **kwargs)
+        if in_engine() or torch.compiler.is_compiling() or is_fx_symbolic_tracing():
+            # A training step, a call inside another model's call, or a trace: as the caller
+            # set it. (Looked up at each call: torch.fx patches nn.Module.__call__ while tracing.)
+            return nn.Module.__call__(self, *args, **kwargs)
+        return self._user_call(args, kwargs)
+
+    def _user_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``model(x)`` by the user (or a torch loop): Keras's inference mode by default.
+
+        A Keras model starts in inference (eval) mode: dropout off, batch-norm
+        statistics used. ``training=True`` runs one call in training mode,
+        ``training=False`` in inference mode; ``model.train()`` (torch's way)
+        switches later calls to training mode, as ``fit`` leaves it as found.
+        Autograd records as torch's grad mode says (a torch loop trains the
+        model as any module), except for calls on numpy data with no
+        ``training``: those are pure inference, without autograd. numpy and
+        float64 inputs become tensors of the model's float dtype on its device.
+        """
+        self._ensure_mode()
+        if len(args) == 1 and not kwargs:
+            x = args[0]
+            if type(x) is Tensor and x.dtype is not torch.float64:
+                return call_marked(nn.Module.__call__, self, x)  # a torch loop's call: fast
+        training = kwargs.pop("training", None)
+        tensors_given = any(isinstance(t, Tensor) for t in leaves((args, kwargs)))
+        param = next(self.parameters(), None)
+        device = param.device if param is not None else None
+        floating = param.dtype if param is not None and param.is_floating_point() else None
+        args = _face.as_tensors(args, device, floating)
+        kwargs = _face.as_tensors(kwargs, device, floating)
+        if training is not None:
+            grad = torch.enable_grad() if training else contextlib.nullcontext()
+            with grad:
+                return call_marked(
+                    run_in_mode,
+                    self,
+                    bool(training),
+                    lambda: nn.Module.__call__(self, *args, **kwargs),
+                )
+        with contextlib.nullcontext() if tensors_given else torch.no_grad():
+            return call_marked(nn.Module.__call__, self, *args, **kwargs)
+
+    def _start_in_inference_mode(self) -> None:
+        """Keras's default: inference mode, once, before the first call or fit (see `_user_call`)."""
+        self.eval()
+
+    def train(self, mode: bool = True) -> Model:
+        """Sets training (or, with False, inference) mode for later calls, as torch's ``train``."""
+        self.__dict__["_keras_mode"] = True  # decided: no default applies any more
+        return super().train(mode)
+
+    def _ensure_mode(self) -> None:
+        if "_keras_mode" not in self.__dict__:
+            self._start_in_inference_mode()
+
+    @contextlib.contextmanager
+    def _modes_kept(self) -> Iterator[None]:
+        """Every submodule's mode put back after training (the loop sets training mode)."""
+        self._ensure_mode()
+        modes = {sub: sub.training for sub in self.modules()}
+        try:
+            yield
+        finally:
+            for sub, mode in modes.items():
+                sub.training = mode
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Runs ``call`` (passing ``training`` as the module's mode, unless given)."""
@@ -135,6 +202,44 @@ class Model(nn.Module):
     def layers(self) -> list[nn.Module]:
         """The model's layers (its direct child modules, in the order they were set)."""
         return list(self.children())
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """Every weight (parameters, then buffers), as Keras's ``model.weights``."""
+        return [*self.parameters(), *self.buffers()]
+
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer updates (``requires_grad``)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer leaves alone: frozen parameters and buffers."""
+        return [*(p for p in self.parameters() if not p.requires_grad), *self.buffers()]
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the model trains; False freezes every layer from the next ``fit``, as Keras's."""
+        return bool(self.__dict__.get("_trainable", True))
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = bool(value)
+        for sub in self.modules():
+            if sub is not self and isinstance(getattr(type(sub), "trainable", None), property):
+                sub.trainable = value  # type: ignore[assignment]  # a layer's own rule (Keras layers keep frozen variables)
+            else:
+                # Recorded, so weights a lazy layer builds later follow it at the next fit.
+                sub.__dict__["_trainable"] = value
+        for sub in self.modules():
+            for p in sub.parameters(recurse=False):
+                keep = getattr(p, "_keras_trainable", True)
+                p.requires_grad_(value and keep)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> nn.Module:
         """A layer by ``name`` or by ``index`` in `layers`, as Keras's ``get_layer``.
@@ -185,23 +290,16 @@ class Model(nn.Module):
         if not is_built(self):
             eval_forward(self, torch.zeros((2, *(2 if d is None else d for d in shape))))
 
-    @property
-    def output(self) -> Any:
-        """The symbolic output of this model's call in a functional model."""
-        return symbolic_node(self, "output").outputs
-
-    @property
-    def input(self) -> Any:
-        """The symbolic input of this model's call in a functional model."""
-        node = symbolic_node(self, "input")
-        return node.args[0] if len(node.args) == 1 and not node.kwargs else node.args
+    output = SymbolicAttribute("output")
+    input = SymbolicAttribute("input")
 
     # -- the training face --------------------------------------------------------------
     def _face(self) -> native_model.Model:
         """The `epochal.Model` that trains this module (made on first use)."""
         if self._native is None:
             # Not a submodule: it holds this module, which must not hold it back as a child.
-            self.__dict__["_native"] = native_model.Model(self, device=self._device)
+            trainer = _face.adopt(native_model.Model(self, device=self._device), self)
+            self.__dict__["_native"] = trainer
         trainer = self.__dict__["_native"]
         assert trainer is not None
         return trainer
@@ -223,20 +321,99 @@ class Model(nn.Module):
         return self._face().device
 
     def compile(self, *args: Any, **kwargs: Any) -> None:
-        """Configure training and start a new run (arguments as `epochal.Model.compile`)."""
-        self._face().compile(*args, **kwargs)
+        """Configure training and start a new run (arguments as `epochal.Model.compile`).
+
+        Plain functions given as ``loss`` or ``metrics`` are called
+        ``fn(y_true, y_pred)``, as in Keras (torch ``nn.Module`` losses keep
+        torch's ``(input, target)``).
+        """
+        ordered, ordered_kwargs = _face.keras_compile_args(args, kwargs)
+        self._face().compile(*ordered, **ordered_kwargs)
+        # Kept (as given) so a .keras file can compile the loaded model the same way (see saving).
+        self.__dict__["_compile_args"] = (args, dict(kwargs))
 
     def fit(self, *args: Any, **kwargs: Any) -> History:
-        """Train, continuing the run (arguments as `epochal.Model.fit`)."""
-        return self._face().fit(*args, **kwargs)
+        """Train, continuing the run (arguments as `epochal.Model.fit`).
 
-    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
-        """Loss and metrics over the data (arguments as `epochal.Model.evaluate`)."""
-        return self._face().evaluate(*args, **kwargs)
+        Non-finite inputs and targets are accepted, as Keras accepts them (so
+        ``TerminateOnNaN`` can act); ``check_finite=True`` checks them.
+        """
+        kwargs.setdefault("check_finite", False)
+        with self._modes_kept():
+            return self._face().fit(*args, **kwargs)
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Sequence[Any] | None = None,
+        return_dict: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Loss and metrics over the data, in Keras's form.
+
+        Returns:
+            The loss alone when there are no metrics, else ``[loss, *metrics]``
+            in `metrics_names` order; the dict with ``return_dict=True``.
+        """
+        self._ensure_mode()
+        logs = self._face().evaluate(
+            x,
+            y,
+            batch_size=batch_size,
+            verbose=verbose,
+            sample_weight=sample_weight,
+            steps=steps,
+            callbacks=callbacks,
+            return_dict=True,
+            **kwargs,
+        )
+        assert isinstance(logs, dict)
+        return _face.keras_result(logs, self.metrics_names, bool(return_dict))
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         """The outputs for ``x``, batch by batch in eval mode (as `epochal.Model.predict`)."""
+        self._ensure_mode()
         return self._face().predict(*args, **kwargs)
+
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Mapping[int, float] | None = None,
+        return_dict: bool = False,
+    ) -> Any:
+        """One training step on ``x``/``y`` as one batch: a step of the run (Keras's ``train_on_batch``).
+
+        Returns:
+            This batch's loss alone without metrics, else ``[loss, *metrics]``;
+            the dict with ``return_dict=True``.
+        """
+        native = self._face()
+        with self._modes_kept():
+            logs = native.train_on_batch(x, y, sample_weight, class_weight, return_dict=True)
+        assert isinstance(logs, dict)
+        return _face.keras_result(logs, self.metrics_names, bool(return_dict))
+
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
+        """Loss and metrics of ``x``/``y`` as one batch, in inference mode (Keras's ``test_on_batch``)."""
+        self._ensure_mode()
+        logs = self._face().test_on_batch(x, y, sample_weight, return_dict=True)
+        assert isinstance(logs, dict)
+        return _face.keras_result(logs, self.metrics_names, bool(return_dict))
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The outputs for ``x`` as one batch, in inference mode, as numpy (Keras's ``predict_on_batch``)."""
+        self._ensure_mode()
+        out = self._face().predict_on_batch(x)
+        return tree_map(lambda t: t.cpu().numpy() if isinstance(t, Tensor) else t, out)
 
     @property
     def history(self) -> History:
@@ -249,9 +426,45 @@ class Model(nn.Module):
         return self._face().run
 
     @property
-    def optimizer(self) -> torch.optim.Optimizer | None:
-        """The optimizer, once built."""
-        return self._face().optimizer
+    def optimizer(self) -> Any:
+        """The optimizer with Keras's surface (``learning_rate``, ``iterations``, ``get_config``).
+
+        Once built (at the first ``fit``/``evaluate``) it is the run's torch
+        optimizer itself; between ``compile`` and then, a stand-in whose
+        ``learning_rate`` sets the rate the optimizer is built with. None before ``compile``.
+        """
+        native = self._face()
+        built = native.optimizer
+        if built is not None:
+            return _face.keras_optimizer(built, native)
+        settings = native._compiled
+        if settings is None:
+            return None
+        if isinstance(settings.optimizer, torch.optim.Optimizer):
+            return _face.keras_optimizer(settings.optimizer, native)
+        return _face.CompiledOptimizer(native)
+
+    @property
+    def stop_evaluating(self) -> bool:
+        """Set it in a callback to stop ``evaluate``, as Keras's."""
+        return self._face().stop_evaluating
+
+    @stop_evaluating.setter
+    def stop_evaluating(self, value: bool) -> None:
+        self._face().stop_evaluating = bool(value)
+
+    @property
+    def stop_predicting(self) -> bool:
+        """Set it in a callback to stop ``predict``, as Keras's."""
+        return self._face().stop_predicting
+
+    @stop_predicting.setter
+    def stop_predicting(self, value: bool) -> None:
+        self._face().stop_predicting = bool(value)
+
+    def show_weights(self, weights: Mapping[str, Tensor]) -> None:
+        """Show ``weights`` while the run keeps its own (see `epochal.Model.show_weights`)."""
+        self._face().show_weights(weights)
 
     @property
     def stop_training(self) -> bool:
@@ -314,7 +527,17 @@ class Model(nn.Module):
         self._face().set_weights(weights)
 
     def count_params(self) -> int:
-        """The number of parameters (trainable and not)."""
+        """The number of parameters (trainable and not), as Keras's ``count_params``.
+
+        Raises:
+            ArgumentError: the model is not built yet (layers waiting for their input shape).
+        """
+        if not is_built(self):
+            raise ArgumentError(
+                f"count_params: the model {self.name!r} is not built yet, so some layers have "
+                "no weights. Give the first layer an input shape (keras.Input(shape=...)), call "
+                "model.build(input_shape), or fit it first"
+            )
         return sum(p.numel() for p in self.parameters())
 
     def summary(
@@ -413,6 +636,8 @@ class Sequential(Model):
         # The stack's layers are this model's children: one registry, the same state_dict keys.
         self._modules = stack._modules
         self.__dict__["_stack"] = stack
+        self.__dict__["_graph_io"] = None
+        self._trace()
 
     _stack: SequentialModule
 
@@ -427,6 +652,79 @@ class Sequential(Model):
         for layer in self._modules.values():
             x = layer(x)  # type: ignore[misc]  # _modules values are never None here
         return x
+
+    # -- the symbolic graph (model.inputs, layer.output) ---------------------------------
+    def _trace(self, shape: Any = None) -> None:
+        """Records the layers' calls on a ``keras.Input`` of the input shape, as Keras's
+        Sequential does, for ``model.inputs``/``outputs`` and each ``layer.output``.
+
+        Skipped (silently) when the shape is unknown or a layer cannot be called
+        symbolically (a plain torch module with weights): the model works the same.
+        """
+        self._untrace()
+        shape = shape if shape is not None else self._stack.input_shape
+        if shape is None or not self._modules:
+            return
+        inputs = Input(batch_shape=(None, *shape), dtype=self._stack.input_dtype)
+        recorded: list[tuple[nn.Module, Any]] = []
+        x = inputs
+        try:
+            for layer in self.layers:
+                calls = layer.__dict__.get("_keras_calls", [])
+                count = len(calls)
+                x = layer(x)
+                calls = layer.__dict__.get("_keras_calls", [])
+                recorded.extend((layer, node) for node in calls[count:])
+        except Exception:
+            for layer, node in recorded:
+                layer.__dict__["_keras_calls"].remove(node)
+            return
+        self.__dict__["_graph_io"] = (inputs, x, recorded)
+
+    def _untrace(self) -> None:
+        traced = self.__dict__.get("_graph_io")
+        if traced is not None:
+            for layer, node in traced[2]:
+                calls = layer.__dict__.get("_keras_calls", [])
+                if node in calls:
+                    calls.remove(node)
+        self.__dict__["_graph_io"] = None
+
+    def _graph(self) -> tuple[KerasTensor, Any]:
+        if self.__dict__.get("_graph_io") is None:
+            self._trace(self._fit_input_shape())
+        traced = self.__dict__.get("_graph_io")
+        if traced is None:
+            raise ArgumentError(
+                f"Sequential {self.name!r} has no defined inputs yet: give keras.Input(shape=...) "
+                "first (or input_shape= to the first layer), call build(), or fit it"
+            )
+        return traced[0], traced[1]
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        """The model's symbolic input, in a list (Keras's ``model.inputs``)."""
+        return [self._graph()[0]]
+
+    @property
+    def outputs(self) -> list[Any]:
+        """The model's symbolic output, in a list (Keras's ``model.outputs``)."""
+        return [self._graph()[1]]
+
+    @property
+    def input(self) -> Any:
+        """The model's symbolic input (Keras's ``model.input``)."""
+        return self._graph()[0]
+
+    @property
+    def output(self) -> Any:
+        """The model's symbolic output (Keras's ``model.output``)."""
+        return self._graph()[1]
+
+    @property
+    def output_shape(self) -> Any:
+        """The output shape, batch axis included (None where variable)."""
+        return self._graph()[1].shape
 
     def sequential_layers(self) -> list[nn.Module]:
         """The layers in call order (how the training loop finds a final activation)."""
@@ -467,8 +765,11 @@ class Sequential(Model):
                 "parameters. Add layers before the first fit, or compile again after adding"
             )
         self._stack.add(layer)
+        if "_keras_mode" in self.__dict__:
+            layer.train(self.training)  # the model's mode (inference by default)
         if trainer is not None:
             self.to(trainer.device)
+        self._trace()
 
     def pop(self) -> nn.Module:
         """Removes and returns the last layer (Keras's ``model.pop``).
@@ -484,13 +785,16 @@ class Sequential(Model):
         if not self._modules:
             raise ArgumentError("pop: the Sequential model has no layers")
         key = next(reversed(self._modules))
+        self._untrace()
         layer = self._modules.pop(key)
         assert layer is not None
+        self._trace()
         return layer
 
     def build(self, input_shape: Sequence[int | None]) -> None:
         """Builds the layers for inputs of ``input_shape`` (Keras's: batch axis first)."""
         self._stack.build(tuple(input_shape)[1:])
+        self._trace()
 
     def summary(
         self, line_length: int | None = None, *, print_fn: Callable[[str], Any] | None = None

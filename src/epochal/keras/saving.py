@@ -8,6 +8,8 @@ A ``.keras`` file is a zip archive (never pickle) holding:
   layers without their code; custom layers come from ``custom_objects`` or
   `register_keras_serializable`;
 - ``model.weights.safetensors``: every parameter and buffer;
+- ``compile.json``: the ``compile`` arguments, when they are names or Keras
+  objects with configs (optimizers, losses, metrics);
 - ``run/``: when the model was compiled, its run as an epochal checkpoint
   (optimizer, RNG, history, callback states; see `epochal.checkpoint`), so a
   loaded model's ``fit`` continues bit for bit where the saved one stopped.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -36,9 +39,13 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from epochal import model as native_model
+from epochal.checkpoint import save_checkpoint
 from epochal.errors import ArgumentError, ArgumentTypeError, CheckpointError
+from epochal.keras._face import adopt, keras_compile_args
 from epochal.keras._serialize import (
     custom_object_scope,
+    decode,
+    encode,
     get_registered_name,
     get_registered_object,
     layer_entry,
@@ -68,6 +75,7 @@ FORMAT_VERSION = 1
 _CONFIG = "config.json"
 _METADATA = "metadata.json"
 _WEIGHTS = "model.weights.safetensors"
+_COMPILE = "compile.json"
 _RUN = "run/"
 # Bounds on what a load reads: a foreign or damaged archive fails fast.
 MAX_MEMBERS = 4096
@@ -125,11 +133,19 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
         {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     )
     trainer = model.__dict__.get("_native")
+    compile_config = _compile_config(model)
     with tempfile.TemporaryDirectory() as scratch:
         run_files: list[Path] = []
         if trainer is not None and trainer._compiled is not None:
             run_dir = Path(scratch) / "run"
-            trainer.save(run_dir)
+            owner = trainer._trainer
+            if owner is not None and owner._saves is not None:
+                # Inside fit (a ModelCheckpoint to "x.keras"): the run as it stands
+                # now, with its live random state, so the archive loads compiled.
+                run_weights, state, meta = owner.capture(live_rng=True, phase="epoch")
+                save_checkpoint(run_dir, weights=run_weights, state=state, meta=meta)
+            else:
+                trainer.save(run_dir)
             run_files = sorted(p for p in run_dir.rglob("*") if p.is_file())
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
@@ -137,10 +153,36 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
             archive.writestr(_METADATA, json.dumps(_metadata(compiled=bool(run_files))))
             archive.writestr(_CONFIG, config)
             archive.writestr(_WEIGHTS, weights)
+            if run_files and compile_config is not None:
+                archive.writestr(_COMPILE, json.dumps(compile_config))
             for file in run_files:
                 archive.write(file, _RUN + file.relative_to(Path(scratch) / "run").as_posix())
         os.replace(partial, path)
     return path
+
+
+_COMPILE_NAMES = ("optimizer", "loss", "metrics")
+
+
+def _compile_config(model: Any) -> dict[str, Any] | None:
+    """The model's ``compile`` arguments as JSON-able data, or None when one cannot be saved.
+
+    Optimizers, losses and metrics given as Keras objects (``keras.optimizers.Adam(...)``)
+    are saved by their configs, so the loaded model compiles the same way and its run resumes.
+    """
+    stored = model.__dict__.get("_compile_args")
+    if stored is None:
+        return None
+    args, kwargs = stored
+    if len(args) > len(_COMPILE_NAMES):
+        return None
+    named = dict(zip(_COMPILE_NAMES, args, strict=False)) | dict(kwargs)
+    if named.get("seed") is None:
+        named.pop("seed", None)  # the run's seed comes from the checkpoint
+    try:
+        return {key: encode(value, f"compile({key}=...)") for key, value in named.items()}
+    except ArgumentError:
+        return None  # a callable or an object without a config: the run loads by names only
 
 
 def _metadata(*, compiled: bool) -> dict[str, Any]:
@@ -262,9 +304,36 @@ def load_model(
                     target = Path(scratch) / "run" / PurePosixPath(name[len(_RUN) :])
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(_read_member(archive, name))
-                trainer = native_model.Model.load(Path(scratch) / "run", module=model)
-            model.__dict__["_native"] = trainer
+                compile_kwargs = _read_compile(archive, custom_objects)
+                _, ordered = keras_compile_args((), compile_kwargs)  # the Keras face's order
+                trainer = native_model.Model.load(Path(scratch) / "run", module=model, **ordered)
+            model.__dict__["_native"] = adopt(trainer, model)
+            if compile_kwargs:
+                model.__dict__["_compile_args"] = ((), compile_kwargs)
     return model
+
+
+def _read_compile(
+    archive: zipfile.ZipFile, custom_objects: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The saved ``compile`` arguments ({} when the archive has none)."""
+    if _COMPILE not in archive.namelist():
+        return {}
+    saved = _read_json(archive, _COMPILE)
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{archive.filename}: {_COMPILE!r} is not a JSON object")
+    try:
+        with custom_object_scope(custom_objects):
+            return {str(k): decode(v, custom_objects) for k, v in saved.items()}
+    except (ArgumentError, ArgumentTypeError) as exc:
+        # As Keras: the model still loads; compile settings given by name come back alone.
+        warnings.warn(
+            f"{archive.filename}: the compile settings cannot be rebuilt ({exc}); loading "
+            "without them. Pass the missing classes in custom_objects to restore them",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return {}
 
 
 def load_weights_from_archive(model: Any, filepath: str | os.PathLike[str]) -> None:
@@ -280,6 +349,13 @@ def load_weights_from_archive(model: Any, filepath: str | os.PathLike[str]) -> N
 
 
 def _load_state(model: Any, weights: dict[str, torch.Tensor], path: Path) -> None:
+    from epochal._ckpt_run import tensor_mismatch
+
+    # Checked first: torch copies the tensors that fit before raising on the rest.
+    current = model.state_dict()
+    problem = tensor_mismatch(weights, current) if current else None  # empty: built by the load
+    if problem is not None:
+        raise CheckpointError(f"The weights in {path} do not fit the model: the file {problem}")
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:

@@ -33,7 +33,6 @@ Shape = checks.Shape
 # Set by epochal.keras._symbolic: ``(is_symbolic(args, kwargs), symbolic_call(module, args, kwargs))``.
 # A call on keras.Input's symbolic tensors records a graph node instead of computing.
 SYMBOLIC_HOOK: tuple[Callable[..., bool], Callable[..., Any]] | None = None
-_module_call = nn.Module.__call__
 
 
 def snake_case(name: str) -> str:
@@ -45,6 +44,32 @@ def snake_case(name: str) -> str:
 def join_parts(*parts: str) -> str:
     """The non-empty parts joined by commas, for ``extra_repr``."""
     return ", ".join(p for p in parts if p)
+
+
+class SymbolicAttribute:
+    """Keras's ``layer.output``/``layer.input``: the tensors of the layer's one symbolic call.
+
+    Still an ordinary attribute for a layer that sets its own ``self.output = ...``
+    (a value or a sublayer of that name is returned as set).
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        for table in ("__dict__", "_modules", "_parameters", "_buffers"):
+            values = obj.__dict__ if table == "__dict__" else obj.__dict__.get(table, {})
+            if self.kind in values:
+                return values[self.kind]
+        node = symbolic_node(obj, self.kind)
+        if self.kind == "output" or node.kind == "input":
+            return node.outputs
+        return node.args[0] if len(node.args) == 1 and not node.kwargs else node.args
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.kind] = value
 
 
 class Layer(nn.Module):
@@ -92,36 +117,46 @@ class Layer(nn.Module):
         self.built = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs and "training" in kwargs and not _takes_training(type(self)):
-            # Keras's `layer(x, training=...)` on a layer whose forward has no such argument.
-            return call_in_mode(self, kwargs.pop("training"), args, kwargs)
         # The eager path pays one type test; anything but a plain tensor first is looked at.
+        # Symbolic calls come first, so a `training=` argument is recorded in the graph.
         if (not args or type(args[0]) is not Tensor) and SYMBOLIC_HOOK is not None:
             is_symbolic, symbolic_call = SYMBOLIC_HOOK
             if is_symbolic(args, kwargs):
                 return symbolic_call(self, args, kwargs)
-        return _module_call(self, *args, **kwargs)
+        if kwargs and "training" in kwargs and not _takes_training(type(self)):
+            # Keras's `layer(x, training=...)` on a layer whose forward has no such argument.
+            return call_in_mode(self, kwargs.pop("training"), args, kwargs)
+        # Looked up at each call: torch.fx's tracer patches nn.Module.__call__ to keep layers whole.
+        return nn.Module.__call__(self, *args, **kwargs)
 
     @property
-    def output(self) -> Any:
-        """The symbolic output of this layer's call in a functional model (Keras's ``layer.output``).
+    def trainable(self) -> bool:
+        """Whether the layer's weights train (Keras's ``layer.trainable``); False freezes them."""
+        return bool(self.__dict__.get("_trainable", True))
 
-        Raises:
-            ArgumentError: the layer was not called on symbolic tensors, or was called more than once.
-        """
-        return symbolic_node(self, "output").outputs
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        # Recorded, so weights a lazy layer builds later follow it at the next fit.
+        self.__dict__["_trainable"] = bool(value)
+        self.requires_grad_(bool(value))
 
     @property
-    def input(self) -> Any:
-        """The symbolic input of this layer's call in a functional model (Keras's ``layer.input``).
+    def weights(self) -> list[Tensor]:
+        """Every weight of the layer (parameters, then buffers), as Keras's ``layer.weights``."""
+        return [*self.parameters(), *self.buffers()]
 
-        Raises:
-            ArgumentError: the layer was not called on symbolic tensors, or was called more than once.
-        """
-        node = symbolic_node(self, "input")
-        if node.kind == "input":
-            return node.outputs
-        return node.args[0] if len(node.args) == 1 and not node.kwargs else node.args
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer updates."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer leaves alone (frozen parameters and buffers)."""
+        return [*(p for p in self.parameters() if not p.requires_grad), *self.buffers()]
+
+    output = SymbolicAttribute("output")
+    input = SymbolicAttribute("input")
 
     def _build(
         self, channels: int, *, device: torch.device, dtype: torch.dtype, initialize: bool
