@@ -118,10 +118,39 @@ def setup() -> World:
     backend = "nccl" if use_cuda else "gloo"
     if use_cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend=backend, timeout=_timeout())
+    store = _restart_store()
+    if store is None:
+        dist.init_process_group(backend=backend, timeout=_timeout())
+    else:
+        dist.init_process_group(
+            backend=backend,
+            store=store,
+            rank=int(os.environ["RANK"]),
+            world_size=int(os.environ["WORLD_SIZE"]),
+            timeout=_timeout(),
+        )
     _made_group = True
     atexit.register(_teardown)
     return world()
+
+
+def _restart_store() -> Any:
+    """After a torchrun restart, the agent's store under a prefix of this attempt, else None.
+
+    torchrun's agent keeps its store across restarts: the restarted workers
+    could read the failed attempt's gloo addresses there and fail to connect.
+    """
+    attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
+    if attempt == 0 or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    client = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        int(os.environ["WORLD_SIZE"]),
+        is_master=False,
+        timeout=_timeout(),
+    )
+    return dist.PrefixStore(f"epochal/attempt_{attempt}/", client)
 
 
 def _teardown() -> None:
