@@ -18,8 +18,9 @@ from __future__ import annotations
 import atexit
 import datetime
 import os
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +132,7 @@ def setup() -> World:
         )
     _made_group = True
     atexit.register(_teardown)
+    _watch_failures()
     return world()
 
 
@@ -153,9 +155,33 @@ def _restart_store() -> Any:
     return dist.PrefixStore(f"epochal/attempt_{attempt}/", client)
 
 
+_failed = False
+
+
+def _watch_failures() -> None:
+    """Remember an uncaught exception, so that the exit does not wait for the peers."""
+    previous = sys.excepthook
+
+    def hook(kind: Any, value: Any, traceback: Any) -> None:
+        global _failed
+        _failed = True
+        previous(kind, value, traceback)
+
+    sys.excepthook = hook
+
+
 def _teardown() -> None:
+    """Destroy the group epochal made; at a clean exit once every rank got there.
+
+    A rank that destroyed its group and exited while a peer still tore its
+    own down made gloo abort that peer, so a clean exit waits (at most ten
+    seconds) for the others. A failing rank leaves at once.
+    """
     global _made_group
     if _made_group and dist.is_initialized():
+        if dist.get_backend() == "gloo" and not _failed:
+            with suppress(Exception):
+                dist.monitored_barrier(timeout=datetime.timedelta(seconds=10))
         dist.destroy_process_group()
     _made_group = False
 
