@@ -386,6 +386,7 @@ def test_model_output_not_a_tensor_with_named_loss():
 
     model = ep.Model(Pair(), device="cpu")
     model.compile(optimizer="adam", loss="mse")
-    with pytest.raises(DataError, match=r"needs the model to return one tensor"):
+    # A named loss applies to every output (as in Keras): one target array is not enough.
+    with pytest.raises(DataError, match=r"2 outputs .*expected `y` as a list of 2 arrays"):
         model.fit(X, Y, verbose=0)
     assert model.optimizer is None and model.run.epoch == 0

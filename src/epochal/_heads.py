@@ -24,7 +24,7 @@ from epochal._tree import call_module
 from epochal.errors import ArgumentError
 from epochal.losses import LossSpec
 
-__all__ = ["Head", "LossForm", "loss_form", "output_activation", "split_head"]
+__all__ = ["Head", "LossForm", "loss_form", "output_activation", "split_head", "tensor_form"]
 
 Forward = Callable[[Any], Any]
 
@@ -121,6 +121,21 @@ def loss_form(module: nn.Module, out: Any, spec: LossSpec) -> LossForm:
         head = None  # softmax over another axis than the classes: keep it
     if head is not None:
         return LossForm(head.pre, True, _activation_fn(head.activation))
+    logits, metric_input = tensor_form(out, spec)
+    return LossForm(full_forward, logits, metric_input)
+
+
+def tensor_form(out: Any, spec: LossSpec) -> tuple[bool, Callable[[Any], Any] | None]:
+    """(logits, logits -> probabilities for metrics) for an output tensor ``out`` as computed.
+
+    For one output of several (no final layer is split off): an output made by a
+    sigmoid/softmax gets the probability form, any other the logits form, unless
+    ``from_logits`` says otherwise. Raises `ArgumentError` when an explicit
+    ``from_logits=True`` contradicts a sigmoid/softmax output, and warns when
+    ``from_logits=False`` meets outputs outside [0, 1].
+    """
+    if not spec.is_cross_entropy:
+        return False, None
     activation = output_activation(out)
     if activation is not None:
         if spec.from_logits is True:
@@ -128,12 +143,10 @@ def loss_form(module: nn.Module, out: Any, spec: LossSpec) -> LossForm:
                 f"The loss says from_logits=True, but the model's output comes from a "
                 f"{activation}. Drop the final {activation} or use from_logits=False"
             )
-        return LossForm(full_forward, False, None)
+        return False, None
     if spec.from_logits is not False:
-        return LossForm(
-            full_forward, True, _activation_fn("sigmoid" if spec.kind == "binary" else "softmax")
-        )
-    if isinstance(out, torch.Tensor):
+        return True, _activation_fn("sigmoid" if spec.kind == "binary" else "softmax")
+    if isinstance(out, torch.Tensor) and out.numel():
         low, high = float(out.detach().min()), float(out.detach().max())
         if low < 0.0 or high > 1.0:
             warnings.warn(
@@ -141,6 +154,6 @@ def loss_form(module: nn.Module, out: Any, spec: LossSpec) -> LossForm:
                 f"but they range over [{low:.3g}, {high:.3g}]: they look like logits. Use "
                 "from_logits=True, or the loss by name, which detects logits",
                 RuntimeWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
-    return LossForm(full_forward, False, None)
+    return False, None

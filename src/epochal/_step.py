@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
+from epochal._tree import tree_map
 from epochal.errors import ArgumentError
 from epochal.layers._penalties import install_constraints, penalty_fn
 
@@ -178,7 +179,8 @@ def build_forward_loss(engine: Engine, *, precision: Precision, compile: bool) -
 
 
 def _detach(out: Any) -> Any:
-    return out.detach() if isinstance(out, torch.Tensor) else out
+    # A tuple or dict of outputs (several outputs) is detached leaf by leaf.
+    return tree_map(lambda t: t.detach() if isinstance(t, torch.Tensor) else t, out)
 
 
 def _eager_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:

@@ -34,8 +34,9 @@ from epochal._calls import engine_calls, marked
 from epochal._ckpt_io import read_bytes
 from epochal._ckpt_run import check_run_checkpoint as check_full_checkpoint
 from epochal._ckpt_run import run_settings
-from epochal._heads import loss_form
+from epochal._heads import LossForm, loss_form
 from epochal._optim_hooks import StepOptions, ema_weights, install
+from epochal._outputs import BoundOutputs, OutputsLoss, output_names_of
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
 from epochal._step import (
@@ -45,7 +46,7 @@ from epochal._step import (
     make_scaler,
     needs_closure,
 )
-from epochal._tree import call_module, first_leaf, tree_map
+from epochal._tree import call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
@@ -68,7 +69,7 @@ class Settings:
 
     optimizer: Any
     learning_rate: float | None
-    loss: losses_mod.LossSpec
+    loss: losses_mod.LossSpec | OutputsLoss  # OutputsLoss: several outputs, or weights
     metrics: list[metrics_mod.MetricRequest]
     seed: int
     scheduler: Any = None
@@ -155,7 +156,8 @@ class Trainer:
         self.run = RunState(seed=settings.seed, history=History())
         self.input_shape: tuple[int, ...] | None = None
         # input shapes/dtypes -> output shape/dtype, learned by _sample_output
-        self._output_shapes: dict[Any, tuple[tuple[int, ...], torch.dtype]] = {}
+        # (a tree of empty tensors shaped like the outputs, for tuple/dict outputs too)
+        self._output_shapes: dict[Any, Any] = {}
         # A checkpoint found in a checkpoint_dir, applied when the script reaches
         # the call it does not fully cover (see epochal._resume).
         self._pending: Checkpoint | None = None
@@ -172,6 +174,8 @@ class Trainer:
         # A steps_per_epoch walk over an iterable: (the user's data, its iterator),
         # so that the next call given the same data reads on, as Keras does.
         self._stream: tuple[Any, Any] | None = None
+        # The loss spec the targets are checked against, set when the engine is bound.
+        self.targets_spec: losses_mod.LossSpec | BoundOutputs | None = None
 
     # -- binding --------------------------------------------------------------
     def bind(self, sample: Batch, name: str = "x") -> loop.Engine:
@@ -192,17 +196,30 @@ class Trainer:
             self.module.train(was_training)
         self.input_shape = tuple(first_leaf(x2).shape[1:])
 
-        form = loss_form(self.module, out, settings.loss)
-        loss_fn = losses_mod.build_loss(settings.loss, logits=form.logits)
+        forms: list[LossForm] = []
+
+        def single_form(spec: losses_mod.LossSpec) -> tuple[bool, Any]:
+            forms.append(loss_form(self.module, out, spec))  # may split off a final activation
+            return forms[-1].logits, forms[-1].metric_input
+
+        spec = self._targets_spec(out, single_form)
+        if isinstance(spec, BoundOutputs):
+            # Each loss in its output's form; one output may skip a final activation layer.
+            whole = LossForm(lambda x: call_module(self.module, x), False, None)
+            form = forms[-1] if forms else whole
+            loss_fn: losses_mod.LossFn = spec.loss
+            train_metrics: list[metrics_mod.CompiledMetric] = list(spec.metrics())
+        else:
+            form = loss_form(self.module, out, spec)
+            loss_fn = losses_mod.build_loss(spec, logits=form.logits)
+            train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
+            if form.metric_input is not None:
+                for metric in train_metrics:
+                    metric.accept_logits()
         freeze_marked(self.module)  # layers built by the probe above included
         optimizer = self._build_optimizer()
         install(optimizer, settings.step_options)
-        train_metrics = [metrics_mod.build(r, out, self.device) for r in settings.metrics]
-        if form.metric_input is not None:
-            for metric in train_metrics:
-                metric.accept_logits()
         scheduler, _ = optimizers_mod.build_scheduler(settings.scheduler, optimizer)
-        spec = settings.loss
         engine = loop.Engine(
             module=self.module,
             device=self.device,
@@ -215,6 +232,7 @@ class Trainer:
             scheduler=scheduler,
             scheduler_per_step=settings.scheduler_interval == "step",
             scaler=make_scaler(settings.precision, self.device),
+            outputs=spec if isinstance(spec, BoundOutputs) else None,
         )
         conforming = replace(
             engine,
@@ -228,6 +246,7 @@ class Trainer:
         engine.train_step = _engine_step(build_train_step(engine, **options))  # type: ignore[arg-type]
         engine.train_step_conforming = _engine_step(build_train_step(conforming, **options))  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
+        self.targets_spec = spec
         if dist_mod.world().distributed:
             self._distribute(engine)
         return engine
@@ -255,11 +274,30 @@ class Trainer:
             )
         train_engine, state = _dist_run.distributed_engine(engine, dist_mod.world())
         options: dict[str, Any] = {"precision": settings.precision, "compile": False}
-        engine.train_step = build_train_step(train_engine, **options)
-        engine.train_step_conforming = build_train_step(
-            replace(train_engine, prepare_targets=engine.prepare_targets), **options
+        engine.train_step = _engine_step(build_train_step(train_engine, **options))
+        engine.train_step_conforming = _engine_step(
+            build_train_step(
+                replace(train_engine, prepare_targets=engine.prepare_targets), **options
+            )
         )
         engine.dist = state
+
+    def _targets_spec(self, out: Any, single_form: Any) -> losses_mod.LossSpec | BoundOutputs:
+        """The loss spec targets are checked against: per output when the settings ask for it.
+
+        A named loss alone on a model returning a tuple or dict applies to every
+        output, as in Keras; a callable alone receives the whole output, except
+        on a module declaring ``output_names`` (functional Keras models), where
+        it too applies to every output, as in Keras.
+        """
+        loss = self.settings.loss
+        names = output_names_of(self.module)
+        if isinstance(loss, losses_mod.LossSpec):
+            if isinstance(out, torch.Tensor) or (loss.kind == "custom" and names is None):
+                return loss
+            loss = OutputsLoss(loss, None, list(self.settings.metrics), [])
+        form = single_form if isinstance(out, torch.Tensor) else None
+        return loss.bind(out, names, self.device, form)
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         """The compiled optimizer over the trainable parameters.
@@ -293,8 +331,7 @@ class Trainer:
         signature = input_signature(sample.x)
         known = self._output_shapes.get(signature)
         if known is not None:
-            shape, dtype = known
-            return torch.empty((0, *shape), dtype=dtype)
+            return known
         x2 = tree_map(lambda t: t[:2], sample.x)
         was_training = self.module.training
         self.module.eval()
@@ -307,8 +344,10 @@ class Trainer:
                 out = call_module(self.module, x2)
         finally:
             self.module.train(was_training)
-        if isinstance(out, torch.Tensor):
-            self._output_shapes[signature] = (tuple(out.shape[1:]), out.dtype)
+        if out is not None and all(isinstance(t, torch.Tensor) for t in leaves(out)):
+            self._output_shapes[signature] = tree_map(
+                lambda t: torch.empty((0, *t.shape[1:]), dtype=t.dtype), out
+            )
         return out
 
     def prepare(self, sources: Sequence[Source], what: str) -> tuple[loop.Engine, bool]:
@@ -342,7 +381,8 @@ class Trainer:
         engine = self.engine if self.engine is not None else self.bind(samples[0], names[0])
         # Check every source before changing any: in-memory targets are checked
         # (values too) and conformed whole, other sources by their first batch.
-        spec = self.settings.loss
+        spec = self.targets_spec
+        assert spec is not None
         conformed = []
         outputs = []
         for source, sample, name in zip(sources, samples, names, strict=True):
@@ -436,6 +476,8 @@ class Trainer:
             )
         if (
             run.baseline_loss is None
+            and isinstance(self.settings.loss, losses_mod.LossSpec)
+            and isinstance(self.targets_spec, losses_mod.LossSpec)
             and isinstance(call.train, ArraySource)
             and isinstance(call.train.y, torch.Tensor)
         ):
@@ -637,7 +679,9 @@ class Trainer:
             else type(engine.optimizer).__name__,
             "learning_rate": _lr(engine.optimizer.param_groups[0]["lr"]),
             "loss": loss.name,
-            "compiled_metrics": [r.name for r in settings.metrics],
+            # several outputs: the bound metrics (``<output>_<metric>``), per-output losses aside
+            "compiled_metrics": [r.name for r in settings.metrics]
+            or [m.name for m in engine.train_metrics if getattr(m, "role", "metric") != "loss"],
             "seed": settings.seed,
             "parameter_count": sum(p.numel() for p in self.module.parameters()),
             "validation": call.val is not None,

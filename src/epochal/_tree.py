@@ -13,7 +13,9 @@ Tree = Any  # a tensor, or a tuple/list/dict of trees
 
 
 def tree_map(fn: Callable[[Any], Any], tree: Tree) -> Tree:
-    """Apply ``fn`` to every leaf, keeping the structure."""
+    """Apply ``fn`` to every leaf, keeping the structure (``None``, an absent entry, stays)."""
+    if tree is None:
+        return None
     if isinstance(tree, dict):
         return {k: tree_map(fn, v) for k, v in tree.items()}
     if isinstance(tree, (tuple, list)):

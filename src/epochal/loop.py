@@ -78,6 +78,8 @@ class Engine:
     train_step_conforming: TrainStep | None = None
     # Several processes (epochal._dist_run): DDP, and the loss scale of this rank's share.
     dist: _dist_run.DistStep | None = None
+    # Several outputs (epochal._outputs.BoundOutputs): metrics read each its own output.
+    outputs: Any = None
 
 
 @dataclass
@@ -166,7 +168,12 @@ def train_step_of(engine: Engine, conform_targets: bool) -> TrainStep:
     return step
 
 
-def _update_metrics(engine: Engine, metrics: list[CompiledMetric], out: Any, y: Any) -> None:
+def _update_metrics(
+    engine: Engine, metrics: list[CompiledMetric], out: Any, y: Any, sw: torch.Tensor | None
+) -> None:
+    if engine.outputs is not None:  # each metric picks its output (and sample weights)
+        engine.outputs.update_metrics(metrics, out, y, sw)
+        return
     probs = None
     for metric in metrics:
         if engine.metric_input is None or metric.takes_logits:
@@ -250,8 +257,8 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
         out, y, loss = train_step(x, y, sw)
         loss_sum.add_(loss, alpha=n)  # on the device: no sync
         seen += n
-        if n:
-            _update_metrics(engine, metrics, out, y)
+        if n:  # an empty share (one stand-in row) counts for nothing
+            _update_metrics(engine, metrics, out, y, sw)
         run.step += 1
         if engine.scheduler is not None and engine.scheduler_per_step:
             engine.scheduler.step()
@@ -312,7 +319,7 @@ def train_batch(
     for metric in metrics:
         metric.reset()
     out, y, loss = train_step_of(engine, conform_targets)(x, y, sw)
-    _update_metrics(engine, metrics, out, y)
+    _update_metrics(engine, metrics, out, y, sw)
     run.step += 1
     if engine.scheduler is not None and engine.scheduler_per_step:
         engine.scheduler.step()
@@ -421,7 +428,7 @@ def evaluate(
                 out, y, loss = forward_loss(x, y, sw)
                 loss_sum.add_(loss, alpha=n)
                 seen += n
-                _update_metrics(engine, metrics, out, y)
+                _update_metrics(engine, metrics, out, y, sw)
                 if running is not None:
                     running.count = seen
                     if wants_end:

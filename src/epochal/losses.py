@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +34,7 @@ from epochal.errors import ArgumentError, ArgumentTypeError, DataError
 
 __all__ = [
     "LOSSES",
+    "ConformsTargets",
     "LossSpec",
     "baseline_loss",
     "build_loss",
@@ -270,12 +271,25 @@ def build_loss(spec: LossSpec, *, logits: bool) -> LossFn:
     return custom
 
 
+class ConformsTargets(Protocol):
+    """Targets checked per output (`epochal._outputs.BoundOutputs`), in place of one spec."""
+
+    def conform_targets(
+        self, y: Any, y_pred: Any, *, where: str = "y", check_values: bool = True
+    ) -> Any: ...
+
+
 def _shape(t: Tensor) -> str:
     return "(N" + "".join(f", {d}" for d in t.shape[1:]) + ")"
 
 
 def prepare_targets(
-    spec: LossSpec, y: Any, y_pred: Any, *, where: str = "y", check_values: bool = True
+    spec: LossSpec | ConformsTargets,
+    y: Any,
+    y_pred: Any,
+    *,
+    where: str = "y",
+    check_values: bool = True,
 ) -> Any:
     """Conform targets to what ``spec`` needs for outputs like ``y_pred``, or raise `DataError`.
 
@@ -283,8 +297,10 @@ def prepare_targets(
     per batch for other inputs. ``check_values=False`` skips the value-range
     checks, which read values (a device sync). Follows Keras's rank rule:
     targets may have one dimension less or more than the outputs when that
-    dimension is 1.
+    dimension is 1. Several outputs are checked each against its own loss.
     """
+    if not isinstance(spec, LossSpec):
+        return spec.conform_targets(y, y_pred, where=where, check_values=check_values)
     if spec.kind == "custom":
         return y
     if not isinstance(y_pred, Tensor):

@@ -21,8 +21,7 @@ import torch
 from torch import nn
 
 from epochal import _config, distributed, loop
-from epochal import losses as losses_mod
-from epochal import metrics as metrics_mod
+from epochal import _outputs as outputs_mod
 from epochal import optimizers as optimizers_mod
 from epochal._args import (
     check_callbacks,
@@ -165,6 +164,9 @@ class Model:
         """The log keys of ``evaluate``: ``loss`` and the compiled metrics."""
         if self._trainer is None:
             return []
+        engine = self._trainer.engine
+        if engine is not None:  # bound: per-output losses and metrics are known
+            return ["loss", *(m.name for m in engine.train_metrics)]
         return ["loss", *(m.name for m in self._trainer.settings.metrics)]
 
     def metric_direction(self, name: str) -> Literal["min", "max"] | None:
@@ -175,6 +177,10 @@ class Model:
             for req in self._trainer.settings.metrics:
                 if req.name == name:
                     return req.direction
+            engine = self._trainer.engine
+            for metric in engine.train_metrics if engine is not None else []:
+                if metric.name == name:
+                    return metric.direction
         return None
 
     # -- compile --------------------------------------------------------------
@@ -182,8 +188,10 @@ class Model:
         self,
         optimizer: optimizers_mod.OptimizerLike = "rmsprop",
         loss: Any = None,
-        metrics: Sequence[Any] | None = None,
+        metrics: Sequence[Any] | Mapping[str, Any] | None = None,
         *,
+        loss_weights: Any = None,
+        weighted_metrics: Sequence[Any] | Mapping[str, Any] | None = None,
         learning_rate: float | None = None,
         seed: int | None = None,
         scheduler: Any = None,
@@ -209,9 +217,19 @@ class Model:
                 ``"bce"``, ``"categorical_crossentropy"``,
                 ``"sparse_categorical_crossentropy"``, ``"mse"``, ``"mae"``,
                 ``"huber"``, ...), a callable ``loss(y_pred, y_true)``, or an ``nn.Module``.
+                For a module returning a tuple/list or dict of tensors: a list (by
+                position) or dict (by output name) of losses, or one named loss
+                applied to every output (see docs/multi_output.md).
             metrics: names (``"accuracy"``, ``"precision"``, ``"recall"``, ``"auc"``,
                 ``"f1"``, ``"mse"``, ``"mae"``, ...), callables ``metric(y_pred, y_true)``
-                or ``torchmetrics.Metric`` instances.
+                or ``torchmetrics.Metric`` instances. For several outputs: a list
+                with one entry (a metric or a list) per output, or a dict by output
+                name; logged as ``<output>_<metric>``.
+            loss_weights: a float, or a list/dict (per output) of floats: the
+                total loss is the weighted sum of the per-output losses.
+            weighted_metrics: metrics weighted by ``sample_weight``/``class_weight``
+                (accuracy, mse, mae, mape, callables with one value per sample), as
+                ``metrics``.
             learning_rate: overrides the optimizer's learning rate.
             seed: the run's seed (shuffling order, dropout). ``None`` draws one
                 from torch's global RNG, so ``torch.manual_seed`` makes runs repeatable.
@@ -254,18 +272,16 @@ class Model:
                 "Expected `loss`: a name such as 'binary_crossentropy' or 'mse', a callable "
                 "loss(y_pred, y_true), or an nn.Module. Received: loss=None"
             )
-        loss_spec = losses_mod.get(loss)
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, (str, dict)) or not isinstance(metrics, (list, tuple)):
+        if metrics is not None and (
+            isinstance(metrics, str) or not isinstance(metrics, (list, tuple, Mapping))
+        ):
             raise ArgumentTypeError(
-                f"Expected `metrics` to be a list. Received: metrics={metrics!r}"
+                f"Expected `metrics` to be a list (or, for several outputs, a list of lists or "
+                f"a dict by output name). Received: metrics={metrics!r}"
             )
-        requests = [metrics_mod.request(m) for m in metrics]
-        names = [r.name for r in requests]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ArgumentError(f"Metric names must be unique. Received duplicates: {duplicates}")
+        loss_spec, requests = outputs_mod.check(loss, metrics, loss_weights, weighted_metrics)
+        # Declared output names (functional models): bad specs fail here, not at fit.
+        outputs_mod.check_names(loss_spec, requests, outputs_mod.output_names_of(self._module))
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ArgumentTypeError(
                 f"Expected `seed` to be an int or None. Received: seed={seed!r}"

@@ -95,7 +95,9 @@ def _is_index(key: Any) -> bool:
 class BatchCheck:
     """Checks one batch of an iterable and conforms its targets to the loss."""
 
-    def __init__(self, spec: losses_mod.LossSpec, output: Any, name: str) -> None:
+    def __init__(
+        self, spec: losses_mod.LossSpec | losses_mod.ConformsTargets, output: Any, name: str
+    ) -> None:
         self.spec = spec
         # Only the outputs' shape and dtype are read: keep an empty stand-in.
         self.output = (
@@ -190,7 +192,9 @@ def target_name(name: str) -> str:
     return "y" + name[1:] if name.startswith("x") else f"{name} y"
 
 
-def install_batch_checks(source: Source, spec: losses_mod.LossSpec, output: Any, name: str) -> None:
+def install_batch_checks(
+    source: Source, spec: losses_mod.LossSpec | losses_mod.ConformsTargets, output: Any, name: str
+) -> None:
     """Check (and conform) every batch of an iterable source; in-memory sources need none."""
     if isinstance(source, IterableSource):
         source.check = BatchCheck(spec, output, name)

@@ -162,6 +162,22 @@ class Functional(Model):
         return [leaf for leaf in pytree.tree_leaves(self._outputs_structure)]
 
     @property
+    def output_names(self) -> list[str]:
+        """The outputs' names, as Keras names them: a dict output's keys, else the layer
+        (or operation) making each output. Per-output losses, metrics and targets use them."""
+        structure = self._outputs_structure
+        if isinstance(structure, Mapping):
+            return [str(k) for k in structure]
+        names = []
+        for leaf in self.outputs:
+            node = leaf._node
+            if node.kind in ("module", "input"):
+                names.append(self._display_names[node.target])
+            else:
+                names.append(self._op_names()[node])
+        return names
+
+    @property
     def input(self) -> Any:
         """The inputs as given to ``keras.Model`` (a tensor, list or dict)."""
         return self._inputs_structure
