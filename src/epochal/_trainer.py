@@ -26,7 +26,8 @@ import torch
 from safetensors.torch import load, save_file
 from torch import nn
 
-from epochal import loop
+from epochal import _dist_run, loop
+from epochal import distributed as dist_mod
 from epochal import losses as losses_mod
 from epochal import metrics as metrics_mod
 from epochal import optimizers as optimizers_mod
@@ -39,7 +40,13 @@ from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._outputs import BoundOutputs, OutputsLoss, output_names_of
 from epochal._resume import Action, Decision, Saved, decide
 from epochal._runio import Partial, capture, check_run_checkpoint, load_engine_state, restore
-from epochal._step import Precision, build_forward_loss, build_train_step, make_scaler
+from epochal._step import (
+    Precision,
+    build_forward_loss,
+    build_train_step,
+    make_scaler,
+    needs_closure,
+)
 from epochal._tree import call_module, first_leaf, leaves, tree_map
 from epochal.callbacks.base import Callback, CallbackContext, CallbackList
 from epochal.callbacks.history import History
@@ -268,7 +275,40 @@ class Trainer:
         engine.train_step_conforming = _engine_step(build_train_step(conforming, **options))  # type: ignore[arg-type]
         engine.prepare_targets = conforming.prepare_targets
         self.targets_spec = spec
+        if dist_mod.world().distributed:
+            self._distribute(engine)
         return engine
+
+    def _distribute(self, engine: loop.Engine) -> None:
+        """Train through DDP with each rank's loss scaled to its share (epochal._dist_run).
+
+        The step runs eagerly: DDP's gradient hooks do not run inside the one
+        compiled graph of ``compile=True`` (forward, loss and backward through
+        ``torch.func``), so on several processes ``compile`` is not applied.
+        """
+        settings = self.settings
+        if needs_closure(engine.optimizer):
+            raise ArgumentError(
+                f"{type(engine.optimizer).__name__} (an optimizer whose step takes a closure) "
+                "cannot train on several processes: each rank would evaluate its own loss in "
+                "the closure and the ranks would disagree. Use a first-order optimizer"
+            )
+        if settings.compile:
+            warnings.warn(
+                "compile=True is not applied on several processes: the training step runs "
+                "eagerly through DistributedDataParallel",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        train_engine, state = _dist_run.distributed_engine(engine, dist_mod.world())
+        options: dict[str, Any] = {"precision": settings.precision, "compile": False}
+        engine.train_step = _engine_step(build_train_step(train_engine, **options))
+        engine.train_step_conforming = _engine_step(
+            build_train_step(
+                replace(train_engine, prepare_targets=engine.prepare_targets), **options
+            )
+        )
+        engine.dist = state
 
     def _targets_spec(self, out: Any, single_form: Any) -> losses_mod.LossSpec | BoundOutputs:
         """The loss spec targets are checked against: per output when the settings ask for it.
@@ -416,6 +456,18 @@ class Trainer:
         settings compared; see `epochal._ckpt_dir`) before anything changes,
         and released when the call ends, however it ends.
         """
+        if (
+            dist_mod.world().distributed
+            and not _dist_run.is_shardable(call.train)
+            and not _dist_run.presharded(call.train)
+        ):
+            kind = type(getattr(call.train, "origin", None)).__name__
+            raise ArgumentError(
+                "On several processes fit needs data it can cut into each rank's share of the "
+                "global batch (in-memory arrays/tensors or a map-style Dataset), or a DataLoader "
+                f"whose sampler is a DistributedSampler. Received x of type {kind}: pass its "
+                "Dataset instead (epochal shards it), or give the DataLoader a DistributedSampler"
+            )
         sources = [call.train] if call.val is None else [call.train, call.val]
         engine, conform = self.prepare(sources, "fit")
         ckdir = None
@@ -424,7 +476,7 @@ class Trainer:
             ckdir = CheckpointDir(
                 call.checkpoint_dir, keep_last=call.keep_checkpoints, settings=settings
             )
-            ckdir.claim()
+            _claim(ckdir)
         try:
             return self._fit(call, context, engine, conform, ckdir)
         finally:
@@ -570,7 +622,7 @@ class Trainer:
                 self._stream = (stream.origin, stream.stream)
         run.calls.append(self._record(first, last, engine, ckdir))
         self._write_saves(plan.saves_pending, None, phase="end", live_rng=False)
-        if ckdir is not None:
+        if ckdir is not None and dist_mod.world().is_main:
             # After on_train_end (restored best weights, stop flag): the call's final state.
             weights, state, meta = self.capture(live_rng=False, phase="end")
             ckdir.save(
@@ -619,7 +671,8 @@ class Trainer:
         cb_list = list(call.callbacks)
         if call.verbose:
             cb_list.append(ProgbarLogger(call.verbose))
-        callbacks = CallbackList(cb_list)
+        # On several processes only rank 0 prints and writes logs.
+        callbacks = CallbackList(_dist_run.rank_zero_only(cb_list))
         callbacks.set_model(context)
         callbacks.set_params(params)
         callbacks.load_states(self.run.callback_states)
@@ -675,7 +728,9 @@ class Trainer:
         name = digest = None
         if ckdir is not None:
             name = f"call-{len(run.calls):06d}.safetensors"
-            digest = _write_weights(ckdir.root / CALLS_DIR / name, self.module.state_dict())
+            if dist_mod.world().is_main:
+                digest = _write_weights(ckdir.root / CALLS_DIR / name, self.module.state_dict())
+            digest = dist_mod.broadcast_object(digest)
         lrs = tuple(_lr(group["lr"]) for group in engine.optimizer.param_groups)
         return CallRecord(first, last, run.epoch, run.step, run.stopped, lrs, name, digest)
 
@@ -702,6 +757,8 @@ class Trainer:
 
     def _recover_or_find(self, ckdir: CheckpointDir) -> None:
         """Make the newest checkpoint pending when it is ahead of the script."""
+        # Every rank reads the newest checkpoint only once rank 0 has finished writing.
+        dist_mod.barrier()
         if self._dirty:
             self._dirty = False
             if self._snapshot is not None:
@@ -785,6 +842,8 @@ class Trainer:
         if self._saves is not None:
             self._saves.append(("weights" if weights_only else "run", target))
             return target
+        if not dist_mod.world().is_main:  # on several processes rank 0 writes
+            return target
         if weights_only:
             return _save_weights_checkpoint(target, self.module)
         weights, state, meta = self.capture(live_rng=False, phase="end")
@@ -808,6 +867,8 @@ class Trainer:
             return
         todo = list(saves)
         saves.clear()
+        if not dist_mod.world().is_main:  # on several processes rank 0 writes
+            return
         for kind, path in todo:
             if kind == "weights":
                 _save_weights_checkpoint(path, self.module)
@@ -828,6 +889,8 @@ class Trainer:
     ) -> None:
         run = self.run
         callbacks.save_states(run.callback_states)
+        if not dist_mod.world().is_main:  # on several processes rank 0 writes
+            return
         phase = "epoch" if partial is None else "step"
         weights, state, meta = self.capture(live_rng=True, partial=partial, phase=phase)
         name = f"epoch-{run.epoch:06d}"
@@ -889,6 +952,32 @@ class Trainer:
 
 
 # -- helpers ------------------------------------------------------------------
+def _claim(ckdir: CheckpointDir) -> None:
+    """Claim ``ckdir`` for this call; on several processes rank 0 claims it for all.
+
+    Rank 0 holds the lock and writes; the other ranks learn the outcome (the
+    run's id, or rank 0's error, raised on every rank) without locking.
+    """
+    world = dist_mod.world()
+    if not world.distributed:
+        ckdir.claim()
+        return
+    error: CheckpointError | None = None
+    if world.is_main:
+        try:
+            ckdir.claim()
+        except CheckpointError as exc:
+            error = exc
+    message, run_id = dist_mod.broadcast_object(
+        (None if error is None else str(error), ckdir.run_id)
+    )
+    if error is not None:
+        raise error
+    if message is not None:
+        raise CheckpointError(message)
+    ckdir._run_id = run_id  # the run rank 0 claimed
+
+
 def freeze_marked(module: nn.Module) -> None:
     """Parameters of layers set ``trainable = False`` (Keras) are frozen, lazily built ones too."""
     for sub in module.modules():

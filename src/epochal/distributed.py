@@ -18,8 +18,9 @@ from __future__ import annotations
 import atexit
 import datetime
 import os
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,15 +119,69 @@ def setup() -> World:
     backend = "nccl" if use_cuda else "gloo"
     if use_cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend=backend, timeout=_timeout())
+    store = _restart_store()
+    if store is None:
+        dist.init_process_group(backend=backend, timeout=_timeout())
+    else:
+        dist.init_process_group(
+            backend=backend,
+            store=store,
+            rank=int(os.environ["RANK"]),
+            world_size=int(os.environ["WORLD_SIZE"]),
+            timeout=_timeout(),
+        )
     _made_group = True
     atexit.register(_teardown)
+    _watch_failures()
     return world()
 
 
+def _restart_store() -> Any:
+    """After a torchrun restart, the agent's store under a prefix of this attempt, else None.
+
+    torchrun's agent keeps its store across restarts: the restarted workers
+    could read the failed attempt's gloo addresses there and fail to connect.
+    """
+    attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
+    if attempt == 0 or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    client = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        int(os.environ["WORLD_SIZE"]),
+        is_master=False,
+        timeout=_timeout(),
+    )
+    return dist.PrefixStore(f"epochal/attempt_{attempt}/", client)
+
+
+_failed = False
+
+
+def _watch_failures() -> None:
+    """Remember an uncaught exception, so that the exit does not wait for the peers."""
+    previous = sys.excepthook
+
+    def hook(kind: Any, value: Any, traceback: Any) -> None:
+        global _failed
+        _failed = True
+        previous(kind, value, traceback)
+
+    sys.excepthook = hook
+
+
 def _teardown() -> None:
+    """Destroy the group epochal made; at a clean exit once every rank got there.
+
+    A rank that destroyed its group and exited while a peer still tore its
+    own down made gloo abort that peer, so a clean exit waits (at most ten
+    seconds) for the others. A failing rank leaves at once.
+    """
     global _made_group
     if _made_group and dist.is_initialized():
+        if dist.get_backend() == "gloo" and not _failed:
+            with suppress(Exception):
+                dist.monitored_barrier(timeout=datetime.timedelta(seconds=10))
         dist.destroy_process_group()
     _made_group = False
 

@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from epochal import _dist_run
+from epochal import distributed as dist_mod
 from epochal._calls import engine_calls
 from epochal._runio import Partial
 from epochal._step import ForwardLoss, TrainStep
@@ -74,6 +76,8 @@ class Engine:
     # The one training step (epochal._step.build_train_step), likewise in two forms.
     train_step: TrainStep | None = None
     train_step_conforming: TrainStep | None = None
+    # Several processes (epochal._dist_run): DDP, and the loss scale of this rank's share.
+    dist: _dist_run.DistStep | None = None
     # Several outputs (epochal._outputs.BoundOutputs): metrics read each its own output.
     outputs: Any = None
 
@@ -135,7 +139,8 @@ class RunningLogs(Mapping[str, float]):
         if key == "loss":
             return float(self._loss_sum) / max(self.count, 1)
         if key in self._metrics:
-            return float(self._metrics[key].compute())
+            # this rank's running value: a batch hook on one rank must not wait for the others
+            return float(_dist_run.local_metric_value(self._metrics[key]))
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
@@ -182,10 +187,28 @@ def _update_metrics(
 def _final_logs(
     loss_sum: torch.Tensor, seen: int, metrics: list[CompiledMetric]
 ) -> dict[str, float]:
-    """The mean loss and the metrics over everything seen, as floats: the one sync point."""
+    """The mean loss and the metrics over everything seen, as floats: the one sync point.
+
+    On several processes the sums are over every rank's rows (every rank calls
+    this at the same point), so every rank logs the global values.
+    """
+    if dist_mod.world().distributed:
+        loss_sum, seen = _dist_run.GlobalSums.reduce(loss_sum, seen, metrics)
+    if seen == 0:
+        return {}
     logs = {"loss": float(loss_sum) / seen}
     for metric in metrics:
         logs[metric.name] = float(metric.compute())
+    return logs
+
+
+def _final_logs_local(
+    loss_sum: torch.Tensor, seen: int, metrics: list[CompiledMetric]
+) -> dict[str, float]:
+    """`_final_logs` over this rank's rows only (data every rank evaluated whole)."""
+    logs = {"loss": float(loss_sum) / seen}
+    for metric in metrics:
+        logs[metric.name] = float(_dist_run.local_metric_value(metric))
     return logs
 
 
@@ -200,10 +223,13 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
     start = 0
     resume, plan.resume = plan.resume, None
     if resume is not None and resume.epoch == epoch:  # continue a checkpointed epoch
-        start, seen = resume.batch, resume.seen
-        loss_sum.copy_(resume.loss_sum)
-        for metric, state in zip(metrics, resume.metric_states, strict=True):
-            metric.load_state(state)
+        start = resume.batch
+        # The partial sums are global: rank 0 carries them on, the others start from zero.
+        if dist_mod.world().is_main:
+            seen = resume.seen
+            loss_sum.copy_(resume.loss_sum)
+            for metric, state in zip(metrics, resume.metric_states, strict=True):
+                metric.load_state(state)
     callbacks = plan.callbacks
     wants_begin = callbacks.wants("on_train_batch_begin")
     wants_end = callbacks.wants("on_train_batch_end")
@@ -211,17 +237,28 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
     every = plan.checkpoint_steps if plan.checkpoint is not None else None
     pending = plan.saves_pending
     train_step = train_step_of(engine, plan.conform_targets)
+    _dist_run.set_sampler_epoch(plan.train, epoch)
+    batches = _epoch_batches(plan, run, epoch, engine.device, start)
+    # Several processes: each takes its share of the global batch; a stop asked
+    # for by a batch hook on any rank stops every rank at the same step.
+    agree = False
+    if engine.dist is not None:
+        batches = (
+            _dist_run.scale_by_global_count(batches, engine.dist)
+            if _dist_run.presharded(plan.train)
+            else _dist_run.shard_batches(batches, engine.dist)
+        )
+        agree = dist_mod.any_rank(wants_begin or wants_end)
 
     i = start - 1
-    for i, (x, y, sw, n) in enumerate(
-        _epoch_batches(plan, run, epoch, engine.device, start), start
-    ):
+    for i, (x, y, sw, n) in enumerate(batches, start):
         if wants_begin:
             callbacks.batch_hook("on_train_batch_begin", i, running)
         out, y, loss = train_step(x, y, sw)
         loss_sum.add_(loss, alpha=n)  # on the device: no sync
         seen += n
-        _update_metrics(engine, metrics, out, y, sw)
+        if n:  # an empty share (one stand-in row) counts for nothing
+            _update_metrics(engine, metrics, out, y, sw)
         run.step += 1
         if engine.scheduler is not None and engine.scheduler_per_step:
             engine.scheduler.step()
@@ -229,11 +266,12 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
             running.count = seen
             if wants_end:
                 callbacks.batch_hook("on_train_batch_end", i, running)
+        if agree:
+            run.stopped = dist_mod.any_rank(run.stopped)
         if pending:  # a callback saved the run during this step's hooks
-            plan.flush(Partial(epoch, i + 1, loss_sum, seen, [m.state() for m in metrics]))
+            plan.flush(_partial(epoch, i + 1, loss_sum, seen, metrics))
         if every is not None and run.step % every == 0 and plan.checkpoint is not None:
-            states = [m.state() for m in metrics]
-            plan.checkpoint(Partial(epoch, i + 1, loss_sum, seen, states))
+            plan.checkpoint(_partial(epoch, i + 1, loss_sum, seen, metrics))
         if run.stopped:
             break
 
@@ -243,9 +281,25 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
         per_pass = plan.train.steps(plan.batch_size)
         assert per_pass is not None
         run.data_position = advance(run.data_position or (0, 0), i + 1, per_pass)
-    if seen == 0:
-        return {}
     return _final_logs(loss_sum, seen, metrics)
+
+
+def _partial(
+    epoch: int, batch: int, loss_sum: torch.Tensor, seen: int, metrics: list[CompiledMetric]
+) -> Partial:
+    """The epoch so far, for a checkpoint: summed over the ranks on several processes."""
+    if not dist_mod.world().distributed:
+        return Partial(epoch, batch, loss_sum, seen, [m.state() for m in metrics])
+    states = _dist_run.partial_states(metrics)
+    packed = dist_mod.all_reduce_sum(
+        torch.stack(
+            [
+                loss_sum.to(torch.float64),
+                torch.tensor(float(seen), dtype=torch.float64, device=loss_sum.device),
+            ]
+        )
+    )
+    return Partial(epoch, batch, packed[0].to(loss_sum.dtype), round(float(packed[1])), states)
 
 
 def train_batch(
@@ -258,6 +312,8 @@ def train_batch(
     this batch's alone, as Keras's ``train_on_batch`` reports them.
     """
     x, y, sw, _n = batch
+    if engine.dist is not None:  # each rank's own batch, averaged by DDP as it comes
+        engine.dist.scale = 1.0
     engine.module.train()
     metrics = engine.train_metrics
     for metric in metrics:
@@ -337,8 +393,23 @@ def evaluate(
     callbacks: CallbackList,
     conform_targets: bool = False,
 ) -> dict[str, float]:
-    """Loss and metrics over the whole of ``source`` (or ``steps`` batches), as floats."""
+    """Loss and metrics over the whole of ``source`` (or ``steps`` batches), as floats.
+
+    On several processes each rank evaluates its contiguous share of the rows
+    (in-memory data) or of each batch (map-style Datasets) and the sums are
+    reduced, so every rank returns the global values; a source that cannot be
+    cut (an iterable of batches) is evaluated whole by every rank.
+    """
     forward_loss = forward_loss_of(engine, conform_targets)
+    batches: Iterator[Any] = source.batches(batch_size, limit=steps)
+    presharded = _dist_run.presharded(source)  # each rank reads its own batches already
+    sharded = dist_mod.world().distributed and (presharded or _dist_run.is_shardable(source))
+    if sharded and not presharded:
+        if isinstance(source, ArraySource):
+            batches = _dist_run.local_rows(source, steps, batch_size).batches(batch_size)
+        else:
+            state = _dist_run.DistStep(world=dist_mod.world(), ddp=engine.module)
+            batches = (b for b in _dist_run.shard_batches(batches, state) if b.size)
     was_training = engine.module.training
     engine.module.eval()
     metrics = engine.eval_metrics
@@ -351,7 +422,7 @@ def evaluate(
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
     try:
         with torch.no_grad():
-            for i, (x, y, sw, n) in enumerate(source.batches(batch_size, limit=steps)):
+            for i, (x, y, sw, n) in enumerate(batches):
                 if wants_begin:
                     callbacks.batch_hook("on_test_batch_begin", i, running)
                 out, y, loss = forward_loss(x, y, sw)
@@ -367,10 +438,14 @@ def evaluate(
                         break
     finally:
         engine.module.train(was_training)
-    if seen == 0:
+    logs = (
+        _final_logs(loss_sum, seen, metrics)
+        if sharded
+        else ({} if seen == 0 else _final_logs_local(loss_sum, seen, metrics))
+    )
+    if not logs:
         warnings.warn("evaluation saw no data: the source was empty", RuntimeWarning, stacklevel=2)
-        return {}
-    return _final_logs(loss_sum, seen, metrics)
+    return logs
 
 
 def predict(
@@ -458,6 +533,8 @@ def fit_loop(engine: Engine, run: RunState, plan: Plan) -> dict[str, float]:
         # holds this epoch; keys the callbacks add or change are merged after.
         run.history.record(epoch, logs)
         callbacks.on_epoch_end(epoch, logs)
+        if engine.dist is not None:  # a callback stopped the run on one rank: all stop
+            run.stopped = dist_mod.any_rank(run.stopped)
         run.history.merge_last(epoch, logs)
         callbacks.save_states(run.callback_states)
         # Saves callbacks asked for at this epoch's end hold the run as it

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from epochal import _config, loop
+from epochal import _config, distributed, loop
 from epochal import _outputs as outputs_mod
 from epochal import optimizers as optimizers_mod
 from epochal._args import (
@@ -31,6 +31,7 @@ from epochal._args import (
     check_verbose,
 )
 from epochal._ckpt_run import check_run_meta, check_weights
+from epochal._dist_run import predict_shared, rank_zero_only, sync_batchnorm_module
 from epochal._optim_hooks import check_step_options
 from epochal._runio import read_checkpoint
 from epochal._step import check_precision
@@ -52,8 +53,15 @@ __all__ = ["Model"]
 Verbose = Literal[0, 1, 2, "auto"]
 
 
-def _default_device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+def _device(device: str | torch.device | None) -> torch.device:
+    """The training device; under torchrun a bare ``"cuda"`` is the process's ``LOCAL_RANK`` GPU."""
+    world = distributed.setup()  # join torchrun's group whatever the device
+    if device is None:
+        return distributed.default_device(world)
+    chosen = torch.device(device)
+    if chosen.type == "cuda" and chosen.index is None and world.distributed:
+        return torch.device("cuda", world.local_rank)
+    return chosen
 
 
 class Model:
@@ -66,7 +74,11 @@ class Model:
     Args:
         module: any ``torch.nn.Module``. Multi-input data given as a tuple is
             passed positionally, a dict as keyword arguments.
-        device: where to train; defaults to CUDA when available, else CPU.
+        device: where to train; defaults to CUDA when available, else CPU
+            (under torchrun: the CUDA device of the process's ``LOCAL_RANK``).
+        sync_batchnorm: convert every ``BatchNorm*d`` layer to
+            ``torch.nn.SyncBatchNorm``, so batch statistics are computed over
+            the global batch on several processes (CUDA only; see docs/distributed.md).
 
     Example:
         >>> model = Model(nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1)))
@@ -74,12 +86,25 @@ class Model:
         >>> history = model.fit(x, y, epochs=10, validation_split=0.2)
     """
 
-    def __init__(self, module: nn.Module, *, device: str | torch.device | None = None) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        device: str | torch.device | None = None,
+        sync_batchnorm: bool = False,
+    ) -> None:
         if not isinstance(module, nn.Module):
             raise ArgumentTypeError(
                 f"Expected `module` to be a torch.nn.Module. Received: {type(module).__name__}"
             )
-        self.device = torch.device(device) if device is not None else _default_device()
+        if not isinstance(sync_batchnorm, bool):
+            raise ArgumentTypeError(
+                "Expected `sync_batchnorm` to be a bool. "
+                f"Received: sync_batchnorm={sync_batchnorm!r}"
+            )
+        self.device = _device(device)
+        if sync_batchnorm:
+            module = sync_batchnorm_module(module, self.device)
         self._module = module.to(self.device)
         self._trainer: Trainer | None = None
         # Input signatures (structure, shapes, dtypes) the module ran on in predict.
@@ -452,8 +477,13 @@ class Model:
         )
         start = self.run.epoch
         history = trainer.fit(call, self._context())
-        backup.finish()
-        if args.verbose and (self.run.epoch - start > 1 or self.run.stopped):
+        if distributed.world().is_main:  # rank 0 wrote the backups; it alone deletes them
+            backup.finish()
+        if (
+            args.verbose
+            and (self.run.epoch - start > 1 or self.run.stopped)
+            and distributed.world().is_main
+        ):
             self._print_verdict()
         return history
 
@@ -487,6 +517,8 @@ class Model:
         """Save only the module's weights, as a checkpoint directory (see `save`)."""
         if self._trainer is not None:
             return self._trainer.save(path, weights_only=True)
+        if not distributed.world().is_main:  # on several processes rank 0 writes
+            return Path(path)
         meta = {"kind": "epochal-weights"}
         return save_checkpoint(path, weights=self._module.state_dict(), state={}, meta=meta)
 
@@ -614,7 +646,7 @@ class Model:
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
-        callback_list = CallbackList(cb_list)
+        callback_list = CallbackList(rank_zero_only(cb_list))
         callback_list.set_model(self._context())
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "evaluate"})
@@ -665,18 +697,24 @@ class Model:
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
-        callback_list = CallbackList(cb_list)
+        callback_list = CallbackList(rank_zero_only(cb_list))
         callback_list.set_model(self._context())
         n_steps = steps if steps is not None else source.steps(bs)
         callback_list.set_params({"steps": n_steps, "verbose": verbose_level, "mode": "predict"})
         callback_list.on_predict_begin()
-        outputs = loop.predict(
-            self._module, source, batch_size=bs, steps=steps, callbacks=callback_list
-        )
+        if distributed.world().distributed and isinstance(source, ArraySource):
+            # Each rank predicts its contiguous share; every rank gets all rows in order.
+            result = predict_shared(
+                self._module, source, batch_size=bs, steps=steps, callbacks=callback_list
+            )
+        else:
+            outputs = loop.predict(
+                self._module, source, batch_size=bs, steps=steps, callbacks=callback_list
+            )
+            if not outputs:
+                raise ArgumentError("predict received no data: `x` produced no batches")
+            result = concat_batches(outputs)
         callback_list.on_predict_end()
-        if not outputs:
-            raise ArgumentError("predict received no data: `x` produced no batches")
-        result = concat_batches(outputs)
         if all_tensors(x):
             target = leaf_device(x)
             return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)

@@ -16,10 +16,15 @@ def free_port() -> int:
 
 
 def torchrun(
-    script: Path, *args: str, nproc: int = 2, timeout: float = 240, extra: list[str] | None = None
+    script: Path,
+    *args: str,
+    nproc: int = 2,
+    timeout: float = 240,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``script`` under torchrun on ``nproc`` CPU processes; returns the finished process."""
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1")
     src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
