@@ -27,7 +27,12 @@ class _SpatialDropout(Layer):
     rank: ClassVar[int]
 
     def __init__(
-        self, rate: float, seed: int | None, *, input_shape: Shape | None, name: str | None
+        self,
+        rate: float,
+        seed: int | None = None,
+        *,
+        input_shape: Shape | None = None,
+        name: str | None = None,
     ) -> None:
         owner = type(self).__name__
         super().__init__(name=name, input_shape=input_shape, owner=owner)
@@ -65,16 +70,6 @@ class SpatialDropout1D(_SpatialDropout):
 
     rank = 1
 
-    def __init__(
-        self,
-        rate: float,
-        seed: int | None = None,
-        *,
-        input_shape: Shape | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(rate, seed, input_shape=input_shape, name=name)
-
 
 class SpatialDropout2D(_SpatialDropout):
     """Dropout of whole channels of ``(N, H, W, C)`` (feature maps).
@@ -92,16 +87,6 @@ class SpatialDropout2D(_SpatialDropout):
 
     rank = 2
 
-    def __init__(
-        self,
-        rate: float,
-        seed: int | None = None,
-        *,
-        input_shape: Shape | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(rate, seed, input_shape=input_shape, name=name)
-
 
 class SpatialDropout3D(_SpatialDropout):
     """Dropout of whole channels of ``(N, D, H, W, C)``.
@@ -118,16 +103,6 @@ class SpatialDropout3D(_SpatialDropout):
     """
 
     rank = 3
-
-    def __init__(
-        self,
-        rate: float,
-        seed: int | None = None,
-        *,
-        input_shape: Shape | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(rate, seed, input_shape=input_shape, name=name)
 
 
 class GaussianNoise(Layer):
