@@ -30,6 +30,7 @@ Run by `bench.run` (``--peers``); on its own::
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -50,7 +51,7 @@ from torch import Tensor, nn
 
 from bench.compare import stats
 from bench.report import Row
-from bench.runners import build_module, hand_run, synchronize
+from bench.runners import build_module, clock, hand_run, set_clock, synchronize
 from bench.workloads import LEARNING_RATE, Data, Workload, make_optimizer, workloads
 
 __all__ = ["PEERS", "PEER_WORKLOADS", "PeerResult", "rows", "run_all"]
@@ -59,6 +60,9 @@ __all__ = ["PEERS", "PEER_WORKLOADS", "PeerResult", "rows", "run_all"]
 PEERS: dict[str, tuple[str, dict[str, str]]] = {
     "keras-torch": ("keras", {"KERAS_BACKEND": "torch"}),
     "keras-jax": ("keras", {"KERAS_BACKEND": "jax"}),
+    # Keras on JAX in steady state: one untimed warm-up epoch on the same model
+    # first (where XLA compiles), as epochal's compile=True is timed.
+    "keras-jax-steady": ("keras", {"KERAS_BACKEND": "jax"}),
     "keras-tensorflow": ("keras", {"KERAS_BACKEND": "tensorflow"}),
     "lightning": ("lightning", {}),
     "poutyne": ("poutyne", {}),
@@ -79,6 +83,10 @@ class PeerResult:
     ms_per_step: list[float] = field(default_factory=list)
     hand_ms_per_step: list[float] = field(default_factory=list)
     skipped: str | None = None
+    # The peer's process CPU time over its wall time, per repeat: about 1 for a
+    # peer that keeps to one thread, more for one using several cores.
+    cpu_per_wall: list[float] = field(default_factory=list)
+    clock: str = "wall"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +105,7 @@ def run_all(
     threads: int | None = None,
     peers: list[str] | None = None,
     timeout_s: float = 3600.0,
+    clock_name: str = "wall",
 ) -> list[PeerResult]:
     """Run every peer (or ``peers``) on workloads ``keys``, each in its own process."""
     results: list[PeerResult] = []
@@ -123,6 +132,8 @@ def run_all(
                 str(seed),
                 "--out",
                 str(out),
+                "--clock",
+                clock_name,
                 *(["--quick"] if quick else []),
                 *(["--threads", str(threads)] if threads is not None else []),
             ]
@@ -164,6 +175,8 @@ def rows(results: list[PeerResult], by_key: Mapping[str, Workload]) -> list[Row]
         wl = by_key[r.key]
         ratios = [p / h for p, h in zip(r.ms_per_step, r.hand_ms_per_step, strict=True)]
         name = f"{r.peer} {r.version}".strip()
+        if r.cpu_per_wall:  # how many cores the peer kept busy: 1.0 is one thread
+            name += f" [CPU/wall {stats(r.cpu_per_wall).median:.2f}]"
         out.append(Row(wl.key, wl.title, name, r.steps, stats(r.ms_per_step).median, stats(ratios)))
     return out
 
@@ -173,7 +186,10 @@ def _numpy(t: Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().cpu().numpy()
 
 
-def _keras(workload: Workload, data: Data, device: torch.device, seed: int) -> float:
+def _keras(
+    workload: Workload, data: Data, device: torch.device, seed: int, *, steady: bool = False
+) -> float:
+    """Keras as its guide writes it; ``steady``: time after one untimed warm-up epoch."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -191,10 +207,14 @@ def _keras(workload: Workload, data: Data, device: torch.device, seed: int) -> f
         ]
     )
     validation = (x_val, y_val) if x_val is not None else None
-    start = time.perf_counter()
+    start = clock()
     model.compile(
         optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss, metrics=list(workload.metrics)
     )
+    if steady:  # XLA compiles the steps in this epoch; the timed epochs reuse them
+        fit = {"batch_size": workload.batch_size, "validation_data": validation, "verbose": 0}
+        model.fit(x, y, epochs=1, **fit)  # type: ignore[arg-type]
+        start = clock()
     for _ in range(workload.fit_calls):
         model.fit(
             x,
@@ -204,7 +224,7 @@ def _keras(workload: Workload, data: Data, device: torch.device, seed: int) -> f
             validation_data=validation,
             verbose=0,
         )
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def _loss_and_hits(workload: Workload) -> tuple[Callable[..., Tensor], Callable[..., Tensor]]:
@@ -259,7 +279,7 @@ def _lightning(workload: Workload, data: Data, device: torch.device, seed: int) 
     val = None
     if x_val is not None and y_val is not None:
         val = DataLoader(TensorDataset(x_val, y_val), batch_size=bs, pin_memory=pin)
-    start = time.perf_counter()
+    start = clock()
     trainer = L.Trainer(
         max_epochs=workload.epochs,
         accelerator="gpu" if device.type == "cuda" else "cpu",
@@ -271,7 +291,7 @@ def _lightning(workload: Workload, data: Data, device: torch.device, seed: int) 
     )
     trainer.fit(Classifier(net), train, val)
     synchronize(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def _poutyne(workload: Workload, data: Data, device: torch.device, seed: int) -> float:
@@ -282,7 +302,7 @@ def _poutyne(workload: Workload, data: Data, device: torch.device, seed: int) ->
     loss = nn.BCEWithLogitsLoss() if workload.task == "binary" else nn.CrossEntropyLoss()
     metric = "binary_accuracy" if workload.task == "binary" else "accuracy"
     validation = (x_val, y_val) if x_val is not None else None
-    start = time.perf_counter()
+    start = clock()
     model = poutyne.Model(
         net,
         make_optimizer(net.parameters()),
@@ -300,7 +320,7 @@ def _poutyne(workload: Workload, data: Data, device: torch.device, seed: int) ->
             verbose=False,
         )
     synchronize(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def _skorch(workload: Workload, data: Data, device: torch.device, seed: int) -> float:
@@ -316,7 +336,7 @@ def _skorch(workload: Workload, data: Data, device: torch.device, seed: int) -> 
         y = y.reshape(-1)
         y_val = None if y_val is None else y_val.reshape(-1)
     split = predefined_split(Dataset(x_val, y_val)) if x_val is not None else None
-    start = time.perf_counter()
+    start = clock()
     net = (NeuralNetBinaryClassifier if binary else NeuralNetClassifier)(
         module=net_module,
         criterion=nn.BCEWithLogitsLoss if binary else nn.CrossEntropyLoss,
@@ -332,12 +352,13 @@ def _skorch(workload: Workload, data: Data, device: torch.device, seed: int) -> 
     for _ in range(workload.fit_calls):
         net.partial_fit(x, y)
     synchronize(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 _RUNNERS: dict[str, Callable[[Workload, Data, torch.device, int], float]] = {
     "keras-torch": _keras,
     "keras-jax": _keras,
+    "keras-jax-steady": functools.partial(_keras, steady=True),
     "keras-tensorflow": _keras,
     "lightning": _lightning,
     "poutyne": _poutyne,
@@ -350,7 +371,7 @@ def _version(peer: str) -> str:
     module = sys.modules.get(module_name)
     version = getattr(module, "__version__", "")
     if peer.startswith("keras-"):
-        backend = peer.split("-", 1)[1]
+        backend = peer.split("-")[1]
         backend_module = sys.modules.get(backend)
         version += f" ({backend} {getattr(backend_module, '__version__', '?')})"
     return version
@@ -371,7 +392,7 @@ def measure_peer(
     try:
         __import__(module_name)
         if peer.startswith("keras-"):
-            __import__(peer.split("-", 1)[1])
+            __import__(peer.split("-")[1])
     except Exception as exc:  # ImportError, or a backend that fails to load
         return [PeerResult(peer, skipped=f"not importable: {type(exc).__name__}: {exc}")]
     run_peer = _RUNNERS[peer]
@@ -396,7 +417,11 @@ def measure_peer(
             gc.collect()
             result.hand_ms_per_step.append(1e3 * hand() / steps)
             gc.collect()
+            cpu, wall = time.process_time(), time.perf_counter()
             result.ms_per_step.append(1e3 * other() / steps)
+            result.cpu_per_wall.append(
+                (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9)
+            )
             log(
                 f"  ({key}) {peer} repeat {r + 1}/{repeats}: ms/step hand "
                 f"{result.hand_ms_per_step[-1]:.3f}, {peer} {result.ms_per_step[-1]:.3f}"
@@ -415,7 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = parser.parse_args(argv)
+    set_clock(args.clock)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     keys = [k for k in args.workloads.split(",") if k]
@@ -423,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         parser.error(f"--workloads: peers run on {','.join(PEER_WORKLOADS)}. Received: {bad}")
     if args.peer.startswith("keras-"):
-        os.environ["KERAS_BACKEND"] = args.peer.split("-", 1)[1]
+        os.environ["KERAS_BACKEND"] = args.peer.split("-")[1]
     # The peers' own notices (data loader workers, deprecations) are not ours to show.
     warnings.filterwarnings("ignore")
 

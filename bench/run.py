@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             python=args.peer_python,
             log=_log,
             threads=args.threads,
+            clock_name=args.clock,
         )
         rows.extend(peers.rows(peer_results, all_workloads))
         rows.sort(key=lambda r: r.key)  # stable: each workload's rows stay in order

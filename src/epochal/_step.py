@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
+from epochal import _lean
 from epochal._tree import tree_map
 from epochal.errors import ArgumentError
 from epochal.layers._penalties import install_constraints, penalty_fn
@@ -185,13 +186,14 @@ def _detach(out: Any) -> Any:
 
 def _eager_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:
     optimizer = engine.optimizer
+    optimizer_step = _lean.stepper(optimizer)
 
     def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
         out, y, loss = forward_loss(x, y, sample_weight)
-        optimizer.zero_grad(set_to_none=True)
+        _lean.clear_grads(optimizer)
         if loss.requires_grad:  # a fully frozen model (Keras face) trains nothing, no error
-            loss.backward()
-        optimizer.step()
+            _lean.backward(loss)
+        optimizer_step()
         return _detach(out), y, loss.detach()
 
     return step
@@ -291,6 +293,7 @@ def _whole_compiled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep
     # Static shapes: the last, smaller batch gets its own graph, compiled once
     # and cached (dropout under torch.func.grad cannot trace a symbolic batch size).
     compiled = torch.compile(private, fullgraph=True, dynamic=False)
+    optimizer_step = _lean.stepper(optimizer)
 
     def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
         params, others = inputs()
@@ -300,7 +303,7 @@ def _whole_compiled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep
             grads, out, y, loss = compiled(params, others, x, y, sample_weight)
         for name, p in params.items():
             p.grad = grads[name]
-        optimizer.step()
+        optimizer_step()
         return out, y, loss
 
     return step

@@ -55,6 +55,7 @@ from epochal.checkpoint import Checkpoint, CheckpointDir, save_checkpoint
 from epochal.data import ArraySource, Batch, IterableSource, Source
 from epochal.data._checks import install_batch_checks, target_name
 from epochal.data._features import input_errors, input_signature, unbuilt_on_failure
+from epochal.data._reuse import Prepared, keep, reusable
 from epochal.errors import ArgumentError, CheckpointError
 from epochal.run import CallRecord, RunState, derive_seed, owned_rng, preserved_rng, seeded_rng
 
@@ -162,6 +163,10 @@ class FitCall:
     checkpoint_dir: str | os.PathLike[str] | None
     checkpoint_steps: int | None
     keep_checkpoints: int | None
+    # What the call was given, and its stamp (epochal.data._reuse): prepared
+    # sources are kept for a next call given the same tensors, unchanged.
+    inputs_key: tuple[Any, ...] | None = None
+    given: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -186,6 +191,8 @@ class Trainer:
         # input shapes/dtypes -> output shape/dtype, learned by _sample_output
         # (a tree of empty tensors shaped like the outputs, for tuple/dict outputs too)
         self._output_shapes: dict[Any, Any] = {}
+        # The last fit and evaluate calls' prepared sources (epochal.data._reuse).
+        self._prepared: dict[str, Prepared] = {}
         # A checkpoint found in a checkpoint_dir, applied when the script reaches
         # the call it does not fully cover (see epochal._resume).
         self._pending: Checkpoint | None = None
@@ -394,8 +401,11 @@ class Trainer:
         names = [source.name for source in sources]
         samples = []
         for source in sources:
-            with preserved_rng():  # a probe never draws from anyone's random state
+            if isinstance(source, ArraySource):  # slicing in-memory arrays draws nothing
                 sample = source.head(2)
+            else:
+                with preserved_rng():  # a probe never draws from anyone's random state
+                    sample = source.head(2)
             if sample is None:
                 raise ArgumentError(
                     f"Expected `{'x' if source is sources[0] else 'validation_data'}` "
@@ -435,6 +445,25 @@ class Trainer:
                 load_engine_state(engine, pending)
         return engine, conform
 
+    def reusable_inputs(self, what: str, key: tuple[Any, ...] | None) -> Prepared | None:
+        """The last ``what`` call's prepared sources if ``key`` (`epochal.data._reuse`) is theirs."""
+        return reusable(self._prepared.get(what), key)
+
+    def keep_inputs(
+        self,
+        what: str,
+        key: tuple[Any, ...] | None,
+        sources: tuple[Source | None, ...],
+        given: tuple[Any, ...],
+        conform: bool,
+    ) -> None:
+        """Keep a ``what`` call's prepared sources for a next call given the same tensors."""
+        entry = keep(key, sources, given, conform)
+        if entry is None:
+            self._prepared.pop(what, None)
+        else:
+            self._prepared[what] = entry
+
     def _adopt_new_parameters(self, engine: loop.Engine) -> None:
         """Parameters that now require grad and are not optimized yet join the optimizer.
 
@@ -468,8 +497,13 @@ class Trainer:
                 f"whose sampler is a DistributedSampler. Received x of type {kind}: pass its "
                 "Dataset instead (epochal shards it), or give the DataLoader a DistributedSampler"
             )
-        sources = [call.train] if call.val is None else [call.train, call.val]
-        engine, conform = self.prepare(sources, "fit")
+        reused = self.reusable_inputs("fit", call.inputs_key)
+        if reused is not None and reused.sources[0] is call.train and self.engine is not None:
+            engine, conform = self.engine, reused.conform
+        else:
+            sources = [call.train] if call.val is None else [call.train, call.val]
+            engine, conform = self.prepare(sources, "fit")
+            self.keep_inputs("fit", call.inputs_key, (call.train, call.val), call.given, conform)
         ckdir = None
         if call.checkpoint_dir is not None:
             settings = run_settings(self.module, self.settings.description(), self.settings.seed)

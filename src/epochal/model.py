@@ -42,10 +42,12 @@ from epochal.callbacks.base import Callback, CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progress import ProgbarLogger
 from epochal.checkpoint import save_checkpoint
-from epochal.data import ArraySource, fit_sources, make_source
+from epochal.data import ArraySource, Source, fit_sources, make_source
 from epochal.data._checks import check_predict_input, prepare_inputs, warn_if_short
 from epochal.data._features import input_signature
+from epochal.data._reuse import Prepared, inputs_key, keep, reusable
 from epochal.errors import ArgumentError, ArgumentTypeError, NotCompiledError
+from epochal.layers._dryrun import reference_float
 from epochal.run import RunState
 
 __all__ = ["Model"]
@@ -109,6 +111,8 @@ class Model:
         self._trainer: Trainer | None = None
         # Input signatures (structure, shapes, dtypes) the module ran on in predict.
         self._fitting_inputs: set[Any] = set()
+        # The last predict call's prepared source (epochal.data._reuse).
+        self._prepared_predict: Prepared | None = None
         #: Keras's flags: a callback sets one to stop ``evaluate`` / ``predict``.
         self.stop_evaluating = False
         self.stop_predicting = False
@@ -438,22 +442,33 @@ class Model:
             callback.check_state()
         backup = backup_plan(args.callbacks, checkpoint_dir, checkpoint_steps)
         bs = batch_size or 32
-        train, val = fit_sources(
-            x,
-            y,
-            sample_weight,
-            device=self.device,
-            batch_size=bs,
-            batch_size_given=batch_size is not None,
-            validation_data=validation_data,
-            validation_split=validation_split,
-            validation_batch_size=validation_batch_size or bs,
-            class_weight=class_weight,
-            check_finite=check_finite,
-            step_checkpoints=backup.checkpoint_steps is not None,
-        )
+        given = (x, y, sample_weight, validation_data)
+        key = None
+        if class_weight is None:
+            settings = (bs, batch_size is not None, validation_split, validation_batch_size)
+            key = inputs_key(given, (*settings, check_finite, reference_float(self._module)))
+        reused = trainer.reusable_inputs("fit", key)
         val_name = "validation_data" if validation_data is not None else "x (validation_split)"
-        prepare_inputs(self._module, [(train, "x")] + ([] if val is None else [(val, val_name)]))
+        if reused is not None:  # the very tensors of the last call, unchanged: prepared already
+            train, val = reused.sources
+        else:
+            train, val = fit_sources(
+                x,
+                y,
+                sample_weight,
+                device=self.device,
+                batch_size=bs,
+                batch_size_given=batch_size is not None,
+                validation_data=validation_data,
+                validation_split=validation_split,
+                validation_batch_size=validation_batch_size or bs,
+                class_weight=class_weight,
+                check_finite=check_finite,
+                step_checkpoints=backup.checkpoint_steps is not None,
+            )
+            prepare_inputs(
+                self._module, [(train, "x")] + ([] if val is None else [(val, val_name)])
+            )
         warn_if_short(train, steps_per_epoch, bs, "x", "steps_per_epoch")
         if val is not None:
             val_bs = validation_batch_size or bs
@@ -474,6 +489,8 @@ class Model:
             checkpoint_dir=backup.checkpoint_dir,
             checkpoint_steps=backup.checkpoint_steps,
             keep_checkpoints=keep_checkpoints,
+            inputs_key=key,
+            given=given,
         )
         start = self.run.epoch
         history = trainer.fit(call, self._context())
@@ -632,17 +649,20 @@ class Model:
         verbose_level = check_verbose(verbose)
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
-        source = make_source(
-            x,
-            y,
-            sample_weight,
-            device=self.device,
-            batch_size=bs,
-            check_finite_values=not self._keras_face,
-        )
-        prepare_inputs(self._module, [(source, "x")])
+        given = (x, y, sample_weight)
+        check = not self._keras_face
+        key = inputs_key(given, (bs, check, reference_float(self._module)))
+        reused = trainer.reusable_inputs("evaluate", key)
+        if reused is not None and trainer.engine is not None:  # the same tensors, unchanged
+            (source,), engine, conform = reused.sources, trainer.engine, reused.conform
+        else:
+            source = make_source(
+                x, y, sample_weight, device=self.device, batch_size=bs, check_finite_values=check
+            )
+            prepare_inputs(self._module, [(source, "x")])
+            engine, conform = trainer.prepare([source], "evaluate")
+            trainer.keep_inputs("evaluate", key, (source,), given, conform)
         warn_if_short(source, steps, bs, "x", "steps")
-        engine, conform = trainer.prepare([source], "evaluate")
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
@@ -684,16 +704,15 @@ class Model:
         verbose_level = check_verbose(verbose)
         user_callbacks = check_callbacks(callbacks)
         bs = batch_size or 32
-        source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
-        prepare_inputs(self._module, [(source, "x")])
-        # The shape probe runs once per kind of input: a loop of predict calls on
-        # arrays shaped like ones that fitted before pays for no extra forward.
-        signature = input_signature(source.x) if isinstance(source, ArraySource) else None
-        if signature is None or signature not in self._fitting_inputs:
-            seen = self._trainer.input_shape if self._trainer is not None else None
-            check_predict_input(self._module, source, seen)
-            if signature is not None:
-                self._fitting_inputs.add(signature)
+        key = inputs_key((x,), (bs, reference_float(self._module)))
+        reused = reusable(self._prepared_predict, key)
+        if reused is not None:  # the same tensors as the last call, unchanged: prepared already
+            (source,) = reused.sources
+        else:
+            source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
+            prepare_inputs(self._module, [(source, "x")])
+            self._probe_predict_input(source)
+            self._prepared_predict = keep(key, (source,), (x,))
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))
@@ -719,6 +738,19 @@ class Model:
             target = leaf_device(x)
             return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)
         return tree_map(lambda t: t.cpu().numpy() if isinstance(t, torch.Tensor) else t, result)
+
+    def _probe_predict_input(self, source: Source) -> None:
+        """A shape that does not fit fails before any batch (`check_predict_input`).
+
+        The probe runs once per kind of input: a loop of predict calls on
+        arrays shaped like ones that fitted before pays for no extra forward.
+        """
+        signature = input_signature(source.x) if isinstance(source, ArraySource) else None
+        if signature is None or signature not in self._fitting_inputs:
+            seen = self._trainer.input_shape if self._trainer is not None else None
+            check_predict_input(self._module, source, seen)
+            if signature is not None:
+                self._fitting_inputs.add(signature)
 
     # -- single batches -------------------------------------------------------
     def train_on_batch(
@@ -779,6 +811,7 @@ class Model:
         add(layer)
         self._module.to(self.device)
         self._fitting_inputs.clear()
+        self._prepared_predict = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the module directly (no batching, no mode change)."""

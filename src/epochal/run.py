@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from epochal import _np_rng
+from epochal._np_rng import NumpyState
+
 if TYPE_CHECKING:
     from epochal.callbacks.history import History
 
@@ -120,7 +123,7 @@ class RunState:
     step: int = 0
     rng_state: torch.Tensor | None = None
     cuda_rng_state: torch.Tensor | None = None
-    numpy_native: Any = field(default=None, repr=False)
+    numpy_native: NumpyState | None = field(default=None, repr=False)
     python_native: tuple[Any, ...] | None = field(default=None, repr=False)
     callback_states: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopped: bool = False
@@ -134,7 +137,7 @@ class RunState:
             self.rng_state = _generator_state(derive_seed(self.seed, "module-rng"))
         if self.numpy_native is None:
             seed = derive_seed(self.seed, "numpy-rng") % 2**32
-            self.numpy_native = np.random.RandomState(seed).get_state()
+            self.numpy_native = NumpyState.seeded(seed)
         if self.python_native is None:
             self.python_native = random.Random(derive_seed(self.seed, "python-rng")).getstate()
 
@@ -142,11 +145,11 @@ class RunState:
     def numpy_rng_state(self) -> dict[str, Any]:
         """numpy's global generator state of the run, as JSON-compatible values."""
         assert self.numpy_native is not None
-        return _numpy_state_to_json(self.numpy_native)
+        return _numpy_state_to_json(self.numpy_native.legacy())
 
     @numpy_rng_state.setter
     def numpy_rng_state(self, value: dict[str, Any]) -> None:
-        self.numpy_native = _numpy_state_from_json(value)
+        self.numpy_native = NumpyState.from_legacy(_numpy_state_from_json(value))
 
     @property
     def python_rng_state(self) -> list[Any]:
@@ -221,14 +224,14 @@ def owned_rng(run: RunState, device: torch.device) -> Iterator[None]:
     draws between fit calls neither change the run nor are changed by it.
     """
     user_cpu = torch.get_rng_state()
-    user_numpy = np.random.get_state()
+    user_numpy = _np_rng.take()
     user_python = random.getstate()
     cuda = device.type == "cuda"
     user_cuda = torch.cuda.get_rng_state(device) if cuda else None
     assert run.rng_state is not None
     assert run.numpy_native is not None and run.python_native is not None
     torch.set_rng_state(run.rng_state)
-    np.random.set_state(run.numpy_native)
+    _np_rng.put(run.numpy_native)
     random.setstate(run.python_native)
     if cuda:
         if run.cuda_rng_state is None:
@@ -239,9 +242,9 @@ def owned_rng(run: RunState, device: torch.device) -> Iterator[None]:
         yield
     finally:
         run.rng_state = torch.get_rng_state()
-        run.numpy_native, run.python_native = np.random.get_state(), random.getstate()
+        run.numpy_native, run.python_native = _np_rng.take(), random.getstate()
         torch.set_rng_state(user_cpu)
-        np.random.set_state(user_numpy)
+        _np_rng.put(user_numpy)
         random.setstate(user_python)
         if cuda:
             run.cuda_rng_state = torch.cuda.get_rng_state(device)
@@ -252,12 +255,14 @@ def owned_rng(run: RunState, device: torch.device) -> Iterator[None]:
 @contextmanager
 def preserved_rng() -> Iterator[None]:
     """Run a block (a probe of the data) leaving torch's, numpy's and Python's RNGs as they were."""
-    cpu, numpy_state, python_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    cpu, python_state = torch.get_rng_state(), random.getstate()
+    numpy_state = _np_rng.take()
+    _np_rng.put(numpy_state)
     try:
         yield
     finally:
         torch.set_rng_state(cpu)
-        np.random.set_state(numpy_state)
+        _np_rng.put(numpy_state)
         random.setstate(python_state)
 
 

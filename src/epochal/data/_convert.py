@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
 
 from epochal._tree import Tree, leaves, tree_map
 from epochal.errors import ArgumentTypeError, DataError
@@ -58,7 +59,9 @@ def _to_numpy(value: Any, name: str) -> np.ndarray:
 
 def _leaf_to_tensor(value: Any, name: str, *, float_dtype: torch.dtype) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
-        tensor = value.detach()
+        # The user's tensor itself when it needs no detaching: its finite check
+        # is then remembered across calls (see check_finite).
+        tensor = value.detach() if value.requires_grad else value
     else:
         array = _to_numpy(value, name)
         if array.ndim == 0:
@@ -127,18 +130,35 @@ def tree_length(tree: Tree, name: str) -> int:
     return lengths.pop()
 
 
+#: Tensors found finite, with the version counter and storage they had then:
+#: a ``fit`` loop over unchanged tensors checks them once. torch bumps a
+#: tensor's ``_version`` on every in-place write through it or its views.
+_FOUND_FINITE = WeakIdKeyDictionary()
+
+
 def check_finite(tree: Tree, name: str) -> None:
-    """Raise when a floating-point leaf holds NaN or Inf (one pass, one sync)."""
+    """Raise when a floating-point leaf holds NaN or Inf (one pass, one sync).
+
+    A tensor found finite before and unchanged since (same object, storage and
+    version counter) is not read again. Writes that bypass torch (through a
+    numpy array sharing the tensor's memory) do not bump the counter: arrays
+    given as numpy are converted, and checked, on every call.
+    """
     bad: list[str] = []
 
     def check(t: torch.Tensor) -> torch.Tensor:
         if not t.is_floating_point() or t.numel() == 0:
+            return t
+        stamp = (t._version, t.data_ptr())
+        if _FOUND_FINITE.get(t) == stamp:
             return t
         # min and max carry any NaN or Inf: one pass without a data-sized mask
         # (isfinite(t).all() allocated one and cost ~40x more on large inputs).
         low, high = torch.aminmax(t)
         if not bool(torch.isfinite(low) & torch.isfinite(high)):
             bad.append(f"{int(torch.isnan(t).sum())} NaN and {int(torch.isinf(t).sum())} Inf")
+        else:
+            _FOUND_FINITE[t] = stamp
         return t
 
     tree_map(check, tree)

@@ -21,6 +21,7 @@ cast one by one as they come.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -60,10 +61,18 @@ class FeatureCast:
     """Casts features to the model's floating dtype, integers feeding an embedding excepted."""
 
     def __init__(self, module: nn.Module) -> None:
+        self.module = module
         self.dtype = reference_float(module)[1]
         self.single_indices = _takes_indices(module)
-        self.multi_indices = self.single_indices or any(
-            isinstance(m, _INDEX_LAYERS) for m in module.modules()
+
+    @functools.cached_property
+    def multi_indices(self) -> bool:
+        """Whether integer leaves of a multi-input tree may be ids (any embedding inside).
+
+        Read only for trees of inputs: it walks the whole module.
+        """
+        return self.single_indices or any(
+            isinstance(m, _INDEX_LAYERS) for m in self.module.modules()
         )
 
     def __call__(self, x: Tree) -> Tree:
