@@ -94,8 +94,8 @@ def stepper(optimizer: torch.optim.Optimizer) -> Callable[[], Any]:
     inner = getattr(wrapped, "__wrapped__", None)
     if not _AVAILABLE or not getattr(wrapped, "hooked", False) or inner is None:
         return optimizer.step
-    pre_hooks = optimizer._optimizer_step_pre_hooks  # type: ignore[attr-defined]
-    post_hooks = optimizer._optimizer_step_post_hooks  # type: ignore[attr-defined]
+    pre_hooks = optimizer._optimizer_step_pre_hooks
+    post_hooks = optimizer._optimizer_step_post_hooks
     instance = optimizer.__dict__
 
     def lean_step() -> Any:
@@ -120,7 +120,7 @@ def stepper(optimizer: torch.optim.Optimizer) -> Callable[[], Any]:
                     )
                 args, kwargs = result
         out = inner(*args, **kwargs)
-        optimizer._optimizer_step_code()  # type: ignore[attr-defined]  # the profiler's entry point
+        optimizer._optimizer_step_code()  # the profiler's entry point
         for hook in chain(post_hooks.values(), _global_optimizer_post_hooks.values()):
             hook(optimizer, args, kwargs)
         return out

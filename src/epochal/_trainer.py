@@ -191,6 +191,7 @@ class Trainer:
         # input shapes/dtypes -> output shape/dtype, learned by _sample_output
         # (a tree of empty tensors shaped like the outputs, for tuple/dict outputs too)
         self._output_shapes: dict[Any, Any] = {}
+        self._parameter_count = 0  # the module's, as of the last fit call's start
         # The last fit and evaluate calls' prepared sources (epochal.data._reuse).
         self._prepared: dict[str, Prepared] = {}
         # A checkpoint found in a checkpoint_dir, applied when the script reaches
@@ -401,6 +402,7 @@ class Trainer:
         names = [source.name for source in sources]
         samples = []
         for source in sources:
+            sample: Batch | None
             if isinstance(source, ArraySource):  # slicing in-memory arrays draws nothing
                 sample = source.head(2)
             else:
@@ -453,12 +455,12 @@ class Trainer:
         self,
         what: str,
         key: tuple[Any, ...] | None,
-        sources: tuple[Source | None, ...],
+        sources: tuple[Source, Source | None],
         given: tuple[Any, ...],
         conform: bool,
     ) -> None:
-        """Keep a ``what`` call's prepared sources for a next call given the same tensors."""
-        entry = keep(key, sources, given, conform)
+        """Keep a ``what`` call's prepared sources (and validation) for a next call."""
+        entry = keep(key, sources[0], sources[1], given, conform)
         if entry is None:
             self._prepared.pop(what, None)
         else:
@@ -473,9 +475,12 @@ class Trainer:
         freeze_marked(self.module)
         optimizer = engine.optimizer
         known = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        new = [p for p in self.module.parameters() if p.requires_grad and id(p) not in known]
+        params = list(self.module.parameters())
+        new = [p for p in params if p.requires_grad and id(p) not in known]
         if new:
             optimizer.add_param_group({"params": new})
+        # read by the callbacks' params, without a second walk over the module
+        self._parameter_count = sum(p.numel() for p in params)
 
     # -- fit ------------------------------------------------------------------
     def fit(self, call: FitCall, context: CallbackContext) -> History:
@@ -498,7 +503,7 @@ class Trainer:
                 "Dataset instead (epochal shards it), or give the DataLoader a DistributedSampler"
             )
         reused = self.reusable_inputs("fit", call.inputs_key)
-        if reused is not None and reused.sources[0] is call.train and self.engine is not None:
+        if reused is not None and reused.source is call.train and self.engine is not None:
             engine, conform = self.engine, reused.conform
         else:
             sources = [call.train] if call.val is None else [call.train, call.val]
@@ -748,7 +753,7 @@ class Trainer:
             "compiled_metrics": [r.name for r in settings.metrics]
             or [m.name for m in engine.train_metrics if getattr(m, "role", "metric") != "loss"],
             "seed": settings.seed,
-            "parameter_count": sum(p.numel() for p in self.module.parameters()),
+            "parameter_count": self._parameter_count,
             "validation": call.val is not None,
             "samples": samples,
         }

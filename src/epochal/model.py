@@ -448,9 +448,11 @@ class Model:
             settings = (bs, batch_size is not None, validation_split, validation_batch_size)
             key = inputs_key(given, (*settings, check_finite, reference_float(self._module)))
         reused = trainer.reusable_inputs("fit", key)
+        train: Source
+        val: Source | None
         val_name = "validation_data" if validation_data is not None else "x (validation_split)"
         if reused is not None:  # the very tensors of the last call, unchanged: prepared already
-            train, val = reused.sources
+            train, val = reused.source, reused.val
         else:
             train, val = fit_sources(
                 x,
@@ -653,15 +655,16 @@ class Model:
         check = not self._keras_face
         key = inputs_key(given, (bs, check, reference_float(self._module)))
         reused = trainer.reusable_inputs("evaluate", key)
+        source: Source
         if reused is not None and trainer.engine is not None:  # the same tensors, unchanged
-            (source,), engine, conform = reused.sources, trainer.engine, reused.conform
+            source, engine, conform = reused.source, trainer.engine, reused.conform
         else:
             source = make_source(
                 x, y, sample_weight, device=self.device, batch_size=bs, check_finite_values=check
             )
             prepare_inputs(self._module, [(source, "x")])
             engine, conform = trainer.prepare([source], "evaluate")
-            trainer.keep_inputs("evaluate", key, (source,), given, conform)
+            trainer.keep_inputs("evaluate", key, (source, None), given, conform)
         warn_if_short(source, steps, bs, "x", "steps")
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
@@ -706,13 +709,14 @@ class Model:
         bs = batch_size or 32
         key = inputs_key((x,), (bs, reference_float(self._module)))
         reused = reusable(self._prepared_predict, key)
+        source: Source
         if reused is not None:  # the same tensors as the last call, unchanged: prepared already
-            (source,) = reused.sources
+            source = reused.source
         else:
             source = make_source(x, None, None, device=self.device, batch_size=bs, require_y=False)
             prepare_inputs(self._module, [(source, "x")])
             self._probe_predict_input(source)
-            self._prepared_predict = keep(key, (source,), (x,))
+            self._prepared_predict = keep(key, source, None, (x,))
         cb_list: list[Callback] = list(user_callbacks)
         if verbose_level:
             cb_list.append(ProgbarLogger(verbose_level))

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from epochal import _np_rng
-from epochal._np_rng import NumpyState
+from epochal import _rng_swap
+from epochal._rng_swap import NumpyState, PythonState
 
 if TYPE_CHECKING:
     from epochal.callbacks.history import History
@@ -124,7 +124,7 @@ class RunState:
     rng_state: torch.Tensor | None = None
     cuda_rng_state: torch.Tensor | None = None
     numpy_native: NumpyState | None = field(default=None, repr=False)
-    python_native: tuple[Any, ...] | None = field(default=None, repr=False)
+    python_native: PythonState | None = field(default=None, repr=False)
     callback_states: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopped: bool = False
     trajectory: dict[str, torch.Tensor] | None = None
@@ -139,7 +139,7 @@ class RunState:
             seed = derive_seed(self.seed, "numpy-rng") % 2**32
             self.numpy_native = NumpyState.seeded(seed)
         if self.python_native is None:
-            self.python_native = random.Random(derive_seed(self.seed, "python-rng")).getstate()
+            self.python_native = PythonState.seeded(derive_seed(self.seed, "python-rng"))
 
     @property
     def numpy_rng_state(self) -> dict[str, Any]:
@@ -155,11 +155,11 @@ class RunState:
     def python_rng_state(self) -> list[Any]:
         """Python's ``random`` state of the run, as JSON-compatible values."""
         assert self.python_native is not None
-        return _python_state_to_json(self.python_native)
+        return _python_state_to_json(self.python_native.legacy())
 
     @python_rng_state.setter
     def python_rng_state(self, value: list[Any]) -> None:
-        self.python_native = _python_state_from_json(value)
+        self.python_native = PythonState.from_legacy(_python_state_from_json(value))
 
     @property
     def events(self) -> dict[str, Any]:
@@ -224,15 +224,15 @@ def owned_rng(run: RunState, device: torch.device) -> Iterator[None]:
     draws between fit calls neither change the run nor are changed by it.
     """
     user_cpu = torch.get_rng_state()
-    user_numpy = _np_rng.take()
-    user_python = random.getstate()
+    user_numpy = _rng_swap.take_numpy()
+    user_python = _rng_swap.take_python()
     cuda = device.type == "cuda"
     user_cuda = torch.cuda.get_rng_state(device) if cuda else None
     assert run.rng_state is not None
     assert run.numpy_native is not None and run.python_native is not None
     torch.set_rng_state(run.rng_state)
-    _np_rng.put(run.numpy_native)
-    random.setstate(run.python_native)
+    _rng_swap.put_numpy(run.numpy_native)
+    _rng_swap.put_python(run.python_native)
     if cuda:
         if run.cuda_rng_state is None:
             torch.cuda.manual_seed(derive_seed(run.seed, "cuda-rng"))
@@ -242,10 +242,10 @@ def owned_rng(run: RunState, device: torch.device) -> Iterator[None]:
         yield
     finally:
         run.rng_state = torch.get_rng_state()
-        run.numpy_native, run.python_native = _np_rng.take(), random.getstate()
+        run.numpy_native, run.python_native = _rng_swap.take_numpy(), _rng_swap.take_python()
         torch.set_rng_state(user_cpu)
-        _np_rng.put(user_numpy)
-        random.setstate(user_python)
+        _rng_swap.put_numpy(user_numpy)
+        _rng_swap.put_python(user_python)
         if cuda:
             run.cuda_rng_state = torch.cuda.get_rng_state(device)
             assert user_cuda is not None
@@ -255,15 +255,15 @@ def owned_rng(run: RunState, device: torch.device) -> Iterator[None]:
 @contextmanager
 def preserved_rng() -> Iterator[None]:
     """Run a block (a probe of the data) leaving torch's, numpy's and Python's RNGs as they were."""
-    cpu, python_state = torch.get_rng_state(), random.getstate()
-    numpy_state = _np_rng.take()
-    _np_rng.put(numpy_state)
+    cpu, python_state = torch.get_rng_state(), _rng_swap.take_python()
+    numpy_state = _rng_swap.take_numpy()
+    _rng_swap.put_numpy(numpy_state)
     try:
         yield
     finally:
         torch.set_rng_state(cpu)
-        _np_rng.put(numpy_state)
-        random.setstate(python_state)
+        _rng_swap.put_numpy(numpy_state)
+        _rng_swap.put_python(python_state)
 
 
 @contextmanager

@@ -78,3 +78,16 @@ def test_lists_of_numbers_and_bools_are_accepted():
 def test_scalar_input_is_a_clear_error():
     with pytest.raises(DataError, match="batch dimension"):
         make_source(np.array(1.0), np.array(1.0), device=torch.device("cpu"), batch_size=2)
+
+
+@pytest.mark.parametrize(("device", "pinned"), [("cpu", False), ("cuda", True)])
+def test_map_datasets_are_collated_into_pinned_memory_for_cuda(device: str, pinned: bool) -> None:
+    # Only the loader's setting is read: this runs without a GPU.
+    from torch.utils.data import TensorDataset
+
+    from epochal.data import IterableSource
+
+    data = TensorDataset(torch.zeros(10, 2), torch.zeros(10))
+    source = IterableSource(data, torch.device(device), batch_size=4, name="x")
+    loader = source._loader(None, 0)
+    assert loader.pin_memory is pinned

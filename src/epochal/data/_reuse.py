@@ -100,23 +100,27 @@ class Prepared:
     """
 
     key: tuple[Any, ...]
-    sources: tuple[ArraySource | None, ...]
+    source: ArraySource
+    val: ArraySource | None
     given: tuple[Any, ...]
     conform: bool = False
 
 
 def keep(
     key: tuple[Any, ...] | None,
-    sources: tuple[Any, ...],
+    source: Any,
+    val: Any,
     given: tuple[Any, ...],
     conform: bool = False,
 ) -> Prepared | None:
-    """An entry for ``sources`` if they can be reused (see the module docstring), else None."""
-    if key is None or not all(s is None or isinstance(s, ArraySource) for s in sources):
+    """An entry for ``source`` (and ``val``) if they can be reused (see the module docstring)."""
+    if key is None or not isinstance(source, ArraySource):
         return None
-    if not keeps_callers_memory(sources, given):
+    if val is not None and not isinstance(val, ArraySource):
         return None
-    return Prepared(key, sources, given, conform)
+    if not keeps_callers_memory((source, val), given):
+        return None
+    return Prepared(key, source, val, given, conform)
 
 
 def reusable(kept: Prepared | None, key: tuple[Any, ...] | None) -> Prepared | None:

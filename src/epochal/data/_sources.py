@@ -247,9 +247,14 @@ class IterableSource:
         batch_sampler = [indices[i : i + bs] for i in range(start * bs, n, bs)]
         # A DataLoader draws a base seed from the global RNG at every iter(); with
         # its own generator it leaves the run's RNG alone, so a mid-epoch resume
-        # draws exactly what the uninterrupted run drew.
+        # draws exactly what the uninterrupted run drew. For a CUDA device the
+        # batches are collated into pinned memory, so their copy to the device
+        # (non_blocking, see to_device) runs asynchronously.
         return DataLoader(
-            self.data, batch_sampler=batch_sampler, generator=torch.Generator().manual_seed(0)
+            self.data,
+            batch_sampler=batch_sampler,
+            generator=torch.Generator().manual_seed(0),
+            pin_memory=self.device.type == "cuda",
         )
 
     def batches(
