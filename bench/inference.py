@@ -2,6 +2,9 @@
 
 Both sides run the same trained-from-init module over the same batches (the
 data in order, cut by ``batch_size``) on the same device-resident tensors:
+evaluate's hand loop works on logits (as epochal does, its final sigmoid
+taken into the loss); predict's runs the model with its final activation,
+as epochal's ``predict`` returns what the model outputs.
 
 - **evaluate**: the hand loop sums the loss (times the batch size) and the
   accuracy hits on the device and reads them once; epochal runs
@@ -71,7 +74,11 @@ def hand_evaluate(workload: Workload, module: nn.Module, x: Tensor, y: Tensor) -
 
 
 def hand_predict(workload: Workload, module: nn.Module, x: Tensor) -> Tensor:
-    """The module's outputs over ``x`` by hand, in ``torch.inference_mode()``."""
+    """The module's outputs over ``x`` by hand, in ``torch.inference_mode()``.
+
+    ``module`` is the model the user predicts with, its final activation
+    included: both sides return the same outputs (probabilities for (b)).
+    """
     bs = workload.batch_size
     module.eval()
     with torch.inference_mode():
@@ -118,13 +125,16 @@ def measure(workload: Workload, *, repeats: int, seed: int) -> dict[str, list[fl
     with_head = build_module(workload, with_head=True, seed=seed, device=torch.device("cpu"))
     plain = build_module(workload, with_head=False, seed=seed, device=torch.device("cpu"))
     model = _model(workload, with_head)
+    # predict's hand loop runs the user's model itself (its head included) on
+    # a copy of the weights, so both sides compute the same outputs
+    hand_model = build_module(workload, with_head=True, seed=seed, device=torch.device("cpu"))
     sides: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
         "evaluate": (
             lambda: hand_evaluate(workload, plain, x, y),
             lambda: epochal_evaluate(model, workload, x, y),
         ),
         "predict": (
-            lambda: hand_predict(workload, plain, x),
+            lambda: hand_predict(workload, hand_model, x),
             lambda: epochal_predict(model, workload, x),
         ),
     }

@@ -51,7 +51,7 @@ from torch import Tensor, nn
 
 from bench.compare import stats
 from bench.report import Row
-from bench.runners import build_module, clock, hand_run, set_clock, synchronize
+from bench.runners import build_module, clock, hand_run, pin_to_one_core, set_clock, synchronize
 from bench.workloads import LEARNING_RATE, Data, Workload, make_optimizer, workloads
 
 __all__ = ["PEERS", "PEER_WORKLOADS", "PeerResult", "rows", "run_all"]
@@ -445,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     set_clock(args.clock)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.threads == 1 and args.device == "cpu":
+        pin_to_one_core()  # the peer's helper threads share the one core too
     keys = [k for k in args.workloads.split(",") if k]
     bad = [k for k in keys if k not in PEER_WORKLOADS]
     if bad:

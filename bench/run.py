@@ -31,7 +31,7 @@ import torch
 from bench import peers
 from bench.compare import WorkloadResult, compare, stats
 from bench.report import Row, machine_info, markdown_table, rows_for
-from bench.runners import set_clock
+from bench.runners import pin_to_one_core, set_clock
 from bench.workloads import workloads
 
 __all__ = ["main", "parse_args"]
@@ -83,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also time Keras 3, Lightning, Poutyne and skorch on a-c, where installed",
     )
     parser.add_argument(
+        "--only-peers",
+        type=lambda v: [p.strip() for p in v.split(",") if p.strip()],
+        default=None,
+        help=f"with --peers: a comma-separated subset of {','.join(peers.PEERS)}",
+    )
+    parser.add_argument(
         "--peer-python",
         default=sys.executable,
         help="the Python that runs the peers (default: this one)",
@@ -108,6 +114,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--repeats must be >= 1. Received: {args.repeats}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1. Received: {args.threads}")
+    unknown = [p for p in args.only_peers or [] if p not in peers.PEERS]
+    if unknown:
+        parser.error(f"--only-peers takes names from {', '.join(peers.PEERS)}. Received: {unknown}")
     if args.clock == "cpu" and args.device.type != "cpu":
         parser.error("--clock cpu measures CPU time: use it with --device cpu")
     return args
@@ -138,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     set_clock(args.clock)
     info = machine_info(device)
     info["clock"] = args.clock
+    if args.threads == 1 and device.type == "cpu":
+        info["affinity"] = pin_to_one_core()  # the peers' processes are pinned the same way
     _log("epochal benchmark: " + "; ".join(f"{k}: {v}" for k, v in info.items()))
     all_workloads = workloads(quick=args.quick)
 
@@ -171,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             log=_log,
             threads=args.threads,
             clock_name=args.clock,
+            peers=args.only_peers,
         )
         rows.extend(peers.rows(peer_results, all_workloads))
         rows.sort(key=lambda r: r.key)  # stable: each workload's rows stay in order

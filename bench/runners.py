@@ -40,6 +40,7 @@ __all__ = [
     "epoch_order",
     "epochal_run",
     "hand_run",
+    "pin_to_one_core",
     "set_clock",
     "synchronize",
 ]
@@ -50,6 +51,21 @@ __all__ = [
 #: single-threaded (``--threads 1``) CPU runs compare stably. Not for CUDA.
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 _clock = [time.perf_counter]
+
+
+def pin_to_one_core() -> str:
+    """Keep this process (every thread it has or starts) on one CPU core; says which.
+
+    With ``--threads 1`` torch runs one thread, but other frameworks keep
+    helper threads (JAX dispatches to an XLA thread, for one): pinned to one
+    core, every side gets the same single core, whatever its threads. Linux
+    only; elsewhere nothing changes.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity here)"
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return f"pinned to core {core}"
 
 
 def set_clock(name: str) -> None:

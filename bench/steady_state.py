@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
+from bench.runners import pin_to_one_core  # noqa: E402
 from bench.workloads import make_optimizer, workloads  # noqa: E402
 
 PEERS_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.threads == 1:
+        # Keras's process inherits the affinity: JAX's dispatch thread shares the core too.
+        print(pin_to_one_core(), file=sys.stderr)
     keys = args.workloads.split(",")
     if args.keras_jax:
         print(

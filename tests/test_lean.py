@@ -180,3 +180,9 @@ def test_an_instance_step_patched_by_the_user_is_called() -> None:
     opt.step = patched  # type: ignore[method-assign]
     _lean.stepper(opt)()
     assert calls == [1]
+
+
+def test_a_complex_loss_gets_torchs_own_error() -> None:
+    w = torch.ones(2, dtype=torch.complex64, requires_grad=True)
+    with pytest.raises(RuntimeError, match="real scalar"):
+        _lean.backward((w * 2).sum())

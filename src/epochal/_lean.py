@@ -67,6 +67,7 @@ def backward(loss: torch.Tensor) -> None:
         or type(loss) is not torch.Tensor
         or loss.grad_fn is None
         or loss.numel() != 1
+        or not loss.is_floating_point()  # torch refuses an implicit complex seed: let it say so
         or _profiler_on()
     ):
         loss.backward()

@@ -25,7 +25,8 @@ from torch import nn
 
 from epochal import _dist_run
 from epochal import distributed as dist_mod
-from epochal._calls import engine_calls
+from epochal._calls import call_marked
+from epochal._modes import evaluating
 from epochal._runio import Partial
 from epochal._step import ForwardLoss, TrainStep
 from epochal._tree import call_module
@@ -410,8 +411,6 @@ def evaluate(
         else:
             state = _dist_run.DistStep(world=dist_mod.world(), ddp=engine.module)
             batches = (b for b in _dist_run.shard_batches(batches, state) if b.size)
-    was_training = engine.module.training
-    engine.module.eval()
     metrics = engine.eval_metrics
     for metric in metrics:
         metric.reset()
@@ -420,24 +419,21 @@ def evaluate(
     wants_begin = callbacks.wants("on_test_batch_begin")
     wants_end = callbacks.wants("on_test_batch_end")
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
-    try:
-        with torch.no_grad():
-            for i, (x, y, sw, n) in enumerate(batches):
-                if wants_begin:
-                    callbacks.batch_hook("on_test_batch_begin", i, running)
-                out, y, loss = forward_loss(x, y, sw)
-                loss_sum.add_(loss, alpha=n)
-                seen += n
-                _update_metrics(engine, metrics, out, y, sw)
-                if running is not None:
-                    running.count = seen
-                    if wants_end:
-                        callbacks.batch_hook("on_test_batch_end", i, running)
-                    # Keras's model.stop_evaluating, set by a batch hook
-                    if callbacks.stop_requested("evaluating"):
-                        break
-    finally:
-        engine.module.train(was_training)
+    with evaluating(engine.module), torch.no_grad():
+        for i, (x, y, sw, n) in enumerate(batches):
+            if wants_begin:
+                callbacks.batch_hook("on_test_batch_begin", i, running)
+            out, y, loss = forward_loss(x, y, sw)
+            loss_sum.add_(loss, alpha=n)
+            seen += n
+            _update_metrics(engine, metrics, out, y, sw)
+            if running is not None:
+                running.count = seen
+                if wants_end:
+                    callbacks.batch_hook("on_test_batch_end", i, running)
+                # Keras's model.stop_evaluating, set by a batch hook
+                if callbacks.stop_requested("evaluating"):
+                    break
     logs = (
         _final_logs(loss_sum, seen, metrics)
         if sharded
@@ -457,24 +453,18 @@ def predict(
     callbacks: CallbackList,
 ) -> list[Any]:
     """The module's outputs for every batch, in order (detached)."""
-    was_training = module.training
-    module.eval()
     outputs: list[Any] = []
     wants_begin = callbacks.wants("on_predict_batch_begin")
     wants_end = callbacks.wants("on_predict_batch_end")
-    try:
-        with torch.no_grad():
-            for i, (x, _y, _sw, _n) in enumerate(source.batches(batch_size, limit=steps)):
-                if wants_begin:
-                    callbacks.batch_hook("on_predict_batch_begin", i, None)
-                with engine_calls():  # the module runs as set here (see epochal._calls)
-                    outputs.append(call_module(module, x))
-                if wants_end:
-                    callbacks.batch_hook("on_predict_batch_end", i, {"outputs": outputs[-1]})
-                if (wants_begin or wants_end) and callbacks.stop_requested("predicting"):
-                    break  # Keras's model.stop_predicting, set by a batch hook
-    finally:
-        module.train(was_training)
+    with evaluating(module), torch.no_grad():
+        for i, (x, _y, _sw, _n) in enumerate(source.batches(batch_size, limit=steps)):
+            if wants_begin:
+                callbacks.batch_hook("on_predict_batch_begin", i, None)
+            outputs.append(call_marked(call_module, module, x))  # see epochal._calls
+            if wants_end:
+                callbacks.batch_hook("on_predict_batch_end", i, {"outputs": outputs[-1]})
+            if (wants_begin or wants_end) and callbacks.stop_requested("predicting"):
+                break  # Keras's model.stop_predicting, set by a batch hook
     return outputs
 
 

@@ -293,6 +293,10 @@ class CompiledMetric:
         #: fed logits directly (accuracy needs no sigmoid/softmax: a threshold
         #: at 0 or an argmax gives the same answer, without the extra kernel)
         self.takes_logits = False
+        #: ``update(preds, target)``: the metric's own, or adapted to what
+        #: torchmetrics' binary and multiclass metrics take; chosen once here,
+        #: as it runs for every batch.
+        self.update: Callable[[Tensor, Tensor], None] = self._adapted_update()
 
     def accept_logits(self) -> None:
         """Take logits rather than probabilities, if the result does not change."""
@@ -302,16 +306,24 @@ class CompiledMetric:
         elif isinstance(self.metric, MulticlassAccuracy):
             self.takes_logits = True
 
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        if self.task == "binary" and not isinstance(self.metric, BinaryAccuracy):
-            # torchmetrics' binary metrics want flat probabilities and integer targets.
-            self.metric.update(preds.reshape(-1), target.reshape(-1).round().long())
-        elif self.task == "multiclass" and not isinstance(self.metric, MulticlassAccuracy):
-            if target.shape == preds.shape:
-                target = target.argmax(dim=-1)
-            self.metric.update(preds.reshape(-1, preds.shape[-1]), target.reshape(-1).long())
-        else:
-            self.metric.update(preds, target)
+    def _adapted_update(self) -> Callable[[Tensor, Tensor], None]:
+        metric = self.metric
+        if self.task == "binary" and not isinstance(metric, BinaryAccuracy):
+
+            def binary(preds: Tensor, target: Tensor) -> None:
+                # torchmetrics' binary metrics want flat probabilities and integer targets.
+                metric.update(preds.reshape(-1), target.reshape(-1).round().long())
+
+            return binary
+        if self.task == "multiclass" and not isinstance(metric, MulticlassAccuracy):
+
+            def multiclass(preds: Tensor, target: Tensor) -> None:
+                if target.shape == preds.shape:
+                    target = target.argmax(dim=-1)
+                metric.update(preds.reshape(-1, preds.shape[-1]), target.reshape(-1).long())
+
+            return multiclass
+        return metric.update
 
     def compute(self) -> Tensor:
         return self.metric.compute()

@@ -227,6 +227,9 @@ def test_inference_sides_compute_the_same(key: str) -> None:
     logits = hand_predict(workload, plain, x)
     expected = torch.sigmoid(logits) if workload.task == "binary" else logits
     torch.testing.assert_close(epochal_predict(model, workload, x), expected)
+    # the bench's predict hand loop runs the user's model, head included: the same outputs
+    user_model = build_module(workload, with_head=True, seed=SEED, device=CPU)
+    assert torch.equal(hand_predict(workload, user_model, x), epochal_predict(model, workload, x))
 
 
 def test_cpu_clock_run_names_its_clock(capsys: pytest.CaptureFixture[str]) -> None:
@@ -239,3 +242,47 @@ def test_cpu_clock_run_names_its_clock(capsys: pytest.CaptureFixture[str]) -> No
     assert "clock: cpu" in capsys.readouterr().out
     set_clock("wall")
     assert CLOCKS["wall"] is not None and clock() > 0
+
+
+def test_one_thread_runs_pin_their_process_to_one_core() -> None:
+    # In a child process: pinning this one would slow the rest of the tests.
+    import subprocess
+
+    code = (
+        "import os, sys; sys.path.insert(0, '.');"
+        "from bench.runners import pin_to_one_core;"
+        "print(pin_to_one_core(), len(os.sched_getaffinity(0)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout.split()
+    assert out[:3] == ["pinned", "to", "core"] and out[-1] == "1"
+
+
+def test_only_peers_takes_known_names(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.run import parse_args
+
+    args = parse_args(["--peers", "--only-peers", "keras-jax,keras-jax-steady"])
+    assert args.only_peers == ["keras-jax", "keras-jax-steady"]
+    with pytest.raises(SystemExit):
+        parse_args(["--peers", "--only-peers", "keras-jaxx"])
+    assert "keras-jaxx" in capsys.readouterr().err
+
+
+def test_peer_rows_show_the_cores_a_peer_kept_busy() -> None:
+    result = peers.PeerResult(
+        "keras-jax-steady",
+        "a",
+        "3.15.1 (jax 0.10.2)",
+        640,
+        ms_per_step=[0.3, 0.31],
+        hand_ms_per_step=[0.4, 0.4],
+        cpu_per_wall=[1.0, 1.02],
+    )
+    (row,) = peers.rows([result], workloads(quick=True))
+    assert row.runner.endswith("[CPU/wall 1.01]")
+    assert row.ratio is not None and row.ratio.median == pytest.approx(0.7625)

@@ -229,3 +229,11 @@ def test_predict_reuses_unchanged_tensors_and_sees_writes(made_count: list[int])
     assert not torch.equal(again[:7], first[:7]) and torch.equal(again[7:], first[7:])
     with pytest.raises(DataError, match=r"\(N, 3\) does not fit the model"):
         model.predict(torch.zeros(4, 3), batch_size=16, verbose=0)  # still probed
+
+
+def test_sparse_tensors_have_no_key() -> None:
+    from epochal.data._reuse import inputs_key
+
+    dense = torch.zeros(3, 2)
+    assert inputs_key((dense.to_sparse(), dense, None, None), ()) is None
+    assert inputs_key(((dense, dense.to_sparse()), dense, None, None), ()) is None

@@ -149,15 +149,16 @@ def check_finite(tree: Tree, name: str) -> None:
     def check(t: torch.Tensor) -> torch.Tensor:
         if not t.is_floating_point() or t.numel() == 0:
             return t
-        stamp = (t._version, t.data_ptr())
-        if _FOUND_FINITE.get(t) == stamp:
+        strided = t.layout is torch.strided
+        stamp = (t._version, t.data_ptr()) if strided else None
+        if strided and _FOUND_FINITE.get(t) == stamp:
             return t
         # min and max carry any NaN or Inf: one pass without a data-sized mask
         # (isfinite(t).all() allocated one and cost ~40x more on large inputs).
         low, high = torch.aminmax(t)
         if not bool(torch.isfinite(low) & torch.isfinite(high)):
             bad.append(f"{int(torch.isnan(t).sum())} NaN and {int(torch.isinf(t).sum())} Inf")
-        else:
+        elif strided:
             _FOUND_FINITE[t] = stamp
         return t
 

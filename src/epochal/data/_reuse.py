@@ -13,9 +13,10 @@ shape, strides, dtype and device, so any change torch can see makes a new
 key. Only torch tensors are stamped: a numpy array has no version counter,
 so data given as numpy (or pandas, lists, Datasets) is prepared on every
 call. Sources are kept only when they hold the caller's own memory (no copy
-was made by a cast or a move to another device): keeping them then holds no
-memory the caller does not hold, and writes to the caller's tensors reach
-the training batches as they did before.
+was made by a cast or a move to another device), so writes to the caller's
+tensors reach the training batches as they did before, and what is kept is
+a reference to the caller's last tensors, no copy of them: they stay alive
+until a call with other data (or a new ``compile``) replaces the entry.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from epochal.data._sources import ArraySource
 __all__ = ["Prepared", "inputs_key", "keep", "keeps_callers_memory", "reusable"]
 
 
-def _stamp(t: torch.Tensor) -> tuple[Any, ...]:
+def _stamp(t: torch.Tensor) -> tuple[Any, ...] | None:
+    if t.layout is not torch.strided:  # sparse and other layouts: no storage to stamp
+        return None
     return (
         id(t),
         t._version,
@@ -51,13 +54,17 @@ def _tree_stamp(tree: Any) -> tuple[Any, ...] | None:
     if tree is None:
         return ("none",)
     if isinstance(tree, torch.Tensor):
-        return (_stamp(tree),)
+        stamp = _stamp(tree)
+        return None if stamp is None else (stamp,)
     if not isinstance(tree, (dict, tuple, list)):
         return None
     found = list(leaves(tree))
     if not found or not all(isinstance(t, torch.Tensor) for t in found):
         return None
-    return (structure_key(tree), *(_stamp(t) for t in found))
+    stamps = [_stamp(t) for t in found]
+    if any(stamp is None for stamp in stamps):
+        return None
+    return (structure_key(tree), *stamps)
 
 
 def inputs_key(trees: Iterable[Any], settings: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -75,7 +82,11 @@ def inputs_key(trees: Iterable[Any], settings: tuple[Any, ...]) -> tuple[Any, ..
 
 
 def _storages(tree: Any) -> set[int]:
-    return {t.untyped_storage().data_ptr() for t in leaves(tree) if isinstance(t, torch.Tensor)}
+    return {
+        t.untyped_storage().data_ptr()
+        for t in leaves(tree)
+        if isinstance(t, torch.Tensor) and t.layout is torch.strided
+    }
 
 
 def keeps_callers_memory(sources: Iterable[ArraySource | None], given: Iterable[Any]) -> bool:
@@ -85,7 +96,13 @@ def keeps_callers_memory(sources: Iterable[ArraySource | None], given: Iterable[
         if source is None:
             continue
         for tree in (source.x, source.y, source.sample_weight):
-            if tree is not None and not _storages(tree) <= callers:
+            if tree is None:
+                continue
+            if any(
+                isinstance(t, torch.Tensor) and t.layout is not torch.strided for t in leaves(tree)
+            ):
+                return False
+            if not _storages(tree) <= callers:
                 return False
     return True
 

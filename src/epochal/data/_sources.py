@@ -103,9 +103,17 @@ class ArraySource:
         for i in range(start, stop):
             lo = i * batch_size
             hi = min(lo + batch_size, n)
-            if plain and order is not None:
-                # The common case, kept free of per-batch Python objects: this
-                # runs once per step.
+            if plain:
+                # The common cases, kept free of per-batch Python objects: this
+                # runs once per step. In order, a batch is a view (no copy).
+                if order is None:
+                    yield Batch(
+                        x[lo:hi],
+                        None if y is None else y[lo:hi],
+                        None if sw is None else sw[lo:hi],
+                        hi - lo,
+                    )
+                    continue
                 idx = order[lo:hi]
                 yield Batch(
                     x.index_select(0, idx),
