@@ -186,3 +186,17 @@ def test_a_complex_loss_gets_torchs_own_error() -> None:
     w = torch.ones(2, dtype=torch.complex64, requires_grad=True)
     with pytest.raises(RuntimeError, match="real scalar"):
         _lean.backward((w * 2).sum())
+
+
+def test_a_zero_grad_replaced_on_the_instance_is_called() -> None:
+    opt = torch.optim.SGD(_net().parameters(), lr=0.1)
+    calls = []
+    original = opt.zero_grad
+
+    def counting(set_to_none: bool = True) -> None:
+        calls.append(set_to_none)
+        original(set_to_none)
+
+    opt.zero_grad = counting  # type: ignore[method-assign]
+    _lean.clear_grads(opt)
+    assert calls == [True]

@@ -20,8 +20,8 @@ Each falls back to torch's own call whenever the shortcut could differ:
 while torch's profiler records (its ranges are then kept), for a loss that
 is a tensor subclass or a leaf, for an optimizer whose class overrides
 ``zero_grad``, whose ``step`` is not torch's hook wrapper or whose instance
-has a ``step`` of its own other than a learning-rate scheduler's marker, and
-on a torch without these internals.
+has a ``zero_grad`` or a ``step`` of its own (other than a learning-rate
+scheduler's marker), and on a torch without these internals.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def clear_grads(optimizer: torch.optim.Optimizer) -> None:
     if (
         not _AVAILABLE
         or type(optimizer).zero_grad is not torch.optim.Optimizer.zero_grad
+        or "zero_grad" in optimizer.__dict__  # replaced on the instance: call it
         or _profiler_on()
     ):
         optimizer.zero_grad(set_to_none=True)
