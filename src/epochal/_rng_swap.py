@@ -6,17 +6,17 @@ gives the user's back afterwards. ``np.random.get_state`` and ``set_state``
 copy the 624-word Mersenne Twister key element by element in Python and cost
 about 30 µs each: four of them were a seventh of a short ``fit`` call.
 
-`take_numpy` and `put_numpy` do the same work through the generator's state struct
-(``MT19937.ctypes.state_address``: 624 key words and a position, copied as
-one block of bytes). The one part of the state that struct does not hold is
-``RandomState``'s cached second Gaussian (``has_gauss``, ``gauss``), which no
-public call reads. `take` finds it by drawing one Gaussian: if the key did not
-move, the draw returned the cached value (the state held one); otherwise the
-draw made a new pair, and a second draw empties the cache again. Reading
-this way consumes the live state, so `take_numpy` is for swaps: a
-`put_numpy` always follows. A state with a cached
-Gaussian is put back by ``set_state`` (the slow
-path); a state without one by emptying the live cache and copying the bytes.
+`take_numpy` and `put_numpy` do the same work through the generator's state
+struct (``MT19937.ctypes.state_address``: 624 key words and a position,
+copied as one block of bytes). The one part of the state that struct does
+not hold is ``RandomState``'s cached second Gaussian (``has_gauss``,
+``gauss``), which no public call reads. `take_numpy` finds it by drawing one
+Gaussian: if the key did not move, the draw returned the cached value (the
+state held one); otherwise the draw made a new pair, and a second draw
+empties the cache again. Reading this way consumes the live state, so
+`take_numpy` is for swaps: a `put_numpy` always follows. A state with a
+cached Gaussian is put back by ``set_state`` (the slow path); a state
+without one by emptying the live cache and copying the bytes.
 
 Where numpy's global generator is not a Mersenne Twister exposing its
 struct, both fall back to ``get_state``/``set_state``.
@@ -51,7 +51,7 @@ class NumpyState:
     """A state of numpy's global generator.
 
     ``raw``: the Mersenne Twister struct's bytes, for a state without a cached
-    Gaussian; ``legacy``: ``np.random.get_state()``'s tuple, for the others.
+    Gaussian; ``full``: ``np.random.get_state()``'s tuple, for the others.
     Exactly one is set.
     """
 
@@ -63,9 +63,7 @@ class NumpyState:
         if self.full is not None:
             return self.full
         assert self.raw is not None
-        key = np.frombuffer(self.raw, dtype=np.uint32, count=_KEY_WORDS).copy()
-        pos = int(np.frombuffer(self.raw, dtype=np.intc, count=1, offset=_KEY_WORDS * 4)[0])
-        return ("MT19937", key, pos, 0, 0.0)
+        return _numpy_legacy(self.raw, 0, 0.0)
 
     @classmethod
     def from_legacy(cls, state: tuple[Any, ...]) -> NumpyState:
@@ -90,6 +88,13 @@ class NumpyState:
     def seeded(cls, seed: int) -> NumpyState:
         """The state ``np.random.seed(seed)`` gives."""
         return cls.from_legacy(_legacy_tuple(np.random.RandomState(seed).get_state()))
+
+
+def _numpy_legacy(raw: bytes, has_gauss: int, gauss: float) -> tuple[Any, ...]:
+    """``np.random.get_state()``'s tuple for the struct bytes ``raw`` and a Gaussian cache."""
+    key = np.frombuffer(raw, dtype=np.uint32, count=_KEY_WORDS).copy()
+    pos = int(np.frombuffer(raw, dtype=np.intc, count=1, offset=_KEY_WORDS * 4)[0])
+    return ("MT19937", key, pos, has_gauss, gauss)
 
 
 def _legacy_tuple(state: Any) -> tuple[Any, ...]:
@@ -119,16 +124,14 @@ def _raw(address: int) -> bytes:
 
 
 def take_numpy() -> NumpyState:
-    """The global state, read by consuming it: call `put` before numpy draws again."""
+    """The global state, read by consuming it: call `put_numpy` before numpy draws again."""
     address = _address()
     if address is None:
         return NumpyState(full=_legacy_tuple(np.random.get_state()))
     raw = _raw(address)
     gaussian = np.random.standard_normal()
     if _raw(address) == raw:  # the draw returned the cached Gaussian
-        key = np.frombuffer(raw, dtype=np.uint32, count=_KEY_WORDS).copy()
-        pos = int(np.frombuffer(raw, dtype=np.intc, count=1, offset=_KEY_WORDS * 4)[0])
-        return NumpyState(full=("MT19937", key, pos, 1, float(gaussian)))
+        return NumpyState(full=_numpy_legacy(raw, 1, float(gaussian)))
     np.random.standard_normal()  # the draw cached the pair's second half: empty the cache
     return NumpyState(raw=raw)
 
@@ -156,16 +159,19 @@ def _py_raw(generator: random.Random) -> bytes:
     return ctypes.string_at(id(generator) + _PY_OFFSET, _STATE_BYTES)
 
 
+def _py_internal(raw: bytes) -> tuple[int, ...]:
+    """``random.getstate()[1]`` for the C fields' bytes: the 624 key words, then the index."""
+    index = struct.unpack_from("i", raw, 0)[0]
+    return (*struct.unpack_from(f"{_KEY_WORDS}I", raw, 4), index)
+
+
 def _py_layout_holds() -> bool:
     """Whether ``random.Random``'s C fields are where `_py_raw` reads them (read and write)."""
     try:
         source, target = random.Random(12345), random.Random(0)
         source.random()
         raw = _py_raw(source)
-        internal = source.getstate()[1]
-        index = struct.unpack_from("i", raw, 0)[0]
-        words = struct.unpack_from(f"{_KEY_WORDS}I", raw, 4)
-        if tuple(internal) != (*words, index):
+        if tuple(source.getstate()[1]) != _py_internal(raw):
             return False
         ctypes.memmove(id(target) + _PY_OFFSET, raw, _STATE_BYTES)
         return target.getstate() == source.getstate() and target.random() == source.random()
@@ -194,9 +200,7 @@ class PythonState:
         if self.full is not None:
             return self.full
         assert self.raw is not None
-        index = struct.unpack_from("i", self.raw, 0)[0]
-        words = struct.unpack_from(f"{_KEY_WORDS}I", self.raw, 4)
-        return (3, (*words, index), self.gauss)
+        return (3, _py_internal(self.raw), self.gauss)
 
     @classmethod
     def from_legacy(cls, state: tuple[Any, ...]) -> PythonState:
