@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from epochal import losses as losses_mod
+from epochal._modes import evaluating
 from epochal._tree import call_module, leaves, tree_map
 from epochal.data._features import FeatureCast, check_features, input_errors, unbuilt_on_failure
 from epochal.data._sources import ArraySource, Batch, IterableSource, Source
@@ -173,14 +174,13 @@ def check_predict_input(module: nn.Module, source: Source, seen: tuple[int, ...]
     if sample is None:
         return
     x2 = tree_map(lambda t: t[:2], sample.x)
-    modes = {sub: sub.training for sub in module.modules()}
-    module.eval()
-    try:
-        with unbuilt_on_failure(module), input_errors("x", x2, module, seen), torch.no_grad():
-            call_module(module, x2)
-    finally:
-        for sub, mode in modes.items():
-            sub.training = mode
+    with (
+        evaluating(module),
+        unbuilt_on_failure(module),
+        input_errors("x", x2, module, seen),
+        torch.no_grad(),
+    ):
+        call_module(module, x2)
 
 
 def _weight_name(name: str) -> str:

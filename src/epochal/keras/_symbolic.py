@@ -28,12 +28,12 @@ import torch
 from torch import Tensor, nn
 from torch.utils import _pytree as pytree
 
+from epochal._modes import evaluating
 from epochal.errors import ArgumentError, ArgumentTypeError
 from epochal.layers import _base
 from epochal.layers import _checks as checks
 from epochal.layers._base import Layer
 from epochal.layers._core import InputLayer
-from epochal.layers._dryrun import _restore_modes as restore_modes
 from epochal.layers._dryrun import is_built, preserved_rng
 
 __all__ = ["Input", "KerasTensor", "Node", "is_symbolic", "symbolic_call"]
@@ -372,13 +372,8 @@ def _ensure_module_built(module: nn.Module, args: tuple[Any, ...], kwargs: dict[
         return
     # Anything else builds by one real forward on a small zero batch (eval mode, no grad).
     zeros_args, zeros_kwargs = pytree.tree_map(_zeros_of, (args, kwargs))
-    modes = {sub: sub.training for sub in module.modules()}
-    module.eval()
-    try:
-        with torch.no_grad():
-            module(*zeros_args, **zeros_kwargs)
-    finally:
-        restore_modes(module, modes, modes[module])
+    with evaluating(module), torch.no_grad():
+        module(*zeros_args, **zeros_kwargs)
 
 
 def _zeros_of(value: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from epochal._modes import evaluating
 from epochal.layers._base import Layer, Shape
 from epochal.layers._core import Embedding, InputLayer
 
@@ -90,17 +91,5 @@ def preserved_rng() -> Iterator[None]:
 
 def eval_forward(module: nn.Module, x: Any) -> Any:
     """``module(x)`` in eval mode without gradients; train/eval flags restored after."""
-    modes = {sub: sub.training for sub in module.modules()}
-    module.eval()
-    try:
-        with torch.no_grad():
-            return module(x)
-    finally:
-        _restore_modes(module, modes, modes[module])
-
-
-def _restore_modes(module: nn.Module, modes: dict[nn.Module, bool], inherited: bool) -> None:
-    mode = modes.get(module, inherited)
-    module.training = mode
-    for child in module.children():
-        _restore_modes(child, modes, mode)
+    with evaluating(module), torch.no_grad():
+        return module(x)
