@@ -165,8 +165,10 @@ class FitCall:
     keep_checkpoints: int | None
     # What the call was given, and its stamp (epochal.data._reuse): prepared
     # sources are kept for a next call given the same tensors, unchanged.
+    # ``reused``: the previous call's entry, when this call's sources are its.
     inputs_key: tuple[Any, ...] | None = None
     given: tuple[Any, ...] = ()
+    reused: Prepared | None = None
 
 
 @dataclass
@@ -502,9 +504,8 @@ class Trainer:
                 f"whose sampler is a DistributedSampler. Received x of type {kind}: pass its "
                 "Dataset instead (epochal shards it), or give the DataLoader a DistributedSampler"
             )
-        reused = self.reusable_inputs("fit", call.inputs_key)
-        if reused is not None and reused.source is call.train and self.engine is not None:
-            engine, conform = self.engine, reused.conform
+        if call.reused is not None and self.engine is not None:
+            engine, conform = self.engine, call.reused.conform
         else:
             sources = [call.train] if call.val is None else [call.train, call.val]
             engine, conform = self.prepare(sources, "fit")

@@ -493,6 +493,7 @@ class Model:
             keep_checkpoints=keep_checkpoints,
             inputs_key=key,
             given=given,
+            reused=reused,
         )
         start = self.run.epoch
         history = trainer.fit(call, self._context())
