@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torchmetrics
 from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
 
 from epochal import distributed as dist_mod
 from epochal._metric_kinds import SumMetric
@@ -143,8 +144,6 @@ def presharded(source: Source) -> bool:
     Such a loader already gives each rank its own batches (its share of the
     data, padded by the sampler so that every rank has as many batches).
     """
-    from torch.utils.data import DataLoader, DistributedSampler
-
     data = getattr(source, "data", None)
     return isinstance(data, DataLoader) and isinstance(data.sampler, DistributedSampler)
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from epochal._tree import call_module
+from epochal._direct import Forward as ModelForward
 from epochal.errors import ArgumentError
 from epochal.losses import LossSpec
 
@@ -30,12 +30,29 @@ Forward = Callable[[Any], Any]
 
 
 class Head:
-    """A module's final activation and the forward pass without it."""
+    """A module's final activation and the forward pass without it.
 
-    def __init__(self, activation: str, pre: Forward, softmax_dim: int | None = None) -> None:
+    The forward without it is ``body`` (the layers before, nested sequential
+    containers opened) called in turn, then ``last`` (the final layer's
+    forward without its activation; nothing for a bare sigmoid/softmax).
+    """
+
+    def __init__(
+        self,
+        activation: str,
+        body: list[nn.Module],
+        last: Forward | None,
+        softmax_dim: int | None = None,
+    ) -> None:
         self.activation = activation  # "sigmoid" or "softmax"
-        self.pre = pre
+        self.body = body
+        self.last = last
         self.softmax_dim = softmax_dim
+
+    @property
+    def pre(self) -> ModelForward:
+        """The forward pass without the final activation."""
+        return ModelForward(self.body, self.last)
 
 
 def _layers_of(module: nn.Module) -> list[nn.Module] | None:
@@ -52,27 +69,19 @@ def _layers_of(module: nn.Module) -> list[nn.Module] | None:
 def split_head(module: nn.Module) -> Head | None:
     """The removable final sigmoid/softmax of ``module``, or None."""
     if isinstance(module, nn.Sigmoid):
-        return Head("sigmoid", lambda x: x)
+        return Head("sigmoid", [], None)
     if isinstance(module, nn.Softmax):
-        return Head("softmax", lambda x: x, softmax_dim=module.dim)
+        return Head("softmax", [], None, softmax_dim=module.dim)
     name = getattr(module, "activation_name", None)
     pre = getattr(module, "forward_preactivation", None)
     if name in ("sigmoid", "softmax") and callable(pre):
-        return Head(name, pre, softmax_dim=-1)
+        return Head(name, [], pre, softmax_dim=-1)
     layers = _layers_of(module)
     if layers:
         inner = split_head(layers[-1])
         if inner is None:
             return None
-        body = layers[:-1]
-        inner_pre = inner.pre
-
-        def pre_forward(x: Any) -> Any:
-            for layer in body:
-                x = layer(x)
-            return inner_pre(x)
-
-        return Head(inner.activation, pre_forward, inner.softmax_dim)
+        return Head(inner.activation, [*layers[:-1], *inner.body], inner.last, inner.softmax_dim)
     return None
 
 
@@ -92,7 +101,7 @@ def output_activation(output: Any) -> str | None:
 class LossForm:
     """How a cross-entropy is computed for a model: on logits or on probabilities."""
 
-    forward: Forward  # the training forward: stops before a removed final activation
+    forward: ModelForward  # the training forward: stops before a removed final activation
     logits: bool
     metric_input: Callable[[Any], Any] | None  # logits -> probabilities for the metrics
 
@@ -111,9 +120,7 @@ def loss_form(module: nn.Module, out: Any, spec: LossSpec) -> LossForm:
     ``from_logits=False`` meets outputs outside [0, 1].
     """
 
-    def full_forward(x: Any) -> Any:
-        return call_module(module, x)
-
+    full_forward = ModelForward([module], spread=True)
     if not spec.is_cross_entropy:
         return LossForm(full_forward, False, None)
     head = split_head(module)

@@ -164,19 +164,33 @@ def build_forward_loss(engine: Engine, *, precision: Precision, compile: bool) -
     def forward_loss(
         x: Any, y: Any, sample_weight: torch.Tensor | None
     ) -> tuple[Any, Any, torch.Tensor]:
-        with autocast():
-            out = forward(x)
-            if prepare is not None:
-                y = prepare(y, out)
-            loss = loss_fn(out, y, sample_weight)
-            if penalty is not None:
-                loss = loss + penalty()
+        out = forward(x)
+        if prepare is not None:
+            y = prepare(y, out)
+        loss = loss_fn(out, y, sample_weight)
+        if penalty is not None:
+            loss = loss + penalty()
         return out, y, loss
 
+    fn: ForwardLoss = forward_loss
+    if autocast is not contextlib.nullcontext:  # "32" pays no context manager per step
+        fn = _under(autocast, forward_loss)
     if not compile:
-        return forward_loss
-    private = _private_copy(forward_loss, f"epochal_forward_loss_{id(engine):x}")
-    return _compiled_or_eager(forward_loss, torch.compile(private), "the training step")
+        return fn
+    private = _private_copy(fn, f"epochal_forward_loss_{id(engine):x}")
+    return _compiled_or_eager(fn, torch.compile(private), "the training step")
+
+
+def _under(autocast: Callable[[], Any], forward_loss: ForwardLoss) -> ForwardLoss:
+    """``forward_loss`` run under ``autocast()``."""
+
+    def autocast_forward_loss(
+        x: Any, y: Any, sample_weight: torch.Tensor | None
+    ) -> tuple[Any, Any, torch.Tensor]:
+        with autocast():
+            return forward_loss(x, y, sample_weight)
+
+    return autocast_forward_loss
 
 
 def _detach(out: Any) -> Any:

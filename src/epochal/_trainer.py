@@ -35,6 +35,7 @@ from epochal._calls import engine_calls, marked
 from epochal._ckpt_io import read_bytes
 from epochal._ckpt_run import check_run_checkpoint as check_full_checkpoint
 from epochal._ckpt_run import run_settings
+from epochal._direct import Forward
 from epochal._heads import LossForm, loss_form
 from epochal._optim_hooks import StepOptions, ema_weights, install
 from epochal._outputs import BoundOutputs, OutputsLoss, output_names_of
@@ -243,7 +244,7 @@ class Trainer:
         spec = self._targets_spec(out, single_form)
         if isinstance(spec, BoundOutputs):
             # Each loss in its output's form; one output may skip a final activation layer.
-            whole = LossForm(lambda x: call_module(self.module, x), False, None)
+            whole = LossForm(Forward([self.module], spread=True), False, None)
             form = forms[-1] if forms else whole
             loss_fn: losses_mod.LossFn = spec.loss
             train_metrics: list[metrics_mod.CompiledMetric] = list(spec.metrics())
@@ -261,7 +262,9 @@ class Trainer:
         engine = loop.Engine(
             module=self.module,
             device=self.device,
-            forward=form.forward,
+            # Compiled: one fixed path for torch.compile to trace (direct calls
+            # switch functions between calls, which would recompile).
+            forward=form.forward.slow if settings.compile else form.forward,
             loss_fn=loss_fn,
             metric_input=form.metric_input,
             optimizer=optimizer,

@@ -15,6 +15,7 @@ callback overrides them, and their logs are computed only when read.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,15 +26,15 @@ from torch import nn
 
 from epochal import _dist_run
 from epochal import distributed as dist_mod
-from epochal._calls import call_marked
+from epochal._calls import call_marked, engine_calls
+from epochal._direct import Forward, direct_calls, look_again
 from epochal._modes import evaluating
 from epochal._runio import Partial
 from epochal._step import ForwardLoss, TrainStep
-from epochal._tree import call_module
 from epochal.callbacks.base import CallbackList
 from epochal.data import ArraySource, Source
 from epochal.losses import LossFn
-from epochal.metrics import CompiledMetric
+from epochal.metrics import ChunkedUpdates, CompiledMetric
 from epochal.run import RunState
 
 __all__ = [
@@ -185,6 +186,18 @@ def _update_metrics(
             metric.update(probs, y)
 
 
+def _chunked_metrics(engine: Engine, metrics: list[CompiledMetric]) -> ChunkedUpdates | None:
+    """Updates over many batches at once, where that gives the same bits (metrics.ChunkedUpdates)."""
+    if not metrics or engine.outputs is not None:
+        return None
+    for metric in metrics:
+        # counts only, fed what the batch gives (an elementwise sigmoid may round
+        # differently on a longer tensor)
+        if not metric.counts_only or not (metric.takes_logits or engine.metric_input is None):
+            return None
+    return ChunkedUpdates(lambda out, y: _update_metrics(engine, metrics, out, y, None))
+
+
 def _final_logs(
     loss_sum: torch.Tensor, seen: int, metrics: list[CompiledMetric]
 ) -> dict[str, float]:
@@ -252,29 +265,33 @@ def train_epoch(engine: Engine, run: RunState, plan: Plan, epoch: int) -> dict[s
         agree = dist_mod.any_rank(wants_begin or wants_end)
 
     i = start - 1
-    for i, (x, y, sw, n) in enumerate(batches, start):
-        if wants_begin:
-            callbacks.batch_hook("on_train_batch_begin", i, running)
-        out, y, loss = train_step(x, y, sw)
-        loss_sum.add_(loss, alpha=n)  # on the device: no sync
-        seen += n
-        if n:  # an empty share (one stand-in row) counts for nothing
-            _update_metrics(engine, metrics, out, y, sw)
-        run.step += 1
-        if engine.scheduler is not None and engine.scheduler_per_step:
-            engine.scheduler.step()
-        if running is not None:
-            running.count = seen
-            if wants_end:
-                callbacks.batch_hook("on_train_batch_end", i, running)
-        if agree:
-            run.stopped = dist_mod.any_rank(run.stopped)
-        if pending:  # a callback saved the run during this step's hooks
-            plan.flush(_partial(epoch, i + 1, loss_sum, seen, metrics))
-        if every is not None and run.step % every == 0 and plan.checkpoint is not None:
-            plan.checkpoint(_partial(epoch, i + 1, loss_sum, seen, metrics))
-        if run.stopped:
-            break
+    forward = engine.forward
+    with direct_calls(forward):
+        for i, (x, y, sw, n) in enumerate(batches, start):
+            if wants_begin:
+                callbacks.batch_hook("on_train_batch_begin", i, running)
+                look_again(forward)
+            out, y, loss = train_step(x, y, sw)
+            loss_sum.add_(loss, alpha=n)  # on the device: no sync
+            seen += n
+            if n:  # an empty share (one stand-in row) counts for nothing
+                _update_metrics(engine, metrics, out, y, sw)
+            run.step += 1
+            if engine.scheduler is not None and engine.scheduler_per_step:
+                engine.scheduler.step()
+            if running is not None:
+                running.count = seen
+                if wants_end:
+                    callbacks.batch_hook("on_train_batch_end", i, running)
+                    look_again(forward)
+            if agree:
+                run.stopped = dist_mod.any_rank(run.stopped)
+            if pending:  # a callback saved the run during this step's hooks
+                plan.flush(_partial(epoch, i + 1, loss_sum, seen, metrics))
+            if every is not None and run.step % every == 0 and plan.checkpoint is not None:
+                plan.checkpoint(_partial(epoch, i + 1, loss_sum, seen, metrics))
+            if run.stopped:
+                break
 
     if plan.steps_per_epoch is not None and (
         isinstance(plan.train, ArraySource) or plan.train.is_map_dataset
@@ -419,21 +436,35 @@ def evaluate(
     wants_begin = callbacks.wants("on_test_batch_begin")
     wants_end = callbacks.wants("on_test_batch_end")
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
-    with evaluating(engine.module), torch.no_grad():
+    forward = engine.forward
+    # Inference mode only where no user code runs between batches (see epochal._modes).
+    inference = isinstance(forward, Forward) and running is None
+    chunks = _chunked_metrics(engine, metrics) if running is None else None
+    with (
+        evaluating(engine.module, grad=False, inference=inference),
+        direct_calls(forward),
+    ):
         for i, (x, y, sw, n) in enumerate(batches):
             if wants_begin:
                 callbacks.batch_hook("on_test_batch_begin", i, running)
+                look_again(forward)
             out, y, loss = forward_loss(x, y, sw)
             loss_sum.add_(loss, alpha=n)
             seen += n
-            _update_metrics(engine, metrics, out, y, sw)
+            if chunks is not None:
+                chunks.add(out, y)
+            else:
+                _update_metrics(engine, metrics, out, y, sw)
             if running is not None:
                 running.count = seen
                 if wants_end:
                     callbacks.batch_hook("on_test_batch_end", i, running)
+                    look_again(forward)
                 # Keras's model.stop_evaluating, set by a batch hook
                 if callbacks.stop_requested("evaluating"):
                     break
+        if chunks is not None:
+            chunks.flush()
     logs = (
         _final_logs(loss_sum, seen, metrics)
         if sharded
@@ -456,13 +487,27 @@ def predict(
     outputs: list[Any] = []
     wants_begin = callbacks.wants("on_predict_batch_begin")
     wants_end = callbacks.wants("on_predict_batch_end")
-    with evaluating(module), torch.no_grad():
+    # In-memory tensors need no spreading into positional/keyword inputs.
+    tensor_x = isinstance(source, ArraySource) and isinstance(source.x, torch.Tensor)
+    forward = Forward([module], spread=not tensor_x)
+    # No callback between batches: no user code runs in the loop, so every
+    # call in it is the engine's (see epochal._calls), marked once; and
+    # inference mode, as no callback sees a batch's outputs (the caller
+    # concatenates them outside it, into ordinary tensors).
+    quiet = not (wants_begin or wants_end)
+    with (
+        evaluating(module, grad=False, inference=quiet),
+        forward.direct(),
+        engine_calls() if quiet else contextlib.nullcontext(),
+    ):
         for i, (x, _y, _sw, _n) in enumerate(source.batches(batch_size, limit=steps)):
             if wants_begin:
                 callbacks.batch_hook("on_predict_batch_begin", i, None)
-            outputs.append(call_marked(call_module, module, x))  # see epochal._calls
+                forward.look()
+            outputs.append(forward.call(x) if quiet else call_marked(forward, x))
             if wants_end:
                 callbacks.batch_hook("on_predict_batch_end", i, {"outputs": outputs[-1]})
+                forward.look()
             if (wants_begin or wants_end) and callbacks.stop_requested("predicting"):
                 break  # Keras's model.stop_predicting, set by a batch hook
     return outputs

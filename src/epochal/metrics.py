@@ -29,7 +29,7 @@ from epochal._metric_kinds import SumMetric
 from epochal._names import snake_case
 from epochal.errors import ArgumentError, ArgumentTypeError
 
-__all__ = ["METRICS", "CompiledMetric", "MetricRequest", "build", "request"]
+__all__ = ["METRICS", "ChunkedUpdates", "CompiledMetric", "MetricRequest", "build", "request"]
 
 Direction = Literal["min", "max"]
 
@@ -39,6 +39,7 @@ MetricImpl = torchmetrics.Metric | SumMetric
 
 class BinaryAccuracy(SumMetric):
     higher_is_better = True
+    counts_only = True  # hit counts: see CompiledMetric.counts_only
     threshold = 0.5  # 0.0 when it is given logits
 
     def update(self, preds: Tensor, target: Tensor) -> None:
@@ -51,6 +52,7 @@ class BinaryAccuracy(SumMetric):
 
 class MulticlassAccuracy(SumMetric):
     higher_is_better = True
+    counts_only = True
 
     def update(self, preds: Tensor, target: Tensor) -> None:
         if target.shape == preds.shape:  # one-hot targets
@@ -280,6 +282,12 @@ class _CallableMean(SumMetric):
         self.count += n
 
 
+_STAT_SCORES = (
+    torchmetrics.classification.BinaryStatScores,
+    torchmetrics.classification.MulticlassStatScores,
+)
+
+
 class CompiledMetric:
     """A metric bound to a model's outputs, accumulating on the device."""
 
@@ -324,6 +332,18 @@ class CompiledMetric:
 
             return multiclass
         return metric.update
+
+    @property
+    def counts_only(self) -> bool:
+        """Whether the state is whole counts, so updating on several batches at once gives the same bits.
+
+        Accuracy's hits and torchmetrics' confusion counts (precision, recall,
+        F1) are; a float sum is not (its rounding depends on the grouping).
+        """
+        metric = self.metric
+        if isinstance(metric, SumMetric):
+            return getattr(metric, "counts_only", False) is True
+        return isinstance(metric, _STAT_SCORES)
 
     def compute(self) -> Tensor:
         return self.metric.compute()
@@ -392,3 +412,43 @@ def build(req: MetricRequest, y_pred: Any, device: torch.device) -> CompiledMetr
         )
     impl = factory(task, classes, **(req.options or {}))
     return CompiledMetric(req.name, direction, impl.to(device), task)
+
+
+class ChunkedUpdates:
+    """Metric updates over many batches at once, for metrics whose state is counts.
+
+    Evaluation hands each batch's outputs and targets to `add`; the metrics
+    are updated once per `LIMIT` output elements (and at `flush`) on the
+    batches concatenated: a few kernels per chunk instead of per batch, with
+    the same result for `CompiledMetric.counts_only` metrics. Outputs or
+    targets that are not tensors are updated on as they come.
+    """
+
+    LIMIT = 1 << 16  # output elements held before an update (memory stays small)
+
+    def __init__(self, update: Callable[[Any, Any], None]) -> None:
+        self._update = update
+        self._outs: list[Tensor] = []
+        self._targets: list[Tensor] = []
+        self._size = 0
+
+    def add(self, out: Any, target: Any) -> None:
+        if not (isinstance(out, Tensor) and isinstance(target, Tensor)):
+            self.flush()
+            self._update(out, target)
+            return
+        self._outs.append(out)
+        self._targets.append(target)
+        self._size += out.numel()
+        if self._size >= self.LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        outs, targets = self._outs, self._targets
+        if not outs:
+            return
+        self._outs, self._targets, self._size = [], [], 0
+        if len(outs) == 1:
+            self._update(outs[0], targets[0])
+        else:
+            self._update(torch.cat(outs), torch.cat(targets))

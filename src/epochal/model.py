@@ -739,6 +739,8 @@ class Model:
                 raise ArgumentError("predict received no data: `x` produced no batches")
             result = concat_batches(outputs)
         callback_list.on_predict_end()
+        if isinstance(x, torch.Tensor) and isinstance(result, torch.Tensor):  # the common case
+            return result if result.device == x.device else result.to(x.device)
         if all_tensors(x):
             target = leaf_device(x)
             return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)

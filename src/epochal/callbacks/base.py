@@ -90,6 +90,9 @@ _BATCH_HOOKS = (
 )
 
 
+_NO_BATCH_USERS: dict[str, list[Any]] = {hook: [] for hook in _BATCH_HOOKS}  # read only
+
+
 class Callback:
     """Base class of callbacks; override the hooks you need.
 
@@ -274,9 +277,11 @@ class CallbackList:
         self.callbacks: list[Callback] = list(callbacks)
         self._model: Any = None
         # Which batch hooks anyone overrides; the loop skips the others.
-        self._batch_users = {
-            hook: [cb for cb in self.callbacks if cb.wants_hook(hook)] for hook in _BATCH_HOOKS
-        }
+        self._batch_users = (
+            {hook: [cb for cb in self.callbacks if cb.wants_hook(hook)] for hook in _BATCH_HOOKS}
+            if self.callbacks
+            else _NO_BATCH_USERS
+        )
 
     def __iter__(self) -> Iterator[Callback]:
         return iter(self.callbacks)

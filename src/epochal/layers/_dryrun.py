@@ -9,14 +9,13 @@ layer's children) take their parent's flag.
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from epochal._modes import evaluating
+from epochal._modes import evaluating, submodules
 from epochal.layers._base import Layer, Shape
 from epochal.layers._core import Embedding, InputLayer
 
@@ -63,9 +62,19 @@ def input_dtype(module: nn.Module) -> torch.dtype:
 
 def reference_float(module: nn.Module) -> tuple[torch.device, torch.dtype]:
     """Device and dtype of the module's first floating tensor (CPU, default dtype if none)."""
-    for tensor in itertools.chain(module.parameters(), module.buffers()):
-        if tensor.is_floating_point() and not nn.parameter.is_lazy(tensor):
-            return tensor.device, tensor.dtype
+    # The modules' own tables rather than parameters()/buffers(): the same
+    # tensors in the same order, without building their names (this runs
+    # at every fit/evaluate/predict call).
+    subs = submodules(module)
+    for table in ("_parameters", "_buffers"):
+        for sub in subs:
+            for tensor in sub.__dict__[table].values():
+                if (
+                    tensor is not None
+                    and tensor.is_floating_point()
+                    and not nn.parameter.is_lazy(tensor)
+                ):
+                    return tensor.device, tensor.dtype
     return torch.device("cpu"), torch.get_default_dtype()
 
 
