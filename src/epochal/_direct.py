@@ -14,6 +14,9 @@ the same layers, called directly while `Forward.direct` is on, through
 a prediction, after looking at the hooks, and looks again after every batch
 callback (a callback may register a hook); anything else that calls the
 forward (``train_on_batch``, a user holding it) goes through ``__call__``.
+Under ``compile=True`` the engine keeps the ``__call__`` path (`Forward.slow`)
+for torch.compile to trace: it inlines the calls anyway, and a function
+switched between calls would make it compile again.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from torch.nn.modules import module as _module_globals
 
 from epochal._tree import call_module
 
-__all__ = ["Forward", "hooks_active", "plain"]
+__all__ = ["Forward", "direct_calls", "hooks_active", "look_again", "plain"]
 
 Fn = Callable[..., Any]
 
