@@ -15,7 +15,7 @@ as epochal's ``predict`` returns what the model outputs.
 
 The sides alternate, repeat after repeat; each repeat gives one ratio
 epochal / hand, each side timed over as many calls as make the hand side's
-measurement last 50 ms (small data: many calls, so the fixed cost of a call
+measurement last 200 ms (small data: many calls, so the fixed cost of a call
 counts as it does for a user calling evaluate in a loop). Equal results are asserted in ``tests/bench``, never times.
 
     python bench/inference.py --threads 1 --repeats 9 --workloads b,c,d
@@ -111,7 +111,7 @@ def _time(fn: Callable[[], object], calls: int) -> float:
     return clock() - start
 
 
-def _calls_for(fn: Callable[[], object], *, at_least: float = 0.05) -> int:
+def _calls_for(fn: Callable[[], object], *, at_least: float = 0.2) -> int:
     """How many calls make one measurement last ``at_least`` seconds (small data: many)."""
     once = max(_time(fn, 1), 1e-6)
     return max(1, min(1000, round(at_least / once)))

@@ -205,3 +205,13 @@ def test_a_submodule_made_during_the_block_takes_its_parents_mode() -> None:
         inner.add_module("late", nn.Dropout())
     assert net.training and net.late.training and net[0].training
     assert not inner.training and not inner.late.training and not inner[0].training
+
+
+def test_submodules_walks_like_modules_with_shared_and_missing_children() -> None:
+    from epochal._modes import submodules
+
+    shared = nn.Linear(2, 2)
+    inner = nn.Sequential(nn.ReLU(), shared)
+    net = nn.Sequential(nn.Linear(2, 2), shared, inner, nn.Sequential(inner, nn.Tanh()))
+    net.register_module("missing", None)
+    assert submodules(net) == list(net.modules())

@@ -8,8 +8,7 @@ calls with `engine_calls`; `in_engine` tells the model which case it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -20,14 +19,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ENGINE: ContextVar[bool] = ContextVar("epochal_engine_calls", default=False)
 
 
-@contextmanager
-def engine_calls() -> Iterator[None]:
-    """Marks the calls made inside the block as the engine's."""
-    token = _ENGINE.set(True)
-    try:
-        yield
-    finally:
-        _ENGINE.reset(token)
+class engine_calls:  # noqa: N801 - a context manager, named as one
+    """Marks the calls made inside the block as the engine's (a class: entered every predict)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _ENGINE.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _ENGINE.reset(self._token)
 
 
 def in_engine() -> bool:

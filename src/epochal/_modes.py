@@ -29,6 +29,7 @@ from epochal._direct import hooks_active
 __all__ = ["evaluating", "keeps_nothing", "restore_modes", "submodules"]
 
 _SET_ATTR = nn.Module.__setattr__
+_LAZY = nn.modules.lazy.LazyModuleMixin
 _TRAIN = nn.Module.train
 
 # Classes whose calls leave no tensor behind in eval mode: torch.nn's own
@@ -70,7 +71,7 @@ def keeps_nothing(modules: list[nn.Module]) -> bool:
             or sub.__dict__.get("built", True) is False  # (getattr would raise inside torch)
         ):
             return False
-        if isinstance(sub, nn.modules.lazy.LazyModuleMixin) and sub.has_uninitialized_params():
+        if isinstance(sub, _LAZY) and sub.has_uninitialized_params():
             return False
     return True
 
@@ -102,13 +103,17 @@ def restore_modes(module: nn.Module, modes: dict[nn.Module, bool], inherited: bo
         restore_modes(child, modes, mode)
 
 
+def _set_training(sub: nn.Module, mode: bool) -> None:
+    if type(sub).__setattr__ is _SET_ATTR:
+        sub.__dict__["training"] = mode  # what Module.__setattr__ does for a bool
+    else:
+        sub.training = mode
+
+
 def _set_modes(subs: list[nn.Module], modes: list[bool]) -> None:
     for sub, mode in zip(subs, modes, strict=True):
-        if sub.training is not mode:
-            if type(sub).__setattr__ is _SET_ATTR:
-                sub.__dict__["training"] = mode  # what Module.__setattr__ does for a bool
-            else:
-                sub.training = mode
+        if sub.training != mode:
+            _set_training(sub, mode)
 
 
 class evaluating:
@@ -131,9 +136,10 @@ class evaluating:
         subs = submodules(module)
         modes = [sub.training for sub in subs]
         self._subs, self._modes = subs, modes
-        if any(modes):
+        if True in modes:
             if all(type(sub).train is _TRAIN for sub in subs):
-                _set_modes(subs, [False] * len(subs))  # what module.eval() does
+                for sub in subs:  # what module.eval() does
+                    _set_training(sub, False)
             else:
                 module.eval()  # through the model's own eval/train
         if not self._grad:
