@@ -19,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ENGINE: ContextVar[bool] = ContextVar("epochal_engine_calls", default=False)
 
 
-class engine_calls:  # noqa: N801 - a context manager, named as one
+class engine_calls:  # a context manager, named as one
     """Marks the calls made inside the block as the engine's (a class: entered every predict)."""
 
     __slots__ = ("_token",)
