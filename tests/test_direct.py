@@ -230,3 +230,23 @@ def test_a_head_split_off_still_calls_its_layers_directly() -> None:
     assert calls == []
     with torch.no_grad():
         assert torch.allclose(torch.sigmoid(logits), net(x))
+
+
+def test_an_evaluate_inside_a_training_epoch_leaves_the_epoch_on_direct_calls() -> None:
+    net = _net()
+    model = ep.Model(net)
+    model.compile(optimizer="sgd", loss="mse", seed=0)
+    x, y = torch.randn(32, 4), torch.randn(32, 1)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)  # binds (the probe calls __call__)
+    model.evaluate(x, y, batch_size=8, verbose=0)
+    seen: list[dict[str, float]] = []
+
+    class EvaluateEachBatch(Callback):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            seen.append(model.evaluate(x, y, batch_size=8, verbose=0))  # type: ignore[arg-type]
+
+    with counting_module_calls() as calls:
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[EvaluateEachBatch()])
+    assert len(seen) == 4 and calls == []  # the steps after each evaluate too
+    forward = model._trainer.engine.forward  # type: ignore[union-attr]
+    assert forward.depth == 0 and forward.call is forward.slow

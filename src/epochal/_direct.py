@@ -122,6 +122,7 @@ class Forward:
         self.spread = spread
         self.slow: Fn = self._build(direct=False)  # every layer through __call__
         self.call: Fn = self.slow
+        self.depth = 0  # `direct` blocks open (an evaluate inside a training epoch: two)
 
     def __call__(self, x: Any) -> Any:
         return self.call(x)
@@ -143,10 +144,6 @@ class Forward:
         """Call the layers directly where nothing would notice (hooks looked at now)."""
         self.call = self.slow if hooks_active() else self._build(direct=True)
 
-    def reset(self) -> None:
-        """Call every layer through ``__call__`` again."""
-        self.call = self.slow
-
     def direct(self) -> _Direct:
         """Direct calls for the block (`look` again after user code runs inside it)."""
         return _Direct(self)
@@ -161,17 +158,24 @@ class _Direct:
         self._forward = forward
 
     def __enter__(self) -> None:
-        if self._forward is not None:
-            self._forward.look()
+        forward = self._forward
+        if forward is not None:
+            forward.depth += 1
+            forward.look()
 
     def __exit__(self, *exc: object) -> None:
-        if self._forward is not None:
-            self._forward.reset()
+        forward = self._forward
+        if forward is not None:
+            forward.depth -= 1
+            if forward.depth:  # back in an outer block, after user code: look again
+                forward.look()
+            else:
+                forward.call = forward.slow
 
 
 def look_again(forward: Any) -> None:
-    """`Forward.look` for an engine's forward that is a `Forward` (after a callback ran)."""
-    if isinstance(forward, Forward) and forward.call is not forward.slow:
+    """`Forward.look` for an engine's forward inside a `direct` block (after a callback ran)."""
+    if isinstance(forward, Forward) and forward.depth:
         forward.look()
 
 
