@@ -215,3 +215,68 @@ def test_submodules_walks_like_modules_with_shared_and_missing_children() -> Non
     net = nn.Sequential(nn.Linear(2, 2), shared, inner, nn.Sequential(inner, nn.Tanh()))
     net.register_module("missing", None)
     assert submodules(net) == list(net.modules())
+
+
+class _RecordsMode:
+    """Wraps `evaluating.__enter__` to record whether each block runs in inference mode."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.seen: list[bool] = []
+        original = evaluating.__enter__
+
+        def enter(block: evaluating) -> None:
+            original(block)
+            self.seen.append(torch.is_inference_mode_enabled())
+
+        monkeypatch.setattr(evaluating, "__enter__", enter)
+
+
+def test_evaluate_with_epochal_loss_and_metrics_runs_in_inference_mode(monkeypatch: Any) -> None:
+    model = ep.Model(_net())
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"], seed=0)
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.predict(x, verbose=0)  # prepares x for predict (its probe runs in eval mode only)
+    record = _RecordsMode(monkeypatch)
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    assert record.seen == [True, True]
+
+
+class _RunningScale:
+    """A user's loss keeping a running scale it divides by (a tensor kept across calls)."""
+
+    def __init__(self) -> None:
+        self.scale = torch.ones(())
+        self.__name__ = "running_scale"
+
+    def __call__(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        err = (y_pred - y_true.reshape(y_pred.shape)).square().mean()
+        loss = err / self.scale  # the kept tensor is saved for backward
+        self.scale = 0.9 * self.scale + 0.1 * err.detach()
+        return loss
+
+
+def test_a_users_loss_keeping_a_tensor_in_evaluate_still_trains(monkeypatch: Any) -> None:
+    record = _RecordsMode(monkeypatch)
+    model = ep.Model(_net())
+    model.compile(optimizer="adam", loss=_RunningScale(), seed=0)
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    model.fit(x, y, epochs=1, verbose=0)
+    record.seen.clear()
+    model.evaluate(x, y, verbose=0)  # user code in the loop: no-grad, not inference mode
+    assert record.seen == [False]
+    model.fit(x, y, epochs=1, verbose=0)  # would raise on an inference tensor
+
+
+def test_a_users_metric_keeps_evaluate_out_of_inference_mode(monkeypatch: Any) -> None:
+    def fraction_positive(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return (y_pred > 0).float().mean()
+
+    model = ep.Model(_net())
+    model.compile(optimizer="adam", loss="mse", metrics=[fraction_positive], seed=0)
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    model.fit(x, y, epochs=1, verbose=0)
+    record = _RecordsMode(monkeypatch)
+    logs = model.evaluate(x, y, verbose=0)
+    assert record.seen == [False] and "fraction_positive" in logs

@@ -274,6 +274,7 @@ class Trainer:
             scheduler_per_step=settings.scheduler_interval == "step",
             scaler=make_scaler(settings.precision, self.device),
             outputs=spec if isinstance(spec, BoundOutputs) else None,
+            own_loss_and_metrics=_own_loss_and_metrics(spec, settings.metrics),
         )
         conforming = replace(
             engine,
@@ -1147,3 +1148,18 @@ def _read_weights(folder: Path, name: str, digest: str | None) -> dict[str, torc
         return load(data)
     except Exception as exc:
         raise CheckpointError(f"The end-of-call weights {path} are damaged ({exc})") from exc
+
+
+def _own_loss_and_metrics(spec: Any, requests: Sequence[metrics_mod.MetricRequest]) -> bool:
+    """Whether the loss and the metrics are epochal's own, by name: no user code runs in them.
+
+    A user's loss, metric callable or torchmetrics object may keep a tensor it
+    makes (a running normalizer, a cache); made under inference mode it would
+    fail the next training step that uses it, so evaluation stays in no-grad.
+    """
+    if not isinstance(spec, losses_mod.LossSpec) or spec.kind == "custom":
+        return False
+    return all(
+        r.key is not None and r.instance is None and r.fn is None and r.factory is None
+        for r in requests
+    )

@@ -82,6 +82,9 @@ class Engine:
     dist: _dist_run.DistStep | None = None
     # Several outputs (epochal._outputs.BoundOutputs): metrics read each its own output.
     outputs: Any = None
+    # The loss and metrics are all epochal's own (no user code runs in them):
+    # evaluation may then run in inference mode (see epochal._modes).
+    own_loss_and_metrics: bool = False
 
 
 @dataclass
@@ -437,8 +440,9 @@ def evaluate(
     wants_end = callbacks.wants("on_test_batch_end")
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
     forward = engine.forward
-    # Inference mode only where no user code runs between batches (see epochal._modes).
-    inference = isinstance(forward, Forward) and running is None
+    # Inference mode only where no user code runs in the loop but the model's
+    # own modules, which `evaluating` looks at (see epochal._modes).
+    inference = isinstance(forward, Forward) and running is None and engine.own_loss_and_metrics
     chunks = _chunked_metrics(engine, metrics) if running is None else None
     with (
         evaluating(engine.module, grad=False, inference=inference),
