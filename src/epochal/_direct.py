@@ -30,7 +30,7 @@ from torch.nn.modules import module as _module_globals
 
 from epochal._tree import call_module
 
-__all__ = ["Forward", "direct_calls", "hooks_active", "look_again", "plain"]
+__all__ = ["Forward", "direct_calls", "hooked", "hooks_active", "look_again", "plain"]
 
 Fn = Callable[..., Any]
 
@@ -51,20 +51,21 @@ def hooks_active() -> bool:
     )
 
 
+def hooked(module: nn.Module) -> bool:
+    """Whether ``module`` has hooks of its own or was compiled with ``module.compile()``."""
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or module._backward_hooks
+        or module._backward_pre_hooks
+        or module._compiled_call_impl is not None
+    )
+
+
 def plain(module: nn.Module) -> bool:
     """Whether ``module(...)`` is exactly ``module.forward(...)`` (global hooks aside)."""
     cls = type(module)
-    return (
-        cls.__call__ is _CALL
-        and cls._call_impl is _CALL_IMPL
-        and module._compiled_call_impl is None
-        and not (
-            module._forward_hooks
-            or module._forward_pre_hooks
-            or module._backward_hooks
-            or module._backward_pre_hooks
-        )
-    )
+    return cls.__call__ is _CALL and cls._call_impl is _CALL_IMPL and not hooked(module)
 
 
 def _steps(module: nn.Module, out: list[Fn]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from epochal._direct import hooks_active
+from epochal._direct import hooked, hooks_active
 
 __all__ = ["evaluating", "keeps_nothing", "restore_modes", "submodules"]
 
@@ -62,14 +62,7 @@ def keeps_nothing(modules: list[nn.Module]) -> bool:
     for sub in modules:
         if not _class_keeps_nothing(type(sub)):
             return False
-        if (
-            sub._forward_hooks
-            or sub._forward_pre_hooks
-            or sub._backward_hooks
-            or sub._backward_pre_hooks
-            or sub._compiled_call_impl is not None
-            or sub.__dict__.get("built", True) is False  # (getattr would raise inside torch)
-        ):
+        if hooked(sub) or sub.__dict__.get("built", True) is False:  # (getattr raises in torch)
             return False
         if isinstance(sub, _LAZY) and sub.has_uninitialized_params():
             return False

@@ -740,7 +740,7 @@ class Model:
             result = concat_batches(outputs)
         callback_list.on_predict_end()
         if isinstance(x, torch.Tensor) and isinstance(result, torch.Tensor):  # the common case
-            return result if result.device == x.device else result.to(x.device)
+            return result.to(x.device)  # itself when already there
         if all_tensors(x):
             target = leaf_device(x)
             return tree_map(lambda t: t.to(target) if isinstance(t, torch.Tensor) else t, result)
