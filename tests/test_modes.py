@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import torch
 from torch import nn
 
@@ -280,3 +281,32 @@ def test_a_users_metric_keeps_evaluate_out_of_inference_mode(monkeypatch: Any) -
     record = _RecordsMode(monkeypatch)
     logs = model.evaluate(x, y, verbose=0)
     assert record.seen == [False] and "fraction_positive" in logs
+
+
+class _CachingDataset(torch.utils.data.Dataset):
+    """A user's Dataset that keeps each item it made (a common memoizing pattern)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+        self.cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if i not in self.cache:
+            self.cache[i] = (self.x[i] * 1.0, self.y[i] * 1.0)  # made in whatever mode runs
+        return self.cache[i]
+
+
+@pytest.mark.parametrize("first", ["evaluate", "predict"])
+def test_a_dataset_keeping_its_items_from_evaluate_still_trains(first: str) -> None:
+    torch.manual_seed(0)
+    data = _CachingDataset(torch.randn(24, 4), torch.randn(24, 1))
+    model = _compiled(_net())
+    if first == "evaluate":
+        model.evaluate(data, batch_size=8, verbose=0)
+    else:
+        model.predict(data, batch_size=8, verbose=0)
+    assert not any(t.is_inference() for pair in data.cache.values() for t in pair)
+    model.fit(data, epochs=1, batch_size=8, verbose=0)  # would raise on inference tensors

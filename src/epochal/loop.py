@@ -441,8 +441,15 @@ def evaluate(
     running = RunningLogs(loss_sum, metrics) if (wants_begin or wants_end) else None
     forward = engine.forward
     # Inference mode only where no user code runs in the loop but the model's
-    # own modules, which `evaluating` looks at (see epochal._modes).
-    inference = isinstance(forward, Forward) and running is None and engine.own_loss_and_metrics
+    # own modules, which `evaluating` looks at (see epochal._modes): no batch
+    # callback, epochal's loss and metrics, and in-memory data (a Dataset's
+    # __getitem__ or a generator may keep the tensors it makes).
+    inference = (
+        isinstance(forward, Forward)
+        and running is None
+        and engine.own_loss_and_metrics
+        and isinstance(source, ArraySource)
+    )
     chunks = _chunked_metrics(engine, metrics) if running is None else None
     with (
         evaluating(engine.module, grad=False, inference=inference),
@@ -497,10 +504,11 @@ def predict(
     # No callback between batches: no user code runs in the loop, so every
     # call in it is the engine's (see epochal._calls), marked once; and
     # inference mode, as no callback sees a batch's outputs (the caller
-    # concatenates them outside it, into ordinary tensors).
+    # concatenates them outside it, into ordinary tensors), for in-memory data
+    # (a Dataset's __getitem__ or a generator may keep the tensors it makes).
     quiet = not (wants_begin or wants_end)
     with (
-        evaluating(module, grad=False, inference=quiet),
+        evaluating(module, grad=False, inference=quiet and isinstance(source, ArraySource)),
         forward.direct(),
         engine_calls() if quiet else contextlib.nullcontext(),
     ):
