@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bench.runners import RunResult, build_module, epochal_run, hand_run
+from bench.runners import RunResult, build_module, epochal_run, hand_graph_run, hand_run
 from bench.workloads import Data, Workload
 
 __all__ = [
     "BEST_HAND",
     "COMPILED",
+    "COMPILED_NO_GRAPHS",
+    "GRAPH_HAND",
     "SideTimes",
     "Stats",
     "WorkloadResult",
@@ -32,9 +34,12 @@ __all__ = [
 
 Runner = Callable[[], RunResult]
 
-#: The side names of the best hand loop and of epochal with ``compile=True``.
+#: The side names of the best hand loop, of the hand loop replaying its step
+#: as a CUDA graph (CUDA only), and of epochal with ``compile=True``.
 BEST_HAND = "hand fused"
+GRAPH_HAND = "hand CUDA graph"
 COMPILED = "epochal compile=True"
+COMPILED_NO_GRAPHS = "epochal compile=True, no CUDA graphs"
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,10 @@ def sides_for(
 ) -> list[tuple[str, Runner]]:
     """The runs to alternate: the user's hand loop first, the best hand loop, then epochal.
 
-    ``verbose_bar`` adds epochal with the progress bar; ``compiled`` adds
-    epochal with ``compile=True`` (timed in steady state, its warm-up apart).
+    On CUDA the hand loop replaying its step as a CUDA graph comes after the
+    best hand loop. ``verbose_bar`` adds epochal with the progress bar;
+    ``compiled`` adds epochal with ``compile=True`` (timed in steady state,
+    its warm-up apart), and on CUDA the same without CUDA graphs.
     """
 
     def hand(fused: bool) -> Runner:
@@ -104,20 +111,36 @@ def sides_for(
 
         return run
 
-    def epochal(verbose: int, compile: bool = False) -> Runner:
+    def epochal(verbose: int, compile: bool = False, cuda_graphs: bool = True) -> Runner:
         def run() -> RunResult:
             module = build_module(workload, with_head=True, seed=seed, device=device)
             return epochal_run(
-                workload, data, module, seed=seed, device=device, verbose=verbose, compile=compile
+                workload,
+                data,
+                module,
+                seed=seed,
+                device=device,
+                verbose=verbose,
+                compile=compile,
+                cuda_graphs=cuda_graphs,
             )
 
         return run
 
-    sides = [("hand", hand(False)), (BEST_HAND, hand(True)), ("epochal verbose=0", epochal(0))]
+    def hand_graph() -> RunResult:
+        module = build_module(workload, with_head=False, seed=seed, device=device)
+        return hand_graph_run(workload, data, module, seed=seed, device=device)
+
+    sides = [("hand", hand(False)), (BEST_HAND, hand(True))]
+    if device.type == "cuda":
+        sides.append((GRAPH_HAND, hand_graph))
+    sides.append(("epochal verbose=0", epochal(0)))
     if verbose_bar:
         sides.append(("epochal verbose=1", epochal(1)))
     if compiled:
         sides.append((COMPILED, epochal(0, compile=True)))
+        if device.type == "cuda":
+            sides.append((COMPILED_NO_GRAPHS, epochal(0, compile=True, cuda_graphs=False)))
     return sides
 
 

@@ -24,29 +24,53 @@ if __package__ in (None, ""):
 import torch
 
 import epochal as ep
-from bench.runners import build_module, clock, set_clock
+from bench.runners import build_module, clock, set_clock, synchronize
 from bench.workloads import Data, Workload, make_optimizer, workloads
 
 __all__ = ["main", "measure", "train"]
 
+CPU = torch.device("cpu")
 
-def train(workload: Workload, data: Data, *, epochs: int, calls: int, seed: int) -> ep.Model:
-    """``calls`` fit calls of ``epochs // calls`` epochs each; returns the trained model."""
-    module = build_module(workload, with_head=True, seed=seed, device=torch.device("cpu"))
-    model = ep.Model(module, device="cpu")
+
+def train(
+    workload: Workload,
+    data: Data,
+    *,
+    epochs: int,
+    calls: int,
+    seed: int,
+    device: torch.device = CPU,
+) -> ep.Model:
+    """``calls`` fit calls of ``epochs // calls`` epochs each; returns the trained model.
+
+    ``data`` stays where it is (host tensors, as a user has them); the model
+    trains on ``device``.
+    """
+    module = build_module(workload, with_head=True, seed=seed, device=device)
+    model = ep.Model(module, device=device)
     model.compile(optimizer=make_optimizer, loss=workload.loss, seed=seed)
     for _ in range(calls):
         model.fit(data.x, data.y, batch_size=workload.batch_size, epochs=epochs // calls, verbose=0)
     return model
 
 
-def measure(workload: Workload, data: Data, *, epochs: int, repeats: int, seed: int) -> list[float]:
+def measure(
+    workload: Workload,
+    data: Data,
+    *,
+    epochs: int,
+    repeats: int,
+    seed: int,
+    device: torch.device = CPU,
+) -> list[float]:
     """Ratios (``epochs`` x ``fit(epochs=1)``) / ``fit(epochs=epochs)``, one per repeat."""
 
     def timed(calls: int) -> float:
         gc.collect()
+        synchronize(device)
         start = clock()
-        train(workload, data, epochs=epochs, calls=calls, seed=seed)
+        train(workload, data, epochs=epochs, calls=calls, seed=seed, device=device)
+        synchronize(device)
         return clock() - start
 
     timed(1)  # warm-up
@@ -68,18 +92,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the model trains; the data are host tensors either way (default: cpu)",
+    )
     args = parser.parse_args(argv)
+    if args.device == "cuda" and args.clock == "cpu":
+        parser.error("--clock cpu measures CPU time: use it with --device cpu")
+    device = torch.device(args.device)
     set_clock(args.clock)
     if args.threads:
         torch.set_num_threads(args.threads)
     workload = workloads(quick=args.quick)[args.workload]
     data = workload.make_data(args.seed)
-    print(f"torch threads: {torch.get_num_threads()}; clock: {args.clock}; ({workload.key})")
+    print(
+        f"torch threads: {torch.get_num_threads()}; clock: {args.clock}; device: {device}; "
+        f"({workload.key})"
+    )
     print()
     print("| calls | loop of fit(epochs=1) / one fit (min, median, max) | target | meets |")
     print("|---|---|---|---|")
     for calls in (int(c) for c in args.calls.split(",")):
-        r = measure(workload, data, epochs=calls, repeats=args.repeats, seed=args.seed)
+        r = measure(
+            workload, data, epochs=calls, repeats=args.repeats, seed=args.seed, device=device
+        )
         median = statistics.median(r)
         meets = "yes" if median <= 1.05 else "NO"
         print(

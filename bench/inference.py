@@ -38,10 +38,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import epochal as ep
-from bench.runners import build_module, clock, set_clock
+from bench.runners import build_module, clock, set_clock, synchronize
 from bench.workloads import Workload, make_optimizer, workloads
 
 __all__ = ["epochal_evaluate", "epochal_predict", "hand_evaluate", "hand_predict", "main"]
+
+CPU = torch.device("cpu")
 
 
 def _inference_data(workload: Workload, seed: int) -> tuple[Tensor, Tensor]:
@@ -58,8 +60,8 @@ def hand_evaluate(workload: Workload, module: nn.Module, x: Tensor, y: Tensor) -
     bs, n = workload.batch_size, x.shape[0]
     module.eval()
     with torch.inference_mode():
-        loss_sum = torch.zeros((), dtype=torch.float64)
-        hits = torch.zeros((), dtype=torch.long)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+        hits = torch.zeros((), dtype=torch.long, device=x.device)
         for lo in range(0, n, bs):
             xb, yb = x[lo : lo + bs], y[lo : lo + bs]
             logits = module(xb)
@@ -86,7 +88,7 @@ def hand_predict(workload: Workload, module: nn.Module, x: Tensor) -> Tensor:
 
 
 def _model(workload: Workload, module: nn.Module) -> ep.Model:
-    model = ep.Model(module, device="cpu")
+    model = ep.Model(module, device=next(module.parameters()).device)
     model.compile(optimizer=make_optimizer, loss=workload.loss, metrics=["accuracy"], seed=0)
     return model
 
@@ -103,31 +105,35 @@ def epochal_predict(model: ep.Model, workload: Workload, x: Tensor) -> Tensor:
     return out
 
 
-def _time(fn: Callable[[], object], calls: int) -> float:
+def _time(fn: Callable[[], object], calls: int, device: torch.device = CPU) -> float:
     gc.collect()
+    synchronize(device)
     start = clock()
     for _ in range(calls):
         fn()
+    synchronize(device)
     return clock() - start
 
 
-def _calls_for(fn: Callable[[], object], *, at_least: float = 0.2) -> int:
+def _calls_for(fn: Callable[[], object], device: torch.device, *, at_least: float = 0.2) -> int:
     """How many calls make one measurement last ``at_least`` seconds (small data: many)."""
-    once = max(_time(fn, 1), 1e-6)
+    once = max(_time(fn, 1, device), 1e-6)
     return max(1, min(1000, round(at_least / once)))
 
 
-def measure(workload: Workload, *, repeats: int, seed: int) -> dict[str, list[float]]:
+def measure(
+    workload: Workload, *, repeats: int, seed: int, device: torch.device = CPU
+) -> dict[str, list[float]]:
     """Ratios epochal / hand for evaluate and predict, one per repeat (after a warm-up)."""
-    x, y = _inference_data(workload, seed)
+    x, y = (t.to(device) for t in _inference_data(workload, seed))
     # Epochal's model wraps a module with the head (sigmoid); the hand side
     # runs the same weights without it on logits, as in training.
-    with_head = build_module(workload, with_head=True, seed=seed, device=torch.device("cpu"))
-    plain = build_module(workload, with_head=False, seed=seed, device=torch.device("cpu"))
+    with_head = build_module(workload, with_head=True, seed=seed, device=device)
+    plain = build_module(workload, with_head=False, seed=seed, device=device)
     model = _model(workload, with_head)
     # predict's hand loop runs the user's model itself (its head included) on
     # a copy of the weights, so both sides compute the same outputs
-    hand_model = build_module(workload, with_head=True, seed=seed, device=torch.device("cpu"))
+    hand_model = build_module(workload, with_head=True, seed=seed, device=device)
     sides: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
         "evaluate": (
             lambda: hand_evaluate(workload, plain, x, y),
@@ -142,11 +148,11 @@ def measure(workload: Workload, *, repeats: int, seed: int) -> dict[str, list[fl
     calls = {}
     for name, (hand, ours) in sides.items():  # warm-up, and the calls per measurement
         ours()
-        calls[name] = _calls_for(hand)
+        calls[name] = _calls_for(hand, device)
     for _ in range(repeats):
         for name, (hand, ours) in sides.items():
-            t_hand = _time(hand, calls[name])
-            t_ours = _time(ours, calls[name])
+            t_hand = _time(hand, calls[name], device)
+            t_ours = _time(ours, calls[name], device)
             ratios[name].append(t_ours / t_hand)
     return ratios
 
@@ -159,18 +165,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args(argv)
+    if args.device == "cuda" and args.clock == "cpu":
+        parser.error("--clock cpu measures CPU time: use it with --device cpu")
+    device = torch.device(args.device)
     set_clock(args.clock)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch threads: {torch.get_num_threads()}; repeats: {args.repeats}; clock: {args.clock}")
+    print(
+        f"torch threads: {torch.get_num_threads()}; repeats: {args.repeats}; "
+        f"clock: {args.clock}; device: {device}"
+    )
     print()
     print("| workload | evaluate / hand (min, median, max) | predict / hand (min, median, max) |")
     print("|---|---|---|")
     all_workloads = workloads(quick=args.quick)
     for key in args.workloads.split(","):
         workload = all_workloads[key]
-        ratios = measure(workload, repeats=args.repeats, seed=args.seed)
+        ratios = measure(workload, repeats=args.repeats, seed=args.seed, device=device)
         cells = [
             f"{min(r):.3f}, **{statistics.median(r):.3f}**, {max(r):.3f}" for r in ratios.values()
         ]

@@ -5,6 +5,7 @@ Usage, from the repository root::
     python bench/profiling.py --workload b                    # cProfile, top functions
     python bench/profiling.py --workload c --tool torch       # torch.profiler, top ops
     python bench/profiling.py --workload b --runner hand      # the same for the hand loop
+    python bench/profiling.py --workload a --compile --device cuda   # compile=True, steady state
     py-spy record -o b.svg -- python bench/profiling.py --workload b --tool none --loops 40
 
 ``--tool none`` only runs the loops, for an outside sampler such as py-spy
@@ -26,10 +27,14 @@ if __package__ in (None, ""):
     # of this folder shadow a standard one (the script's folder comes first).
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
-from bench.runners import RunResult, build_module, epochal_run, hand_run
-from bench.workloads import workloads
+import epochal as ep
+from bench.runners import RunResult, build_module, clock, epochal_run, hand_run, synchronize
+from bench.workloads import Data, Workload, make_optimizer, workloads
 
 __all__ = ["main"]
 
@@ -43,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loops", type=int, default=3, help="profiled runs (after one warm-up)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="epochal with compile=True: one model, compiled in the warm-up, then its fit calls",
+    )
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
@@ -57,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.runner == "hand":
             return hand_run(workload, data, module, seed=0, device=device)
         return epochal_run(workload, data, module, seed=0, device=device, verbose=args.verbose)
+
+    if args.compile:
+        once = _compiled_fits(workload, data, device, args.verbose)
 
     once()  # warm-up
     steps = workload.train_steps(data) * args.loops
@@ -82,6 +95,36 @@ def main(argv: list[str] | None = None) -> int:
         f"over {args.loops} run(s) (profiler overhead included)"
     )
     return 0
+
+
+def _compiled_fits(
+    workload: Workload, data: Data, device: torch.device, verbose: int
+) -> Callable[[], RunResult]:
+    """One ``compile=True`` model; each call is the workload's fit calls on it (compiled once)."""
+    module = build_module(workload, with_head=True, seed=0, device=device)
+    model = ep.Model(module, device=device)
+    model.compile(
+        optimizer=make_optimizer,
+        loss=workload.loss,
+        metrics=list(workload.metrics),
+        seed=0,
+        compile=True,
+    )
+    kwargs: dict[str, Any] = {"batch_size": workload.batch_size, "verbose": verbose}
+    if workload.validation_split:
+        kwargs["validation_split"] = workload.validation_split
+    elif data.x_val is not None:
+        kwargs["validation_data"] = (data.x_val, data.y_val)
+
+    def fits() -> RunResult:
+        synchronize(device)
+        start = clock()
+        for _ in range(workload.fit_calls):
+            model.fit(data.x, data.y, epochs=workload.epochs // workload.fit_calls, **kwargs)
+        synchronize(device)
+        return RunResult(clock() - start, workload.train_steps(data), {}, {})
+
+    return fits
 
 
 if __name__ == "__main__":

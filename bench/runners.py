@@ -21,14 +21,24 @@ import contextlib
 import io
 import os
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 import epochal as ep
-from bench.workloads import Data, Workload, make_fused_optimizer, make_optimizer
+import epochal._step as ep_step
+from bench.workloads import (
+    LEARNING_RATE,
+    Data,
+    Workload,
+    make_fused_optimizer,
+    make_optimizer,
+)
 from epochal.run import derive_seed
 
 __all__ = [
@@ -39,6 +49,7 @@ __all__ = [
     "clock",
     "epoch_order",
     "epochal_run",
+    "hand_graph_run",
     "hand_run",
     "pin_to_one_core",
     "set_clock",
@@ -127,6 +138,62 @@ def _final_state(module: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
+def _task_fns(
+    workload: Workload,
+) -> tuple[Callable[[Tensor, Tensor], Tensor], Callable[[Tensor, Tensor], Tensor]]:
+    """The workload's loss on logits, and its hit count (summed on the device)."""
+    binary = workload.task == "binary"
+
+    def hits(logits: Tensor, target: Tensor) -> Tensor:
+        if binary:
+            return ((logits > 0) == (target > 0.5)).sum()
+        return (logits.argmax(dim=1) == target).sum()
+
+    return (F.binary_cross_entropy_with_logits if binary else F.cross_entropy), hits
+
+
+def _validate(
+    workload: Workload, module: nn.Module, x_val: Tensor, y_val: Tensor, device: torch.device
+) -> dict[str, Tensor]:
+    """The validation logs of one epoch, in eval mode without gradients, summed on the device."""
+    loss_fn, hits = _task_fns(workload)
+    bs = workload.batch_size
+    module.eval()
+    val_loss = torch.zeros((), device=device)
+    val_hits = torch.zeros((), dtype=torch.long, device=device)
+    n_val = x_val.shape[0]
+    with torch.no_grad():
+        for lo in range(0, n_val, bs):
+            xb, yb = x_val[lo : lo + bs], y_val[lo : lo + bs]
+            logits = module(xb)
+            val_loss += loss_fn(logits, yb) * xb.shape[0]
+            val_hits += hits(logits, yb)
+    logs = {"val_loss": val_loss / n_val}
+    if workload.tracks_accuracy:
+        logs["val_accuracy"] = val_hits / n_val
+    return logs
+
+
+def _end_epoch(
+    workload: Workload,
+    module: nn.Module,
+    history: dict[str, list[float]],
+    loss: Tensor,
+    accuracy: Tensor,
+    x_val: Tensor | None,
+    y_val: Tensor | None,
+) -> None:
+    """Validate, then append the epoch's logs to ``history``: its one host sync, one transfer."""
+    logs = {"loss": loss}
+    if workload.tracks_accuracy:
+        logs["accuracy"] = accuracy
+    if x_val is not None and y_val is not None:
+        logs.update(_validate(workload, module, x_val, y_val, loss.device))
+    values = torch.stack([v.double() for v in logs.values()]).tolist()
+    for key, value in zip(logs, values, strict=True):
+        history.setdefault(key, []).append(value)
+
+
 # -- the hand-written loop -------------------------------------------------------
 def hand_run(
     workload: Workload,
@@ -146,13 +213,7 @@ def hand_run(
     """
     x, y, x_val, y_val = workload.split(data)
     n, bs = x.shape[0], workload.batch_size
-    binary = workload.task == "binary"
-    loss_fn = F.binary_cross_entropy_with_logits if binary else F.cross_entropy
-
-    def hits(logits: Tensor, target: Tensor) -> Tensor:
-        if binary:
-            return ((logits > 0) == (target > 0.5)).sum()
-        return (logits.argmax(dim=1) == target).sum()
+    loss_fn, hits = _task_fns(workload)
 
     history: dict[str, list[float]] = {}
     synchronize(device)
@@ -174,27 +235,86 @@ def hand_run(
             loss_sum.add_(loss.detach(), alpha=index.shape[0])
             if workload.tracks_accuracy:
                 hit_sum += hits(logits.detach(), yb)
-        logs = {"loss": loss_sum / n}
-        if workload.tracks_accuracy:
-            logs["accuracy"] = hit_sum / n
-        if x_val is not None and y_val is not None:
-            module.eval()
-            val_loss = torch.zeros((), device=device)
-            val_hits = torch.zeros((), dtype=torch.long, device=device)
-            n_val = x_val.shape[0]
-            with torch.no_grad():
-                for lo in range(0, n_val, bs):
-                    xb, yb = x_val[lo : lo + bs], y_val[lo : lo + bs]
-                    logits = module(xb)
-                    val_loss += loss_fn(logits, yb) * xb.shape[0]
-                    val_hits += hits(logits, yb)
-            logs["val_loss"] = val_loss / n_val
+        _end_epoch(workload, module, history, loss_sum / n, hit_sum / n, x_val, y_val)
+    synchronize(device)
+    seconds = clock() - start
+    return RunResult(seconds, workload.train_steps(data), history, _final_state(module))
+
+
+# -- the hand-written loop, its step captured as a CUDA graph ---------------------
+def hand_graph_run(
+    workload: Workload, data: Data, module: nn.Module, *, seed: int, device: torch.device
+) -> RunResult:
+    """`hand_run` (``fused``) with each full batch's whole step replayed as one CUDA graph.
+
+    torch's whole-network capture recipe: a fused Adam built ``capturable``,
+    a few warm-up steps on a side stream (which create the optimizer's state),
+    then forward, loss, backward and ``optimizer.step()`` captured once over
+    static input and target buffers. Each full batch is gathered into those
+    buffers and the graph replayed: one launch a step. The last, smaller
+    batch of an epoch runs eagerly through the same optimizer. The warm-up's
+    changes are undone (weights copied back, the optimizer's state zeroed in
+    place, where the graph reads it), so the run sees the batches the other
+    runners see and ends with the fused hand loop's weights.
+    """
+    if device.type != "cuda":
+        raise ValueError(f"hand_graph_run needs a CUDA device. Received: {device}")
+    x, y, x_val, y_val = workload.split(data)
+    n, bs = x.shape[0], workload.batch_size
+    loss_fn, hits = _task_fns(workload)
+
+    def train_step(xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+        optimizer.zero_grad(set_to_none=True)
+        logits = module(xb)
+        loss = loss_fn(logits, yb)
+        loss.backward()
+        optimizer.step()
+        return logits.detach(), loss.detach()
+
+    history: dict[str, list[float]] = {}
+    synchronize(device)
+    start = clock()
+    optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE, fused=True, capturable=True)
+    module.train()
+    static_x, static_y = x[:bs].clone(), y[:bs].clone()
+    saved = [p.detach().clone() for p in module.parameters()]
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            train_step(static_x, static_y)
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    optimizer.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        static_logits, static_loss = train_step(static_x, static_y)
+    with torch.no_grad():  # undo the warm-up, in place (the graph keeps these addresses)
+        for p, p0 in zip(module.parameters(), saved, strict=True):
+            p.copy_(p0)
+        for state in optimizer.state.values():
+            for value in state.values():
+                value.zero_()
+    # The eager last batch steps a capturable optimizer outside a capture: torch warns once.
+    warnings.filterwarnings("ignore", "This instance was constructed with capturable=True")
+    for epoch in range(workload.epochs):
+        module.train()
+        order = epoch_order(seed, epoch, n, device)
+        loss_sum = torch.zeros((), device=device)
+        hit_sum = torch.zeros((), dtype=torch.long, device=device)
+        for lo in range(0, n, bs):
+            index = order[lo : lo + bs]
+            if index.shape[0] == bs:
+                torch.index_select(x, 0, index, out=static_x)
+                torch.index_select(y, 0, index, out=static_y)
+                graph.replay()
+                logits, loss, yb = static_logits, static_loss, static_y
+            else:
+                yb = y[index]
+                logits, loss = train_step(x[index], yb)
+            loss_sum.add_(loss, alpha=index.shape[0])
             if workload.tracks_accuracy:
-                logs["val_accuracy"] = val_hits / n_val
-        # The epoch's one host sync: every logged value in one transfer.
-        values = torch.stack([v.double() for v in logs.values()]).tolist()
-        for key, value in zip(logs, values, strict=True):
-            history.setdefault(key, []).append(value)
+                hit_sum += hits(logits, yb)
+        _end_epoch(workload, module, history, loss_sum / n, hit_sum / n, x_val, y_val)
     synchronize(device)
     seconds = clock() - start
     return RunResult(seconds, workload.train_steps(data), history, _final_state(module))
@@ -225,12 +345,15 @@ def epochal_run(
     device: torch.device,
     verbose: int = 0,
     compile: bool = False,
+    cuda_graphs: bool = True,
 ) -> RunResult:
     """Train ``module`` with epochal: ``Model``, ``compile``, then ``fit`` as the workload says.
 
     ``verbose=1`` draws the progress bar to a `NullTTY` (stdout is redirected
     there for the run). ``compile=True``: one untimed warm-up epoch first
     (see the module docstring), so the weights differ from the other sides'.
+    ``cuda_graphs=False``: the compiled step without CUDA graphs (torch.compile's
+    default mode) on CUDA too, to measure what the graphs bring.
     """
     kwargs: dict[str, object] = {
         "batch_size": workload.batch_size,
@@ -242,6 +365,10 @@ def epochal_run(
     elif data.x_val is not None:
         kwargs["validation_data"] = (data.x_val, data.y_val)
     with contextlib.ExitStack() as stack:
+        if not cuda_graphs:
+            stack.enter_context(
+                mock.patch.object(ep_step, "compile_mode", lambda device, graphs=None: "default")
+            )
         if verbose:
             stack.enter_context(contextlib.redirect_stdout(stack.enter_context(NullTTY())))
         warmup_seconds = None

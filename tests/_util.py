@@ -44,3 +44,26 @@ def mlp(
 
 def state_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def killed_and_resumed(make_model, x, y, ckdir, *, step: int, **fit_kwargs):
+    """A run killed after optimizer step ``step``, then resumed by a new model from ``ckdir``.
+
+    ``make_model()`` builds and compiles a fresh model (a new process would);
+    ``fit_kwargs`` are the script's fit arguments, a ``checkpoint_steps``
+    among them. Returns the resumed model, trained to the end.
+    """
+    import pytest
+
+    import epochal as ep
+
+    class Kill(ep.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.run.step == step:
+                raise KeyboardInterrupt("killed")
+
+    with pytest.raises(KeyboardInterrupt):
+        make_model().fit(x, y, callbacks=[Kill()], checkpoint_dir=ckdir, **fit_kwargs)
+    resumed = make_model()
+    resumed.fit(x, y, checkpoint_dir=ckdir, **fit_kwargs)
+    return resumed

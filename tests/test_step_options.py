@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import epochal as ep
-from _util import make_binary, mlp
+from _util import killed_and_resumed, make_binary, mlp
 from epochal._step import build_train_step, needs_closure
 from epochal.errors import ArgumentError
 
@@ -258,26 +258,17 @@ def test_compiled_step_with_dropout_split_fits_equal_one_fit(tmp_path):
     # killed mid-epoch, then the script run again by a new model (its own
     # freshly compiled step) resumes from the checkpoint
 
-    class Kill(ep.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if self.model.run.step == 20:
-                raise KeyboardInterrupt("killed")
-
-    ckdir = tmp_path / "run"
-    first = _dropout_model()
-    with pytest.raises(KeyboardInterrupt):
-        first.fit(
-            x,
-            y,
-            batch_size=32,
-            epochs=5,
-            verbose=0,
-            callbacks=[Kill()],
-            checkpoint_dir=ckdir,
-            checkpoint_steps=3,
-        )
-    resumed = _dropout_model()
-    resumed.fit(x, y, batch_size=32, epochs=5, verbose=0, checkpoint_dir=ckdir, checkpoint_steps=3)
+    resumed = killed_and_resumed(
+        _dropout_model,
+        x,
+        y,
+        tmp_path / "run",
+        step=20,
+        batch_size=32,
+        epochs=5,
+        verbose=0,
+        checkpoint_steps=3,
+    )
     for a, b in zip(_weights(resumed), _weights(whole), strict=True):
         assert torch.equal(a, b)
     assert resumed.history.history["loss"] == whole.history.history["loss"]
@@ -407,3 +398,95 @@ def test_in_memory_targets_are_not_conformed_again_at_every_step(monkeypatch):
     model.compile(optimizer="adam", loss="bce", seed=0)
     model.fit(X, Y, batch_size=16, epochs=2, verbose=0)  # 32 steps
     assert len(calls) <= 2  # once per fit call, for the whole array, not per batch
+
+
+# -- compile=True on CUDA: the whole step replayed as a CUDA graph -----------------------
+
+
+def test_compile_mode_is_reduce_overhead_on_cuda_only():
+    from epochal._step import compile_mode
+
+    assert compile_mode(torch.device("cuda")) == "reduce-overhead"
+    assert compile_mode(torch.device("cpu")) == "default"
+    assert compile_mode(torch.device("cpu"), graphs=True) == "reduce-overhead"
+
+
+def _graphed_step(monkeypatch, metrics=(), compiled_fn=None):
+    """`_whole_compiled_step` with CUDA graphs asked for, on the CPU; counts its copies."""
+    from epochal import _step
+
+    copied: list[int] = []
+    real_clones = _step._clones
+
+    def counting(values):
+        copied.append(1)
+        return real_clones(values)
+
+    monkeypatch.setattr(_step, "_clones", counting)
+    if compiled_fn is not None:
+        monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: compiled_fn(fn))
+    module = mlp(seed=4)
+    engine = _engine(module, torch.optim.Adam(module.parameters(), lr=0.01))
+    engine.train_metrics = list(metrics)
+    forward_loss = _step.build_forward_loss(engine, precision="32", compile=False)
+    return module, _step._whole_compiled_step(engine, forward_loss, graphs=True), copied
+
+
+@pytest.mark.slow
+def test_the_graphed_step_trains_like_the_plain_compiled_step(monkeypatch):
+    """The CUDA-graph path's plumbing, on the CPU (where inductor replays no graph but runs it)."""
+    from epochal._step import _whole_compiled_step, build_forward_loss
+
+    graphed_module, graphed, copied = _graphed_step(monkeypatch)
+    plain_module = mlp(seed=4)
+    engine = _engine(plain_module, torch.optim.Adam(plain_module.parameters(), lr=0.01))
+    plain = _whole_compiled_step(
+        engine, build_forward_loss(engine, precision="32", compile=False), graphs=False
+    )
+    x, y = torch.as_tensor(X[:64]), torch.as_tensor(Y[:64]).reshape(-1, 1)
+    for batch in (x[:32], y[:32]), (x[32:], y[32:]):
+        out, _, loss = graphed(*batch, None)
+        plain(*batch, None)
+        assert not out.requires_grad and not loss.requires_grad
+    for p, q in zip(graphed_module.parameters(), plain_module.parameters(), strict=True):
+        assert torch.equal(p, q)
+        assert torch.equal(p.grad, q.grad)
+    assert copied == []  # no metric: nothing outlives the step, nothing is copied
+
+
+def test_the_graphed_step_copies_outputs_only_for_metrics_that_may_keep_them(monkeypatch):
+    class Counting:
+        counts_only = True
+
+    class Keeping:
+        counts_only = False
+
+    x, y = torch.as_tensor(X[:32]), torch.as_tensor(Y[:32]).reshape(-1, 1)
+    eager = lambda fn: fn  # noqa: E731 (no compilation needed to see the copies)
+    for metrics, copies in (((), 0), ((Counting(),), 0), ((Counting(), Keeping()), 1)):
+        _, step, copied = _graphed_step(monkeypatch, metrics, compiled_fn=eager)
+        step(x, y, None)
+        assert len(copied) == copies, metrics
+
+
+def test_torchs_empty_graph_warning_is_silenced_in_the_first_calls_only(monkeypatch):
+    """torch warns "The CUDA Graph is empty" when its graph manager starts; -W error must not fail."""
+    import warnings
+
+    def warns_empty(fn):
+        def call(*args):
+            warnings.warn(
+                "The CUDA Graph is empty. This usually means ...", UserWarning, stacklevel=2
+            )
+            return fn(*args)
+
+        return call
+
+    _, step, _ = _graphed_step(monkeypatch, compiled_fn=warns_empty)
+    x, y = torch.as_tensor(X[:32]), torch.as_tensor(Y[:32]).reshape(-1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step(x, y, None)
+        step(x, y, None)
+        with pytest.raises(UserWarning, match="The CUDA Graph is empty"):
+            step(x, y, None)  # later calls do not start a manager: nothing is hidden there

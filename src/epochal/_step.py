@@ -19,12 +19,15 @@ are set up around that one step, never by copies of the loop:
   is already fused (see `epochal.optimizers`). Each model compiles its own
   copy of the step, so a sweep over many models never reaches torch's
   recompile limit; the last, smaller batch of an epoch compiles once into a
-  second graph of its own (shapes are static), not every epoch. Dropout inside the compiled graph draws its seeds from torch's
-  global generator, which during ``fit`` is the run's, so split runs and
+  second graph of its own (shapes are static), not every epoch. Dropout
+  inside the compiled graph draws its seeds from torch's global generator,
+  which during ``fit`` is the run's, so split runs and
   resumed runs end with the same bits. With a closure-driven optimizer or a
   gradient scaler, only forward-and-loss is compiled. Where compilation
   fails (no compiler, an operation torch cannot trace as one graph), epochal
-  warns once with the reason and runs the same step eagerly.
+  warns once with the reason and runs the same step eagerly. On a CUDA
+  device the graph is compiled in torch's ``reduce-overhead`` mode: each
+  step replays it as one CUDA graph (`compile_mode`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import contextlib
 import inspect
 import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
@@ -265,8 +268,13 @@ class _WithForwardLoss(nn.Module):
         return self._forward_loss(x, y, sample_weight)
 
 
-def _whole_compiled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep:
-    """Forward, loss and backward as one compiled graph; the optimizer's update after it."""
+def _whole_compiled_step(
+    engine: Engine, forward_loss: ForwardLoss, graphs: bool | None = None
+) -> TrainStep:
+    """Forward, loss and backward as one compiled graph; the optimizer's update after it.
+
+    ``graphs``: replay the graph as a CUDA graph (`compile_mode`); None: on CUDA.
+    """
     optimizer = engine.optimizer
     module = engine.module
     holder = _WithForwardLoss(module, forward_loss)
@@ -304,23 +312,73 @@ def _whole_compiled_step(engine: Engine, forward_loss: ForwardLoss) -> TrainStep
         return grads, out, conformed, loss
 
     private = _private_copy(grads_and_outputs, f"epochal_train_step_{id(engine):x}")
+    mode = compile_mode(engine.device, graphs)
     # Static shapes: the last, smaller batch gets its own graph, compiled once
     # and cached (dropout under torch.func.grad cannot trace a symbolic batch size).
-    compiled = torch.compile(private, fullgraph=True, dynamic=False)
+    compiled = torch.compile(private, fullgraph=True, dynamic=False, mode=mode)
     optimizer_step = _lean.stepper(optimizer)
+    # CUDA graphs write each replay's outputs where the last replay wrote
+    # them. The loop adds the loss to its sum and updates the metrics before
+    # the next step; a metric that may keep what it was given (anything but
+    # epochal's counting metrics) gets copies of the outputs and targets.
+    graphed = mode == "reduce-overhead"
+    copies = graphed and not all(
+        getattr(m, "counts_only", False) is True for m in engine.train_metrics
+    )
+    quiet = [2 if graphed else 0]  # see _graph_setup_quietly
 
     def step(x: Any, y: Any, sample_weight: torch.Tensor | None) -> tuple[Any, Any, torch.Tensor]:
         params, others = inputs()
         # torch.func.grad differentiates inside; outside, no autograd graph is
         # needed, and without one torch compiles a leaner inference graph.
         with torch.no_grad():
-            grads, out, y, loss = compiled(params, others, x, y, sample_weight)
+            if quiet[0]:
+                quiet[0] -= 1
+                with _graph_setup_quietly():
+                    grads, out, y, loss = compiled(params, others, x, y, sample_weight)
+            else:
+                grads, out, y, loss = compiled(params, others, x, y, sample_weight)
+        # Under CUDA graphs the gradients live in the graph's memory until the
+        # next replay, by which time the optimizer has used them.
         for name, p in params.items():
             p.grad = grads[name]
         optimizer_step()
+        if copies:
+            out, y = _clones((out, y))
         return out, y, loss
 
     return step
+
+
+def compile_mode(device: torch.device, graphs: bool | None = None) -> str:
+    """torch.compile's mode for the whole step: ``reduce-overhead`` (CUDA graphs) on CUDA.
+
+    A small model's step on a GPU is a few dozen short kernels, each launched
+    from Python; replayed as one CUDA graph they cost one launch. ``graphs``
+    None: CUDA graphs on a CUDA device, none elsewhere.
+    """
+    if graphs is None:
+        graphs = device.type == "cuda"
+    return "reduce-overhead" if graphs else "default"
+
+
+def _clones(values: Any) -> Any:
+    return tree_map(lambda t: t.clone() if isinstance(t, torch.Tensor) else t, values)
+
+
+@contextlib.contextmanager
+def _graph_setup_quietly() -> Iterator[None]:
+    """Silence torch's own warning when its CUDA-graph manager starts.
+
+    torch makes the manager (one per device, while some compiled function
+    uses it) by capturing an empty CUDA graph, which warns "The CUDA Graph is
+    empty"; torch catches that warning itself, but under an ``error`` filter
+    (a test suite's ``-W error``) it is raised first and compilation fails.
+    A model's first calls are where it can be made.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The CUDA Graph is empty", category=UserWarning)
+        yield
 
 
 def build_train_step(engine: Engine, *, precision: Precision, compile: bool) -> TrainStep:

@@ -24,6 +24,7 @@ from bench.runners import (
     build_module,
     epoch_order,
     epochal_run,
+    hand_graph_run,
     hand_run,
 )
 from bench.workloads import Workload, workloads
@@ -286,3 +287,43 @@ def test_peer_rows_show_the_cores_a_peer_kept_busy() -> None:
     (row,) = peers.rows([result], workloads(quick=True))
     assert row.runner.endswith("[CPU/wall 1.01]")
     assert row.ratio is not None and row.ratio.median == pytest.approx(0.7625)
+
+
+def test_the_cuda_graph_hand_loop_needs_cuda() -> None:
+    workload = workloads(quick=True)["a"]
+    module = build_module(workload, with_head=False, seed=SEED, device=CPU)
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        hand_graph_run(workload, workload.make_data(SEED), module, seed=SEED, device=CPU)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.filterwarnings("ignore:TensorFloat32 tensor cores:UserWarning")
+@pytest.mark.parametrize("key", ["a", "b", "c", "d"])
+def test_cuda_sides_see_the_same_batches_and_end_alike(
+    key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a GPU: the CUDA-graph hand loop, the fused hand loop and epochal train alike.
+
+    cuDNN's default convolution backward adds with atomics, so two runs of
+    the same loop on (d) differ in the last bits (seen at 1e-5 on an H200):
+    deterministic kernels for the comparison.
+    """
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    cuda = torch.device("cuda")
+    workload = workloads(quick=True)[key]
+    data = workload.make_data(SEED).to(cuda)
+
+    def module(with_head: bool) -> torch.nn.Module:
+        return build_module(workload, with_head=with_head, seed=SEED, device=cuda)
+
+    fused = hand_run(workload, data, module(False), seed=SEED, device=cuda, fused=True)
+    graphed = hand_graph_run(workload, data, module(False), seed=SEED, device=cuda)
+    ours = epochal_run(workload, data, module(True), seed=SEED, device=cuda)
+    _assert_trained(graphed, workload.epochs)
+    assert set(graphed.history) == set(fused.history) == set(ours.history)
+    for result in graphed, ours:
+        for name, value in fused.state.items():
+            torch.testing.assert_close(result.state[name], value, rtol=0, atol=1e-5, msg=name)
+        for name, values in fused.history.items():
+            assert result.history[name] == pytest.approx(values, rel=1e-4, abs=1e-6)

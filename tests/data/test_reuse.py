@@ -237,3 +237,24 @@ def test_sparse_tensors_have_no_key() -> None:
     dense = torch.zeros(3, 2)
     assert inputs_key((dense.to_sparse(), dense, None, None), ()) is None
     assert inputs_key(((dense, dense.to_sparse()), dense, None, None), ()) is None
+
+
+def test_host_tensors_moved_to_an_accelerator_are_kept() -> None:
+    """A device copy of host tensors is kept (the GPU case; "meta" stands in for CUDA here)."""
+    from epochal.data._reuse import inputs_key, keep, moved_to_accelerator
+    from epochal.data._sources import ArraySource
+
+    x, y = _tensors()
+    moved = ArraySource(x, y, None, torch.device("meta"))
+    assert moved_to_accelerator((moved, None), (x, y))
+    key = inputs_key((x, y), ())
+    entry = keep(key, moved, None, (x, y))
+    assert entry is not None and entry.source is moved
+    # a cast on the host makes a copy that is not kept: prepared anew each call
+    cast = ArraySource(x.double(), y, None, torch.device("cpu"))
+    assert not moved_to_accelerator((cast, None), (x, y))
+    assert keep(key, cast, None, (x, y)) is None
+    # device tensors given: nothing was moved (they are the caller's own memory)
+    on_meta = x.to("meta")
+    assert not moved_to_accelerator((moved, None), (on_meta, y.to("meta")))
+    assert not moved_to_accelerator((moved, None), ())

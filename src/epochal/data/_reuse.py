@@ -12,11 +12,21 @@ on every in-place write through the tensor or a view of it), storage,
 shape, strides, dtype and device, so any change torch can see makes a new
 key. Only torch tensors are stamped: a numpy array has no version counter,
 so data given as numpy (or pandas, lists, Datasets) is prepared on every
-call. Sources are kept only when they hold the caller's own memory (no copy
-was made by a cast or a move to another device), so writes to the caller's
-tensors reach the training batches as they did before, and what is kept is
-a reference to the caller's last tensors, no copy of them: they stay alive
-until a call with other data (or a new ``compile``) replaces the entry.
+call. Sources are kept when they hold the caller's own memory (no copy was
+made), so writes to the caller's tensors reach the training batches as they
+did before, and what is kept is a reference to the caller's last tensors, no
+copy of them: they stay alive until a call with other data (or a new
+``compile``) replaces the entry.
+
+One copy is kept too: host tensors moved to the model's accelerator (a
+CUDA device). A loop of ``fit(epochs=1)`` calls on a GPU then copies its
+data to the device once, not at every call (on a small model that copy can
+cost as much as the epoch). A write to the host tensors that torch sees
+(any in-place operation on them or a view of them) bumps their version and
+the next call copies again; a write torch cannot see (through a numpy array
+sharing their memory, or ``tensor.data``) is not seen, as it is not by
+``torch.compile``'s guards either. The device copy lives as long as the
+entry does.
 """
 
 from __future__ import annotations
@@ -31,7 +41,14 @@ from epochal._tree import leaves
 from epochal.data._features import structure_key
 from epochal.data._sources import ArraySource
 
-__all__ = ["Prepared", "inputs_key", "keep", "keeps_callers_memory", "reusable"]
+__all__ = [
+    "Prepared",
+    "inputs_key",
+    "keep",
+    "keeps_callers_memory",
+    "moved_to_accelerator",
+    "reusable",
+]
 
 
 def _stamp(t: torch.Tensor) -> tuple[Any, ...] | None:
@@ -89,6 +106,19 @@ def _storages(tree: Any) -> set[int]:
     }
 
 
+def _host_tensors(tree: Any) -> bool:
+    found = [t for t in leaves(tree) if isinstance(t, torch.Tensor)]
+    return bool(found) and all(t.device.type == "cpu" for t in found)
+
+
+def moved_to_accelerator(sources: Iterable[ArraySource | None], given: Iterable[Any]) -> bool:
+    """Whether ``sources`` were copied from host tensors the caller gave to an accelerator."""
+    trees = [tree for tree in given if tree is not None]
+    if not trees or not all(_host_tensors(tree) for tree in trees):
+        return False
+    return all(source.device.type != "cpu" for source in sources if source is not None)
+
+
 def keeps_callers_memory(sources: Iterable[ArraySource | None], given: Iterable[Any]) -> bool:
     """Whether every tensor of ``sources`` lives in the storage of a tensor the caller gave."""
     callers = set().union(*(_storages(tree) for tree in given if tree is not None))
@@ -135,7 +165,9 @@ def keep(
         return None
     if val is not None and not isinstance(val, ArraySource):
         return None
-    if not keeps_callers_memory((source, val), given):
+    if not (
+        keeps_callers_memory((source, val), given) or moved_to_accelerator((source, val), given)
+    ):
         return None
     return Prepared(key, source, val, given, conform)
 
