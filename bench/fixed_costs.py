@@ -24,7 +24,7 @@ if __package__ in (None, ""):
 import torch
 
 import epochal as ep
-from bench.runners import build_module, clock, set_clock, synchronize
+from bench.runners import build_module, clock, device_arg, set_clock, synchronize
 from bench.workloads import Data, Workload, make_optimizer, workloads
 
 __all__ = ["main", "measure", "train"]
@@ -94,14 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--device",
-        choices=("cpu", "cuda"),
-        default="cpu",
+        type=device_arg,
+        default=torch.device("cpu"),
         help="where the model trains; the data are host tensors either way (default: cpu)",
     )
     args = parser.parse_args(argv)
-    if args.device == "cuda" and args.clock == "cpu":
+    if args.device.type == "cuda" and args.clock == "cpu":
         parser.error("--clock cpu measures CPU time: use it with --device cpu")
-    device = torch.device(args.device)
+    device: torch.device = args.device
     set_clock(args.clock)
     if args.threads:
         torch.set_num_threads(args.threads)

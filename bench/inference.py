@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import epochal as ep
-from bench.runners import build_module, clock, set_clock, synchronize
+from bench.runners import build_module, clock, device_arg, set_clock, synchronize
 from bench.workloads import Workload, make_optimizer, workloads
 
 __all__ = ["epochal_evaluate", "epochal_predict", "hand_evaluate", "hand_predict", "main"]
@@ -165,11 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--device", type=device_arg, default=torch.device("cpu"))
     args = parser.parse_args(argv)
-    if args.device == "cuda" and args.clock == "cpu":
+    if args.device.type == "cuda" and args.clock == "cpu":
         parser.error("--clock cpu measures CPU time: use it with --device cpu")
-    device = torch.device(args.device)
+    device: torch.device = args.device
     set_clock(args.clock)
     if args.threads:
         torch.set_num_threads(args.threads)

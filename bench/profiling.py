@@ -33,7 +33,15 @@ from typing import Any
 import torch
 
 import epochal as ep
-from bench.runners import RunResult, build_module, clock, epochal_run, hand_run, synchronize
+from bench.runners import (
+    RunResult,
+    build_module,
+    clock,
+    device_arg,
+    epochal_run,
+    hand_run,
+    synchronize,
+)
 from bench.workloads import Data, Workload, make_optimizer, workloads
 
 __all__ = ["main"]
@@ -47,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tool", choices=("cprofile", "torch", "none"), default="cprofile")
     parser.add_argument("--loops", type=int, default=3, help="profiled runs (after one warm-up)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--device", type=device_arg, default=torch.device("cpu"))
     parser.add_argument(
         "--compile",
         action="store_true",
@@ -58,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device: torch.device = args.device
     workload = workloads(quick=args.quick)[args.workload]
     data = workload.make_data(0).to(device)
 

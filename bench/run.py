@@ -31,18 +31,10 @@ import torch
 from bench import peers
 from bench.compare import WorkloadResult, compare, stats
 from bench.report import Row, machine_info, markdown_table, rows_for
-from bench.runners import pin_to_one_core, set_clock
+from bench.runners import device_arg, pin_to_one_core, set_clock
 from bench.workloads import workloads
 
 __all__ = ["main", "parse_args"]
-
-
-def _device(value: str) -> torch.device:
-    if value == "cuda" and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError("--device cuda: no CUDA device is available")
-    if value not in ("cpu", "cuda"):
-        raise argparse.ArgumentTypeError(f"--device must be cpu or cuda. Received: {value!r}")
-    return torch.device(value)
 
 
 def _keys(value: str) -> list[str]:
@@ -63,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default 5)")
     parser.add_argument(
         "--device",
-        type=_device,
+        type=device_arg,
         default=torch.device("cuda" if torch.cuda.is_available() else "cpu"),
         help="cpu or cuda (default: cuda if available)",
     )

@@ -17,6 +17,7 @@ workload's schedule is timed: the steady state.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import os
@@ -47,6 +48,7 @@ __all__ = [
     "RunResult",
     "build_module",
     "clock",
+    "device_arg",
     "epoch_order",
     "epochal_run",
     "hand_graph_run",
@@ -112,6 +114,15 @@ class RunResult:
     @property
     def ms_per_step(self) -> float:
         return 1e3 * self.seconds / max(self.steps, 1)
+
+
+def device_arg(value: str) -> torch.device:
+    """``--device``'s type for the bench's scripts: cpu, or cuda where a CUDA device is."""
+    if value not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"--device must be cpu or cuda. Received: {value!r}")
+    if value == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError("--device cuda: no CUDA device is available")
+    return torch.device(value)
 
 
 def synchronize(device: torch.device) -> None:

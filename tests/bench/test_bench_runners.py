@@ -327,3 +327,71 @@ def test_cuda_sides_see_the_same_batches_and_end_alike(
             torch.testing.assert_close(result.state[name], value, rtol=0, atol=1e-5, msg=name)
         for name, values in fused.history.items():
             assert result.history[name] == pytest.approx(values, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+@pytest.mark.parametrize("script", ["fixed_costs", "inference", "profiling"])
+def test_every_script_refuses_cuda_without_cuda(
+    script: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+
+    module = importlib.import_module(f"bench.{script}")
+    with pytest.raises(SystemExit):
+        module.main(["--device", "cuda", "--quick"])
+    assert "no CUDA device is available" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module.main(["--device", "tpu", "--quick"])
+    assert "--device must be cpu or cuda. Received: 'tpu'" in capsys.readouterr().err
+
+
+def test_profiling_compiled_steady_state_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.profiling import main as profile
+
+    assert profile(["--workload", "a", "--compile", "--quick", "--tool", "none"]) == 0
+    assert "(a) epochal:" in capsys.readouterr().out
+
+
+def test_cuda_sides_are_named_in_order_and_the_cpu_has_none_of_them() -> None:
+    from bench.compare import sides_for
+
+    workload = workloads(quick=True)["a"]
+    data = workload.make_data(SEED)
+
+    def names(device: str) -> list[str]:
+        sides = sides_for(
+            workload, data, seed=SEED, device=torch.device(device), verbose_bar=False, compiled=True
+        )
+        return [name for name, _ in sides]
+
+    assert names("cuda") == [
+        "hand",
+        "hand fused",
+        "hand CUDA graph",
+        "epochal verbose=0",
+        "epochal compile=True",
+        "epochal compile=True, no CUDA graphs",
+    ]
+    assert names("cpu") == ["hand", "hand fused", "epochal verbose=0", "epochal compile=True"]
+
+
+def test_the_compiled_side_without_cuda_graphs_asks_torch_for_its_default_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import epochal._step as ep_step
+
+    modes: list[str] = []
+    real = torch.compile
+
+    def recording(fn, **kwargs):
+        modes.append(kwargs.get("mode"))
+        return real(fn, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", recording)
+    monkeypatch.setattr(ep_step, "compile_mode", lambda device, graphs=None: "reduce-overhead")
+    workload = workloads(quick=True)["a"]
+    data = workload.make_data(SEED)
+    module = build_module(workload, with_head=True, seed=SEED, device=CPU)
+    epochal_run(workload, data, module, seed=SEED, device=CPU, compile=True, cuda_graphs=False)
+    assert "default" in modes  # the whole step
+    assert "reduce-overhead" not in modes
