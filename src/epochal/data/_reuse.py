@@ -24,9 +24,9 @@ data to the device once, not at every call (on a small model that copy can
 cost as much as the epoch). A write to the host tensors that torch sees
 (any in-place operation on them or a view of them) bumps their version and
 the next call copies again; a write torch cannot see (through a numpy array
-sharing their memory, or ``tensor.data``) is not seen, as it is not by
-``torch.compile``'s guards either. The device copy lives as long as the
-entry does.
+sharing their memory, or through ``tensor.data``) is not seen, and the next
+call trains on the copy made before it. The device copy lives as long as
+the entry does.
 """
 
 from __future__ import annotations
