@@ -28,21 +28,21 @@ if __package__ in (None, ""):
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 
-import epochal as ep
 from bench.runners import (
     RunResult,
     build_module,
     clock,
     device_arg,
+    epochal_model,
     epochal_run,
+    fit_kwargs,
     hand_run,
     synchronize,
 )
-from bench.workloads import Data, Workload, make_optimizer, workloads
+from bench.workloads import Data, Workload, workloads
 
 __all__ = ["main"]
 
@@ -110,25 +110,14 @@ def _compiled_fits(
 ) -> Callable[[], RunResult]:
     """One ``compile=True`` model; each call is the workload's fit calls on it (compiled once)."""
     module = build_module(workload, with_head=True, seed=0, device=device)
-    model = ep.Model(module, device=device)
-    model.compile(
-        optimizer=make_optimizer,
-        loss=workload.loss,
-        metrics=list(workload.metrics),
-        seed=0,
-        compile=True,
-    )
-    kwargs: dict[str, Any] = {"batch_size": workload.batch_size, "verbose": verbose}
-    if workload.validation_split:
-        kwargs["validation_split"] = workload.validation_split
-    elif data.x_val is not None:
-        kwargs["validation_data"] = (data.x_val, data.y_val)
+    model = epochal_model(workload, module, device=device, seed=0, compile=True)
+    kwargs = fit_kwargs(workload, data, verbose)
 
     def fits() -> RunResult:
         synchronize(device)
         start = clock()
         for _ in range(workload.fit_calls):
-            model.fit(data.x, data.y, epochs=workload.epochs // workload.fit_calls, **kwargs)
+            model.fit(data.x, data.y, **kwargs)
         synchronize(device)
         return RunResult(clock() - start, workload.train_steps(data), {}, {})
 

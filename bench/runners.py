@@ -25,6 +25,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from unittest import mock
 
 import torch
@@ -50,7 +51,9 @@ __all__ = [
     "clock",
     "device_arg",
     "epoch_order",
+    "epochal_model",
     "epochal_run",
+    "fit_kwargs",
     "hand_graph_run",
     "hand_run",
     "pin_to_one_core",
@@ -305,27 +308,28 @@ def hand_graph_run(
         for state in optimizer.state.values():
             for value in state.values():
                 value.zero_()
-    # The eager last batch steps a capturable optimizer outside a capture: torch warns once.
-    warnings.filterwarnings("ignore", "This instance was constructed with capturable=True")
-    for epoch in range(workload.epochs):
-        module.train()
-        order = epoch_order(seed, epoch, n, device)
-        loss_sum = torch.zeros((), device=device)
-        hit_sum = torch.zeros((), dtype=torch.long, device=device)
-        for lo in range(0, n, bs):
-            index = order[lo : lo + bs]
-            if index.shape[0] == bs:
-                torch.index_select(x, 0, index, out=static_x)
-                torch.index_select(y, 0, index, out=static_y)
-                graph.replay()
-                logits, loss, yb = static_logits, static_loss, static_y
-            else:
-                yb = y[index]
-                logits, loss = train_step(x[index], yb)
-            loss_sum.add_(loss, alpha=index.shape[0])
-            if workload.tracks_accuracy:
-                hit_sum += hits(logits, yb)
-        _end_epoch(workload, module, history, loss_sum / n, hit_sum / n, x_val, y_val)
+    with warnings.catch_warnings():
+        # The eager last batch steps a capturable optimizer outside a capture: torch warns.
+        warnings.filterwarnings("ignore", "This instance was constructed with capturable=True")
+        for epoch in range(workload.epochs):
+            module.train()
+            order = epoch_order(seed, epoch, n, device)
+            loss_sum = torch.zeros((), device=device)
+            hit_sum = torch.zeros((), dtype=torch.long, device=device)
+            for lo in range(0, n, bs):
+                index = order[lo : lo + bs]
+                if index.shape[0] == bs:
+                    torch.index_select(x, 0, index, out=static_x)
+                    torch.index_select(y, 0, index, out=static_y)
+                    graph.replay()
+                    logits, loss, yb = static_logits, static_loss, static_y
+                else:
+                    yb = y[index]
+                    logits, loss = train_step(x[index], yb)
+                loss_sum.add_(loss, alpha=index.shape[0])
+                if workload.tracks_accuracy:
+                    hit_sum += hits(logits, yb)
+            _end_epoch(workload, module, history, loss_sum / n, hit_sum / n, x_val, y_val)
     synchronize(device)
     seconds = clock() - start
     return RunResult(seconds, workload.train_steps(data), history, _final_state(module))
@@ -347,6 +351,35 @@ class NullTTY(io.TextIOWrapper):
         return True
 
 
+def fit_kwargs(workload: Workload, data: Data, verbose: int = 0) -> dict[str, Any]:
+    """The arguments of each of the workload's ``fit`` calls, but ``x`` and ``y``."""
+    kwargs: dict[str, Any] = {
+        "batch_size": workload.batch_size,
+        "epochs": workload.epochs // workload.fit_calls,
+        "verbose": verbose,
+    }
+    if workload.validation_split:
+        kwargs["validation_split"] = workload.validation_split
+    elif data.x_val is not None:
+        kwargs["validation_data"] = (data.x_val, data.y_val)
+    return kwargs
+
+
+def epochal_model(
+    workload: Workload, module: nn.Module, *, device: torch.device, seed: int, compile: bool
+) -> ep.Model:
+    """``Model(module)`` compiled as the workload says (Adam, its loss and metrics)."""
+    model = ep.Model(module, device=device)
+    model.compile(
+        optimizer=make_optimizer,
+        loss=workload.loss,
+        metrics=list(workload.metrics),
+        seed=seed,
+        compile=compile,
+    )
+    return model
+
+
 def epochal_run(
     workload: Workload,
     data: Data,
@@ -366,15 +399,7 @@ def epochal_run(
     ``cuda_graphs=False``: the compiled step without CUDA graphs (torch.compile's
     default mode) on CUDA too, to measure what the graphs bring.
     """
-    kwargs: dict[str, object] = {
-        "batch_size": workload.batch_size,
-        "epochs": workload.epochs // workload.fit_calls,
-        "verbose": verbose,
-    }
-    if workload.validation_split:
-        kwargs["validation_split"] = workload.validation_split
-    elif data.x_val is not None:
-        kwargs["validation_data"] = (data.x_val, data.y_val)
+    kwargs = fit_kwargs(workload, data, verbose)
     with contextlib.ExitStack() as stack:
         if not cuda_graphs:
             stack.enter_context(
@@ -385,22 +410,15 @@ def epochal_run(
         warmup_seconds = None
         synchronize(device)
         start, wall_start = clock(), time.perf_counter()
-        model = ep.Model(module, device=device)
-        model.compile(
-            optimizer=make_optimizer,
-            loss=workload.loss,
-            metrics=list(workload.metrics),
-            seed=seed,
-            compile=compile,
-        )
+        model = epochal_model(workload, module, device=device, seed=seed, compile=compile)
         if compile:
-            model.fit(data.x, data.y, **{**kwargs, "epochs": 1})  # type: ignore[arg-type]
+            model.fit(data.x, data.y, **{**kwargs, "epochs": 1})
             synchronize(device)
             # wall time: torch.compile's compiler runs partly in worker processes
             warmup_seconds = time.perf_counter() - wall_start
             start = clock()
         for _ in range(workload.fit_calls):
-            model.fit(data.x, data.y, **kwargs)  # type: ignore[arg-type]
+            model.fit(data.x, data.y, **kwargs)
         synchronize(device)
         seconds = clock() - start
     history = {k: list(v) for k, v in model.history.history.items() if k != "learning_rate"}

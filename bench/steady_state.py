@@ -27,26 +27,20 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from bench.runners import pin_to_one_core  # noqa: E402
-from bench.workloads import make_optimizer, workloads  # noqa: E402
+from bench.runners import epochal_model, pin_to_one_core  # noqa: E402
+from bench.workloads import workloads  # noqa: E402
 
 PEERS_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 
 
 def epochal_epoch_ms(key: str, *, compile: bool, warmup: int, epochs: int, seed: int = 0) -> float:
-    import epochal as ep
 
     workload = workloads()[key]
     data = workload.make_data(seed)
     x, y, x_val, y_val = workload.split(data)
     torch.manual_seed(seed)
-    model = ep.Model(workload.make_module(True), device="cpu")
-    model.compile(
-        optimizer=make_optimizer,
-        loss=workload.loss,
-        metrics=list(workload.metrics),
-        seed=seed,
-        compile=compile,
+    model = epochal_model(
+        workload, workload.make_module(True), device=torch.device("cpu"), seed=seed, compile=compile
     )
     kwargs = dict(
         batch_size=workload.batch_size,
